@@ -1,0 +1,54 @@
+# PartialLoading companion: `make book` and `make test` do all set-up on a fresh machine.
+# Each creates .venv (pinned by requirements/lock.txt) if it is absent, then does its job.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
+LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -type f 2>/dev/null) pyproject.toml
+
+# Notebooks and the book never reach the network; matplotlib draws off-screen.
+export MPLBACKEND := agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: all venv test test-fast results book clean distclean
+
+all: book
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	    -c requirements/lock.txt -e '.[torch,book,test]'
+	touch $@
+
+## test: the library's tests and every notebook (quick parameters) through nbval
+test: $(STAMP)
+	PLCORE_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax \
+	    --nbval-cell-timeout=600 -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -x -q -p no:cacheprovider
+
+## results: execute every notebook with papermill (default parameters) into book/executed/.
+# A notebook re-runs when it, the library or the data change: the book's own cache would not notice.
+results: $(EXECUTED)
+
+book/executed/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/python -m plcore.notebook_runner $< $@
+
+## book: results, then the HTML book, warnings as errors
+book: results
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	@echo "Book: file://$(CURDIR)/_build/html/index.html"
+
+clean:
+	rm -rf _build book/executed
+
+distclean: clean
+	rm -rf $(VENV) results

@@ -1,0 +1,69 @@
+"""Command line: ``plcore solve INSTANCE.json --method exact`` and ``plcore evaluate``.
+
+Output is JSON on stdout. Bad input gives one line ``plcore: error: ...`` on stderr and exit code 2;
+no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import SOLVERS, __version__, evaluate, load_instance, solve
+from .errors import InstanceError, ScheduleError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="plcore", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"plcore {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("solve", help="compute a schedule and print it with its evaluation")
+    s.add_argument("instance", help="instance JSON file (MODEL.md section 4)")
+    s.add_argument("--method", required=True, choices=sorted(SOLVERS))
+    s.add_argument("--full-loader", action="store_true",
+                   help="evaluate under the traditional whole-model loader")
+
+    e = sub.add_parser("evaluate", help="evaluate a given schedule")
+    e.add_argument("instance")
+    e.add_argument("sequence", help="comma-separated user indices, e.g. 0,3,1 ('' for none)")
+    e.add_argument("--full-loader", action="store_true")
+
+    sub.add_parser("validate", help="check an instance file").add_argument("instance")
+    return p
+
+
+def _sequence(text: str) -> list[int]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return [int(t) for t in items]
+    except ValueError:
+        raise ScheduleError(f"sequence must be comma-separated integers, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        inst = load_instance(args.instance)
+        if args.command == "validate":
+            out = {"instance": args.instance, "valid": True, "users": inst.n_users,
+                   "models": len(inst.models), "blocks": len(inst.blocks)}
+        elif args.command == "solve":
+            seq = solve(inst, method=args.method)
+            out = {"method": args.method, "schedule": seq,
+                   "evaluation": evaluate(inst, seq, partial=not args.full_loader).to_dict()}
+        else:
+            seq = _sequence(args.sequence)
+            out = {"schedule": seq,
+                   "evaluation": evaluate(inst, seq, partial=not args.full_loader).to_dict()}
+    except (InstanceError, ScheduleError, ValueError) as exc:
+        print(f"plcore: error: {exc}", file=sys.stderr)
+        return 2
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""Problem instances: blocks, models, users, uplink and loader (MODEL.md sections 1 and 4).
+
+An :class:`Instance` is an immutable, validated record. It is built from a plain dict (the JSON
+layout of MODEL.md section 4) by :meth:`Instance.from_dict`, and written back by
+:meth:`Instance.to_dict`; ``Instance.from_dict(inst.to_dict()) == inst``.
+
+Validation is strict: a missing, negative, NaN, infinite or non-numeric number, an unknown model or
+block, an empty model, a deadline that is not positive, an unknown key... each raises
+:class:`~plcore.errors.InstanceError` naming the entry. Nothing is guessed or silently fixed; the
+only defaults are those MODEL.md states (``rate="shannon"``, ``resident=[]``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InstanceError
+
+RATES = ("shannon", "linear")
+
+
+# --------------------------------------------------------------------------------------------------
+# Small validators: each names the entry it checks.
+
+
+def _number(obj: Mapping, key: str, where: str, *, minimum: float | None = None,
+            strict: bool = False, required: bool = True) -> float | None:
+    """Read ``obj[key]`` as a finite real number, ``>= minimum`` (``> minimum`` when strict)."""
+    name = f"{where}.{key}" if where else key
+    if key not in obj or obj[key] is None:
+        if required:
+            raise InstanceError(f"{name}: missing (a number is required)")
+        return None
+    value = obj[key]
+    # bool is an int subclass in Python; a true/false in a numeric field is a mistake, not a 1/0.
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InstanceError(f"{name}: must be a number, got {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise InstanceError(f"{name}: is NaN")
+    if math.isinf(value):
+        raise InstanceError(f"{name}: must be finite, got {value}")
+    if minimum is not None:
+        if strict and not value > minimum:
+            raise InstanceError(f"{name}: must be > {minimum:g}, got {value!r}")
+        if not strict and not value >= minimum:
+            raise InstanceError(f"{name}: must be >= {minimum:g}, got {value!r}")
+    return value
+
+
+def _mapping(value: Any, name: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise InstanceError(f"{name}: must be an object (mapping), got {type(value).__name__}")
+    return value
+
+
+def _no_unknown_keys(obj: Mapping, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise InstanceError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                            f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _name(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InstanceError(f"{name}: must be a non-empty string, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# The records.
+
+
+@dataclass(frozen=True)
+class Block:
+    """A parameter block: ``bytes`` (B) and, optionally, a measured ``load_s`` (s)."""
+
+    bytes: float
+    load_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model: its blocks, bottom layer first, and its inference time per request ``infer_s`` (s)."""
+
+    blocks: tuple[str, ...]
+    infer_s: float
+
+
+@dataclass(frozen=True)
+class User:
+    """A user: requested model, input size (bit), end-to-end deadline from t = 0 (s) and radio."""
+
+    model: str
+    data_bits: float
+    deadline_s: float
+    power_w: float | None = None
+    channel_gain: float | None = None
+    spectral_eff: float | None = None
+
+
+@dataclass(frozen=True)
+class Loader:
+    """Loader profile: ``load_s = overhead_s + bytes / bandwidth_Bps`` for blocks without ``load_s``."""
+
+    bandwidth_Bps: float
+    overhead_s: float
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """A validated PartialLoading instance (MODEL.md section 4).
+
+    Attributes
+    ----------
+    blocks : dict[str, Block]
+    models : dict[str, Model]
+    users : tuple[User, ...]
+        Users are referred to by their index in this tuple.
+    bandwidth_hz : float
+        Total uplink bandwidth ``B`` (Hz).
+    noise_psd_w_hz : float or None
+        Noise power spectral density ``N0`` (W/Hz); required for the Shannon rate.
+    rate : {"shannon", "linear"}
+    resident : tuple[str, ...]
+        Blocks on the GPU at t = 0.
+    loader : Loader or None
+        Used for blocks that carry no ``load_s``.
+    meta : dict
+        Free-form provenance (source, seed...), carried through unchanged.
+
+    Examples
+    --------
+    >>> import plcore
+    >>> inst = plcore.Instance.from_dict({
+    ...     "blocks": {"base": {"bytes": 4e7, "load_s": 0.004}, "head": {"bytes": 1e6, "load_s": 1e-4}},
+    ...     "models": {"m": {"blocks": ["base", "head"], "infer_s": 0.002}},
+    ...     "users": [{"model": "m", "data_bits": 1e6, "deadline_s": 0.05,
+    ...                "power_w": 0.2, "channel_gain": 1e-10}],
+    ...     "noise_psd_w_hz": 4e-21, "bandwidth_hz": 2e7})
+    >>> inst.n_users, inst.model_load_s("m")
+    (1, 0.0041)
+    """
+
+    blocks: dict[str, Block]
+    models: dict[str, Model]
+    users: tuple[User, ...]
+    bandwidth_hz: float
+    noise_psd_w_hz: float | None = None
+    rate: str = "shannon"
+    resident: tuple[str, ...] = ()
+    loader: Loader | None = None
+    meta: dict = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- construction and I/O
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Instance":
+        """Validate a dict in the layout of MODEL.md section 4 and build an :class:`Instance`.
+
+        Raises
+        ------
+        InstanceError
+            On any malformed entry; the message names it (e.g. ``users[2].model: unknown model 'x'``).
+        """
+        d = _mapping(d, "instance")
+        _no_unknown_keys(d, {"blocks", "loader", "models", "users", "noise_psd_w_hz",
+                             "bandwidth_hz", "rate", "resident", "meta"}, "instance")
+
+        rate = d.get("rate", "shannon")
+        if rate not in RATES:
+            raise InstanceError(f"rate: must be one of {RATES}, got {rate!r}")
+
+        loader = None
+        if d.get("loader") is not None:
+            ld = _mapping(d["loader"], "loader")
+            _no_unknown_keys(ld, {"bandwidth_Bps", "overhead_s"}, "loader")
+            loader = Loader(bandwidth_Bps=_number(ld, "bandwidth_Bps", "loader", minimum=0, strict=True),
+                            overhead_s=_number(ld, "overhead_s", "loader", minimum=0))
+
+        if "blocks" not in d:
+            raise InstanceError("blocks: missing")
+        raw_blocks = _mapping(d["blocks"], "blocks")
+        if not raw_blocks:
+            raise InstanceError("blocks: empty (an instance needs at least one block)")
+        blocks = {}
+        for bname, b in raw_blocks.items():
+            where = f"blocks[{bname!r}]"
+            _name(bname, "blocks key")
+            b = _mapping(b, where)
+            _no_unknown_keys(b, {"bytes", "load_s"}, where)
+            load_s = _number(b, "load_s", where, minimum=0, required=False)
+            if load_s is None and loader is None:
+                raise InstanceError(f"{where}.load_s: missing, and there is no 'loader' profile "
+                                    "to compute it from")
+            blocks[bname] = Block(bytes=_number(b, "bytes", where, minimum=0), load_s=load_s)
+
+        if "models" not in d:
+            raise InstanceError("models: missing")
+        raw_models = _mapping(d["models"], "models")
+        if not raw_models:
+            raise InstanceError("models: empty (an instance needs at least one model)")
+        models = {}
+        for mname, m in raw_models.items():
+            where = f"models[{mname!r}]"
+            _name(mname, "models key")
+            m = _mapping(m, where)
+            _no_unknown_keys(m, {"blocks", "infer_s"}, where)
+            mb = m.get("blocks")
+            if not isinstance(mb, Sequence) or isinstance(mb, str):
+                raise InstanceError(f"{where}.blocks: must be a list of block names, got {mb!r}")
+            if len(mb) == 0:
+                raise InstanceError(f"{where}.blocks: empty (a model needs at least one block)")
+            for i, bname in enumerate(mb):
+                if not isinstance(bname, str) or bname not in blocks:
+                    raise InstanceError(f"{where}.blocks[{i}]: unknown block {bname!r}")
+            if len(set(mb)) != len(mb):
+                dup = next(b for b in mb if list(mb).count(b) > 1)
+                raise InstanceError(f"{where}.blocks: block {dup!r} listed twice")
+            models[mname] = Model(blocks=tuple(mb),
+                                  infer_s=_number(m, "infer_s", where, minimum=0))
+
+        noise = _number(d, "noise_psd_w_hz", "", minimum=0, strict=True,
+                        required=(rate == "shannon"))
+        bandwidth = _number(d, "bandwidth_hz", "", minimum=0, strict=True)
+
+        raw_users = d.get("users")
+        if not isinstance(raw_users, Sequence) or isinstance(raw_users, str):
+            raise InstanceError(f"users: must be a list, got {raw_users!r}")
+        users = []
+        for k, u in enumerate(raw_users):
+            where = f"users[{k}]"
+            u = _mapping(u, where)
+            _no_unknown_keys(u, {"model", "data_bits", "deadline_s", "power_w", "channel_gain",
+                                 "spectral_eff"}, where)
+            model = u.get("model")
+            if not isinstance(model, str) or model not in models:
+                raise InstanceError(f"{where}.model: unknown model {model!r}")
+            shannon = rate == "shannon"
+            users.append(User(
+                model=model,
+                data_bits=_number(u, "data_bits", where, minimum=0),
+                deadline_s=_number(u, "deadline_s", where, minimum=0, strict=True),
+                power_w=_number(u, "power_w", where, minimum=0, strict=True, required=shannon),
+                channel_gain=_number(u, "channel_gain", where, minimum=0, strict=True,
+                                     required=shannon),
+                spectral_eff=_number(u, "spectral_eff", where, minimum=0, strict=True,
+                                     required=not shannon),
+            ))
+
+        raw_res = d.get("resident", [])
+        if not isinstance(raw_res, Sequence) or isinstance(raw_res, str):
+            raise InstanceError(f"resident: must be a list of block names, got {raw_res!r}")
+        for i, bname in enumerate(raw_res):
+            if not isinstance(bname, str) or bname not in blocks:
+                raise InstanceError(f"resident[{i}]: unknown block {bname!r}")
+        if len(set(raw_res)) != len(raw_res):
+            raise InstanceError("resident: a block is listed twice")
+
+        meta = d.get("meta", {})
+        _mapping(meta, "meta")
+        return cls(blocks=blocks, models=models, users=tuple(users), bandwidth_hz=bandwidth,
+                   noise_psd_w_hz=noise, rate=rate, resident=tuple(raw_res), loader=loader,
+                   meta=dict(meta))
+
+    def to_dict(self) -> dict:
+        """The JSON-ready dict of MODEL.md section 4 (inverse of :meth:`from_dict`)."""
+        d: dict[str, Any] = {
+            "blocks": {n: ({"bytes": b.bytes} if b.load_s is None
+                           else {"bytes": b.bytes, "load_s": b.load_s})
+                       for n, b in self.blocks.items()},
+            "models": {n: {"blocks": list(m.blocks), "infer_s": m.infer_s}
+                       for n, m in self.models.items()},
+            "users": [{k: v for k, v in vars(u).items() if v is not None} for u in self.users],
+            "bandwidth_hz": self.bandwidth_hz,
+            "rate": self.rate,
+            "resident": list(self.resident),
+        }
+        if self.noise_psd_w_hz is not None:
+            d["noise_psd_w_hz"] = self.noise_psd_w_hz
+        if self.loader is not None:
+            d["loader"] = {"bandwidth_Bps": self.loader.bandwidth_Bps,
+                           "overhead_s": self.loader.overhead_s}
+        if self.meta:
+            d["meta"] = dict(self.meta)
+        return d
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Instance) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # mutable-looking dict fields: instances are compared, not hashed
+
+    def replace(self, **changes) -> "Instance":
+        """A validated copy with some top-level fields changed (e.g. ``bandwidth_hz=1e8``)."""
+        d = self.to_dict()
+        d.update(changes)
+        return Instance.from_dict(d)
+
+    # ---------------------------------------------------------------- derived quantities
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    def block_load_s(self, name: str) -> float:
+        """Load time of one block (s): its own ``load_s``, else the loader profile's."""
+        b = self.blocks[name]
+        if b.load_s is not None:
+            return b.load_s
+        return self.loader.overhead_s + b.bytes / self.loader.bandwidth_Bps
+
+    def model_load_s(self, name: str) -> float:
+        """Time to load a whole model from scratch (s)."""
+        return sum(self.block_load_s(b) for b in self.models[name].blocks)
+
+    @cached_property
+    def a_hz(self) -> np.ndarray:
+        """``a_k = power_w_k * channel_gain_k / N0`` (Hz), shape ``(n_users,)``; Shannon rate only."""
+        if self.rate != "shannon":
+            raise AttributeError("a_hz is defined for the Shannon rate only")
+        return np.array([u.power_w * u.channel_gain / self.noise_psd_w_hz for u in self.users],
+                        dtype=float)
+
+    @cached_property
+    def arrays(self) -> "InstanceArrays":
+        """Index-based arrays used by the evaluator and the solvers (built once, read-only)."""
+        return InstanceArrays.build(self)
+
+
+@dataclass(frozen=True)
+class InstanceArrays:
+    """Integer-indexed view of an instance, for the hot loops of evaluator and solvers.
+
+    ``model_of[k]`` is user k's model index; ``model_blocks[m]`` a frozenset of block indices;
+    ``block_load_s[j]`` seconds; ``link_s[m_prev, m]`` the partial-loading time of model ``m``
+    after model ``m_prev``; ``from_resident_s[m]`` the same from the resident blocks.
+    """
+
+    model_names: tuple[str, ...]
+    block_names: tuple[str, ...]
+    model_of: np.ndarray         # (n_users,) int
+    block_load_s: np.ndarray     # (n_blocks,) s
+    model_blocks: tuple[frozenset, ...]
+    model_full_s: np.ndarray     # (n_models,) s, whole-model load time
+    infer_s: np.ndarray          # (n_users,) s, inference time of each user's model
+    deadline_s: np.ndarray       # (n_users,) s
+    data_bits: np.ndarray        # (n_users,) bit
+    link_s: np.ndarray           # (n_models, n_models) s
+    from_resident_s: np.ndarray  # (n_models,) s
+    resident_holds: np.ndarray   # (n_models,) bool: the whole model is resident at t = 0
+    radio: np.ndarray            # (n_users,) a_k (Hz) for Shannon, spectral_eff for linear
+    rate: str
+
+    @classmethod
+    def build(cls, inst: Instance) -> "InstanceArrays":
+        bnames = tuple(inst.blocks)
+        bidx = {b: j for j, b in enumerate(bnames)}
+        mnames = tuple(inst.models)
+        midx = {m: i for i, m in enumerate(mnames)}
+        load = np.array([inst.block_load_s(b) for b in bnames], dtype=float)
+        mblocks = tuple(frozenset(bidx[b] for b in inst.models[m].blocks) for m in mnames)
+
+        def cost(blocks: frozenset, held: frozenset) -> float:
+            # Summed in a fixed (sorted) order so equal sets always give bit-identical times.
+            return float(sum(load[j] for j in sorted(blocks - held)))
+
+        nm = len(mnames)
+        link = np.array([[cost(mblocks[m], mblocks[p]) for m in range(nm)] for p in range(nm)],
+                        dtype=float).reshape(nm, nm)
+        resident = frozenset(bidx[b] for b in inst.resident)
+        model_of = np.array([midx[u.model] for u in inst.users], dtype=int)
+        if inst.rate == "shannon":
+            radio = inst.a_hz
+        else:
+            radio = np.array([u.spectral_eff for u in inst.users], dtype=float)
+        return cls(
+            model_names=mnames, block_names=bnames, model_of=model_of, block_load_s=load,
+            model_blocks=mblocks,
+            model_full_s=np.array([cost(b, frozenset()) for b in mblocks], dtype=float),
+            infer_s=np.array([inst.models[u.model].infer_s for u in inst.users], dtype=float),
+            deadline_s=np.array([u.deadline_s for u in inst.users], dtype=float),
+            data_bits=np.array([u.data_bits for u in inst.users], dtype=float),
+            link_s=link,
+            from_resident_s=np.array([cost(b, resident) for b in mblocks], dtype=float),
+            resident_holds=np.array([b <= resident for b in mblocks], dtype=bool),
+            radio=radio, rate=inst.rate,
+        )
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and validate an instance JSON file.
+
+    Raises
+    ------
+    InstanceError
+        If the file is missing, is not valid JSON (with line and column), or is not a valid instance.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InstanceError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InstanceError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        # NaN/Infinity are not JSON; Python's parser accepts them, so reject them explicitly.
+        d = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InstanceError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                            f"{exc.msg}") from None
+    except InstanceError as exc:
+        raise InstanceError(f"{path}: {exc}") from None
+    try:
+        return Instance.from_dict(d)
+    except InstanceError as exc:
+        raise InstanceError(f"{path}: {exc}") from None
+
+
+def save_instance(inst: Instance, path: str | Path) -> None:
+    """Write an instance as indented JSON (round-trips through :func:`load_instance`)."""
+    Path(path).write_text(json.dumps(inst.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def _reject_constant(name: str):
+    raise InstanceError(f"{name} is not a valid JSON number")

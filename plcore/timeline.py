@@ -1,0 +1,106 @@
+"""The timeline of a schedule: load times, ALAP inference starts, ASAP completions (MODEL.md s. 2).
+
+These are the shared building blocks of :func:`plcore.evaluate` and of the solvers, so that every
+solver computes start times with exactly the arithmetic the evaluator uses.
+
+All arrays are indexed by *position* in the schedule (0-based), not by user.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ScheduleError
+from .instance import Instance, InstanceArrays
+
+# Feasibility tolerances, shared by evaluator and solvers so that their verdicts agree despite sums
+# taken in different orders: 1 ps of timing, and a 1e-9 relative excess of the bandwidth budget.
+TIME_TOL_S = 1e-12
+BANDWIDTH_RTOL = 1e-9
+
+
+def check_sequence(inst: Instance, sequence) -> list[int]:
+    """Validate a schedule: distinct integer user indices in ``range(n_users)``.
+
+    Raises
+    ------
+    ScheduleError
+        Naming the first bad position: not an integer, out of range, or a repeated user.
+    """
+    try:
+        items = list(sequence)
+    except TypeError:
+        raise ScheduleError(f"schedule must be a sequence of user indices, got {sequence!r}") from None
+    seen: dict[int, int] = {}
+    out = []
+    for pos, k in enumerate(items):
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            raise ScheduleError(f"schedule[{pos}]: user index must be an integer, got {k!r}")
+        k = int(k)
+        if not 0 <= k < inst.n_users:
+            raise ScheduleError(f"schedule[{pos}]: unknown user {k} "
+                                f"(the instance has users 0..{inst.n_users - 1})")
+        if k in seen:
+            raise ScheduleError(f"schedule[{pos}]: user {k} already served at position {seen[k]}")
+        seen[k] = pos
+        out.append(k)
+    return out
+
+
+def load_times(arr: InstanceArrays, seq: list[int], partial: bool = True) -> np.ndarray:
+    """Load time ``L_i`` (s) before each position's inference, shape ``(n,)``.
+
+    ``partial=True``: only the blocks missing from the previous model (the resident blocks for the
+    first) are loaded. ``partial=False``: the traditional loader loads the whole model whenever the
+    model changes; the first user's model is reused only if all its blocks are resident at t = 0.
+    """
+    models = arr.model_of[seq]
+    L = np.empty(len(seq))
+    for i, m in enumerate(models):
+        if partial:
+            L[i] = arr.from_resident_s[m] if i == 0 else arr.link_s[models[i - 1], m]
+        elif i == 0:
+            L[i] = 0.0 if arr.resident_holds[m] else arr.model_full_s[m]
+        else:
+            L[i] = 0.0 if m == models[i - 1] else arr.model_full_s[m]
+    return L
+
+
+def alap_starts(arr: InstanceArrays, seq: list[int], L: np.ndarray) -> np.ndarray:
+    """As-late-as-possible inference start times ``s_i`` (s), shape ``(n,)``.
+
+    ``F_n = d_n``; ``F_i = min(d_i, s_{i+1} - L_{i+1})``; ``s_i = F_i - infer_i``. Every start is
+    the latest any valid timing of this order allows, so every user's bandwidth is the least.
+    """
+    n = len(seq)
+    s = np.empty(n)
+    nxt = np.inf
+    for i in range(n - 1, -1, -1):
+        k = seq[i]
+        s[i] = min(arr.deadline_s[k], nxt) - arr.infer_s[k]
+        nxt = s[i] - L[i]
+    return s
+
+
+def asap_finish(arr: InstanceArrays, seq: list[int], L: np.ndarray) -> np.ndarray:
+    """Completion times (s) when everything runs as early as possible from t = 0, shape ``(n,)``."""
+    finish = np.empty(len(seq))
+    t = 0.0
+    for i, k in enumerate(seq):
+        t = t + L[i] + arr.infer_s[k]
+        finish[i] = t
+    return finish
+
+
+def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
+    """Least bandwidth (Hz) of ``users`` whose data must arrive by ``t_s`` (vectorized)."""
+    from .bandwidth import min_bandwidth
+
+    arr = inst.arrays
+    users = np.asarray(users, dtype=int)
+    return min_bandwidth(arr.data_bits[users], arr.radio[users], t_s, rate=arr.rate)
+
+
+def within_budget(total_hz: float, budget_hz: float) -> bool:
+    """``total <= budget`` up to the shared relative tolerance."""
+    return total_hz <= budget_hz * (1.0 + BANDWIDTH_RTOL)

@@ -1,0 +1,69 @@
+"""The command line: JSON out, one-line errors with exit code 2, no traceback."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import plcore
+from plcore.synthetic import random_instance
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "plcore", *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def instance_file(tmp_path):
+    path = tmp_path / "inst.json"
+    plcore.save_instance(random_instance(4, 6, 3, structure="bottom"), path)
+    return path
+
+
+def test_solve_prints_schedule_and_evaluation(instance_file):
+    res = run("solve", str(instance_file), "--method", "exact")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    inst = plcore.load_instance(instance_file)
+    assert out["schedule"] == plcore.solve(inst, method="exact")
+    assert out["evaluation"]["feasible"] is True
+    assert out["evaluation"]["throughput"] == len(out["schedule"])
+
+
+def test_evaluate_and_validate(instance_file):
+    res = run("evaluate", str(instance_file), "0,1")
+    assert res.returncode == 0 and json.loads(res.stdout)["schedule"] == [0, 1]
+    res = run("validate", str(instance_file))
+    assert res.returncode == 0 and json.loads(res.stdout)["users"] == 6
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "no such file"),
+    ("{not json", "invalid JSON at line 1"),
+    ('{"blocks": {}}', "blocks: empty"),
+])
+def test_bad_files_give_one_line_and_exit_2(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    res = run("solve", str(path), "--method", "exact")
+    assert res.returncode == 2
+    assert res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("plcore: error:") and message in lines[0]
+    assert "Traceback" not in res.stderr
+
+
+def test_bad_sequence_is_an_error(instance_file):
+    for seq in ("0,0", "0,x", "99"):
+        res = run("evaluate", str(instance_file), seq)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_console_script_is_installed():
+    import shutil
+
+    exe = shutil.which("plcore") or str(__import__("pathlib").Path(sys.executable).with_name("plcore"))
+    res = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert res.returncode == 0 and "plcore" in res.stdout

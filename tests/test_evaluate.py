@@ -1,0 +1,153 @@
+"""The evaluator against an as-early-as-possible simulation, and the decoupling property."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import plcore
+from plcore import ScheduleError
+from plcore.synthetic import random_instance
+
+from .reference import asap_meets_deadlines, bandwidth_bisect, radio, ref_loads
+
+instances = st.builds(
+    random_instance,
+    rng=st.integers(0, 2**32 - 1),
+    n_users=st.integers(1, 7),
+    n_models=st.integers(1, 4),
+    structure=st.sampled_from(["general", "bottom"]),
+    bandwidth_hz=st.sampled_from([3e6, 2e7, 1e9]),
+    rate=st.sampled_from(["shannon", "linear"]),
+    common_deadline=st.booleans(),
+)
+
+
+@st.composite
+def instance_and_order(draw):
+    inst = draw(instances)
+    order = draw(st.permutations(range(inst.n_users)))
+    n = draw(st.integers(0, inst.n_users))
+    return inst, list(order[:n])
+
+
+@settings(max_examples=400, deadline=None)
+@given(instance_and_order(), st.booleans())
+def test_alap_verdict_equals_asap_forward_simulation(case, partial):
+    inst, seq = case
+    ev = plcore.evaluate(inst, seq, partial=partial)
+    loads = ref_loads(inst, seq, partial=partial)
+    np.testing.assert_allclose(ev.load_s, loads, rtol=1e-12, atol=1e-15)
+    assert ev.meets_deadlines == asap_meets_deadlines(inst, seq, loads)
+    if ev.meets_deadlines and seq:
+        # Inference intervals are ordered, leave room for each load, and end by the deadlines.
+        assert ev.start_s[0] - ev.load_s[0] >= -1e-12
+        assert np.all(ev.start_s[1:] - ev.load_s[1:] >= ev.finish_s[:-1] - 1e-12)
+        assert np.all(ev.finish_s <= inst.arrays.deadline_s[seq] + 1e-12)
+    # Bandwidth from an independent bisection at the evaluator's start times.
+    ref = bandwidth_bisect([inst.users[k].data_bits for k in seq], [radio(inst, k) for k in seq],
+                           ev.start_s, linear=inst.rate == "linear")
+    finite = np.isfinite(ref) & (ref < 1e15)
+    np.testing.assert_allclose(ev.bandwidth_hz[finite], ref[finite], rtol=1e-8)
+    assert ev.feasible == (ev.meets_deadlines
+                           and ev.total_bandwidth_hz <= inst.bandwidth_hz * (1 + 1e-9))
+    assert ev.throughput == (len(seq) if ev.feasible else 0)
+    assert (ev.reason is None) == ev.feasible
+
+
+def random_valid_timing(rng, inst, seq, loads, gamma):
+    """Start times drawn from the constraints alone (order, loads, own deadline), or None.
+
+    Each start is ``earliest + (latest_own - earliest) * U**gamma``; ``gamma = inf`` is the
+    as-early-as-possible timing, valid whenever the order can meet its deadlines at all.
+    """
+    arr = inst.arrays
+    s = np.empty(len(seq))
+    earliest = 0.0
+    for i, k in enumerate(seq):
+        lo = earliest + loads[i]
+        hi = arr.deadline_s[k] - arr.infer_s[k]
+        if hi < lo - 1e-12:
+            return None
+        s[i] = lo if np.isinf(gamma) else lo + max(hi - lo, 0.0) * rng.random() ** gamma
+        earliest = s[i] + arr.infer_s[k]
+    return s
+
+
+@settings(max_examples=150, deadline=None)
+@given(instance_and_order(), st.integers(0, 2**32 - 1))
+def test_decoupling_no_valid_timing_needs_less_bandwidth_than_alap(case, seed):
+    """For a fixed order, ALAP starts bound every valid timing's starts, so its bandwidth is least."""
+    inst, seq = case
+    ev = plcore.evaluate(inst, seq)
+    rng = np.random.default_rng(seed)
+    loads = ref_loads(inst, seq)
+    gammas = [np.inf] + [float(g) for g in rng.choice([1.0, 3.0, 10.0, 30.0], size=80)]
+    timings = [t for g in gammas if (t := random_valid_timing(rng, inst, seq, loads, g)) is not None]
+    assert bool(timings) == ev.meets_deadlines or not seq
+    if not timings or not seq:
+        return
+    s = np.array(timings)                                   # (samples, n)
+    for row in s:
+        assert np.all(row <= ev.start_s + 1e-12)
+    D = np.array([inst.users[k].data_bits for k in seq])
+    a = np.array([radio(inst, k) for k in seq])
+    bw = bandwidth_bisect(np.broadcast_to(D, s.shape), np.broadcast_to(a, s.shape), s,
+                          linear=inst.rate == "linear")
+    assert np.all(bw.sum(axis=1) >= ev.total_bandwidth_hz * (1 - 1e-8))
+
+
+def test_small_example_by_hand():
+    inst = plcore.Instance.from_dict({
+        "blocks": {"base": {"bytes": 1, "load_s": 0.010}, "h1": {"bytes": 1, "load_s": 0.001},
+                   "h2": {"bytes": 1, "load_s": 0.002}},
+        "models": {"m1": {"blocks": ["base", "h1"], "infer_s": 0.005},
+                   "m2": {"blocks": ["base", "h2"], "infer_s": 0.004}},
+        "users": [{"model": "m1", "data_bits": 1e5, "deadline_s": 0.030, "spectral_eff": 2.0},
+                  {"model": "m2", "data_bits": 2e5, "deadline_s": 0.050, "spectral_eff": 4.0}],
+        "rate": "linear", "bandwidth_hz": 1e7})
+    ev = plcore.evaluate(inst, [0, 1])
+    # Loads: 0.011 then only h2 (0.002). ALAP: s_2 = 0.050 - 0.004 = 0.046;
+    # F_1 = min(0.030, 0.046 - 0.002) = 0.030, s_1 = 0.025.
+    np.testing.assert_allclose(ev.load_s, [0.011, 0.002])
+    np.testing.assert_allclose(ev.start_s, [0.025, 0.046])
+    np.testing.assert_allclose(ev.bandwidth_hz, [1e5 / (2 * 0.025), 2e5 / (4 * 0.046)])
+    assert ev.slack_s == pytest.approx(0.014) and ev.feasible
+    full = plcore.evaluate(inst, [0, 1], partial=False)
+    np.testing.assert_allclose(full.load_s, [0.011, 0.012])
+    late = plcore.evaluate(inst.replace(users=[
+        {"model": "m1", "data_bits": 1e5, "deadline_s": 0.010, "spectral_eff": 2.0}]), [0])
+    assert not late.feasible and "deadline missed: user 0" in late.reason
+    poor = plcore.evaluate(inst.replace(bandwidth_hz=1e5), [0, 1])
+    assert poor.meets_deadlines and not poor.feasible and poor.reason.startswith("bandwidth")
+
+
+def test_impossible_upload_is_explained():
+    inst = random_instance(3, 2, 1, data_bits=(1e9, 2e9))   # far beyond any rate's supremum
+    ev = plcore.evaluate(inst, [0])
+    assert not ev.feasible and "at any bandwidth" in (ev.reason or "")
+
+
+def test_empty_schedule():
+    ev = plcore.evaluate(random_instance(1, 3, 2), [])
+    assert ev.feasible and ev.throughput == 0 and ev.total_bandwidth_hz == 0.0
+
+
+@pytest.mark.parametrize("seq,message", [
+    ([0, 0], r"schedule\[1\]: user 0 already served at position 0"),
+    ([0, 7], r"schedule\[1\]: unknown user 7"),
+    ([-1], r"schedule\[0\]: unknown user -1"),
+    ([0.0], r"schedule\[0\]: user index must be an integer"),
+    ([True], r"must be an integer"),
+    (5, r"schedule must be a sequence"),
+])
+def test_bad_sequences_raise(seq, message):
+    with pytest.raises(ScheduleError, match=message):
+        plcore.evaluate(random_instance(1, 3, 2), seq)
+
+
+def test_to_dict_is_json_ready():
+    import json
+
+    inst = random_instance(3, 2, 1, data_bits=(1e9, 2e9))
+    json.dumps(plcore.evaluate(inst, [1, 0]).to_dict(), allow_nan=False)

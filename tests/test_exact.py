@@ -1,0 +1,90 @@
+"""The exact solver against exhaustive enumeration of every sequence."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import plcore
+from plcore.synthetic import random_instance
+
+from .reference import exhaustive_optimum
+
+CASES = [
+    # (structure, users, models, bandwidth, rate, common deadline)
+    (structure, n, m, bw, rate, common)
+    for structure in ("general", "bottom")
+    for n, m in ((4, 2), (5, 3), (6, 3), (6, 6))
+    for bw in (2e6, 8e6, 1e10)                  # binding ... ample
+    for rate in ("shannon", "linear")
+    for common in (False, True)
+]
+
+
+@pytest.mark.parametrize("structure,n,m,bw,rate,common", CASES)
+def test_exact_equals_exhaustive_search(structure, n, m, bw, rate, common):
+    for seed in range(2):
+        inst = random_instance(1000 * seed + n * 10 + m, n, m, structure=structure,
+                               bandwidth_hz=bw, rate=rate, common_deadline=common,
+                               deadline_s=(0.015, 0.08))
+        seq = plcore.solve(inst, method="exact")
+        ev = plcore.evaluate(inst, seq)
+        assert ev.feasible
+        assert ev.throughput == exhaustive_optimum(inst), (structure, n, m, bw, rate, seed, seq)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 5), m=st.integers(1, 4),
+       structure=st.sampled_from(["general", "bottom"]),
+       bw=st.sampled_from([1e6, 4e6, 2e7]), resident=st.booleans())
+def test_exact_equals_exhaustive_property(seed, n, m, structure, bw, resident):
+    inst = random_instance(seed, n, m, structure=structure, bandwidth_hz=bw)
+    if resident:   # start with some blocks already on the GPU
+        inst = inst.replace(resident=sorted(inst.blocks)[: len(inst.blocks) // 2])
+    seq = plcore.solve(inst, method="exact")
+    assert plcore.evaluate(inst, seq).throughput == exhaustive_optimum(inst)
+
+
+def test_exact_returns_least_bandwidth_among_optimal():
+    inst = random_instance(11, 5, 3, bandwidth_hz=1e10, deadline_s=(0.1, 0.2))
+    seq = plcore.solve(inst, method="exact")
+    assert len(seq) == 5
+    best = plcore.evaluate(inst, seq).total_bandwidth_hz
+    import itertools
+    for perm in itertools.permutations(range(5)):
+        ev = plcore.evaluate(inst, perm)
+        if ev.feasible:
+            assert ev.total_bandwidth_hz >= best * (1 - 1e-9)
+
+
+def test_ten_users_finish():
+    inst = random_instance(3, 10, 10, deadline_s=(0.5, 1.0), bandwidth_hz=1e10)  # nothing prunes
+    seq = plcore.solve(inst, method="exact")
+    assert len(seq) == 10 and plcore.evaluate(inst, seq).feasible
+
+
+def test_guards():
+    with pytest.raises(ValueError, match="max_users"):
+        plcore.solve(random_instance(0, 17, 3), method="exact")
+    with pytest.raises(ValueError, match="unknown method 'magic'"):
+        plcore.solve(random_instance(0, 3, 3), method="magic")
+    # Nobody can be served: empty schedule, still feasible.
+    hopeless = random_instance(0, 3, 2, deadline_s=(1e-4, 2e-4))
+    assert plcore.solve(hopeless, method="exact") == []
+
+
+def sweep_instance(seed):
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(4, 7)), int(rng.integers(2, 5))
+    return random_instance(seed, n, m, structure=("general", "bottom")[seed % 2],
+                           bandwidth_hz=float(rng.choice([1e6, 2e6, 4e6, 8e6])),
+                           deadline_s=(0.015, 0.08))
+
+
+def test_exact_equals_exhaustive_on_a_binding_bandwidth_sweep():
+    """Binding budgets are where a suffix's later start and its smaller bandwidth conflict; this
+    sweep contains instances (seed 35) that keeping only one label per (set, first user) gets wrong."""
+    for seed in range(80):
+        inst = sweep_instance(seed)
+        seq = plcore.solve(inst, method="exact")
+        assert plcore.evaluate(inst, seq).throughput == exhaustive_optimum(inst), seed
