@@ -14,7 +14,7 @@ LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -ty
 export MPLBACKEND := agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv test test-fast results book clean distclean
+.PHONY: all venv test test-fast refresh-notebooks results book clean distclean
 
 all: book
 
@@ -28,8 +28,16 @@ $(STAMP): pyproject.toml requirements/lock.txt
 
 ## test: the library's tests and every notebook (quick parameters) through nbval
 test: $(STAMP)
-	PLCORE_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax \
+	PLCORE_QUICK=1 PLCORE_RESULTS=$(CURDIR)/_build/test-results \
+	    $(BIN)/python -m pytest tests notebooks --nbval-lax --doctest-modules plcore \
 	    --nbval-cell-timeout=600 -p no:cacheprovider
+
+## refresh-notebooks: re-execute the committed notebooks in place with quick parameters, so the
+# outputs that nbval compares (cells marked NBVAL_CHECK_OUTPUT) are current. Commit the result.
+refresh-notebooks: $(STAMP)
+	for nb in $(NOTEBOOKS); do \
+	    PLCORE_QUICK=1 PLCORE_RESULTS=$(CURDIR)/_build/test-results \
+	        $(BIN)/python -m plcore.notebook_runner $$nb $$nb || exit 1; done
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -x -q -p no:cacheprovider

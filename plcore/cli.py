@@ -60,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     except (InstanceError, ScheduleError, ValueError) as exc:
         print(f"plcore: error: {exc}", file=sys.stderr)
         return 2
-    json.dump(out, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    try:
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:   # e.g. piped into `head`: not an error of ours
+        sys.stderr.close()
     return 0
 
 

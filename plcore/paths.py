@@ -13,7 +13,8 @@ ROOT = Path(os.environ.get("PLCORE_ROOT", Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 PROFILES = DATA / "profiles"
 INSTANCES = DATA / "instances"
-RESULTS = ROOT / "results"
+# `make test` points this elsewhere, so quick test runs never overwrite the book's results.
+RESULTS = Path(os.environ.get("PLCORE_RESULTS", ROOT / "results"))
 
 
 def result_dir(name: str) -> Path:

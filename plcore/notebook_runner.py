@@ -1,0 +1,68 @@
+"""Execute one notebook with papermill and strip volatile metadata.
+
+Usage::
+
+    python -m plcore.notebook_runner notebooks/NAME.ipynb OUT.ipynb [-p NAME VALUE]...
+
+The notebook runs with ``notebooks/`` as its working directory; ``-p`` overrides a value of its
+``parameters`` cell (parsed as a Python literal, else kept as a string). Timestamps and durations
+are removed afterwards, so re-running a seeded notebook gives the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+VOLATILE_NOTEBOOK_KEYS = ("start_time", "end_time", "duration", "input_path", "output_path")
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def strip_volatile(path: Path) -> None:
+    """Remove timing metadata written by papermill and nbclient from an executed notebook."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    for key in VOLATILE_NOTEBOOK_KEYS:
+        pm.pop(key, None)
+    pm.pop("environment_variables", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.get("papermill", {}).clear()
+        if "papermill" in cell.metadata and not cell.metadata["papermill"]:
+            del cell.metadata["papermill"]
+    nbformat.write(nb, path)
+
+
+def run(src: Path, dst: Path, parameters: dict) -> None:
+    import papermill
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(src), str(dst), parameters=parameters,
+                               cwd=str(src.resolve().parent), kernel_name="python3",
+                               progress_bar=False)
+    strip_volatile(dst)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m plcore.notebook_runner", description=__doc__)
+    p.add_argument("src", type=Path)
+    p.add_argument("dst", type=Path)
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"))
+    args = p.parse_args(argv)
+    run(args.src, args.dst, {k: _literal(v) for k, v in args.parameter})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
