@@ -14,7 +14,7 @@ LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -ty
 export MPLBACKEND := agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv test test-fast refresh-notebooks results book clean distclean
+.PHONY: all venv test test-fast refresh-notebooks results book bench clean distclean
 
 all: book
 
@@ -54,6 +54,10 @@ book/executed/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(STAMP)
 book: results
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book: file://$(CURDIR)/_build/html/index.html"
+
+## bench: solver runtimes (not part of `make test`); CSVs under results/bench/
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_exact.py
 
 clean:
 	rm -rf _build book/executed
