@@ -336,25 +336,35 @@ class Instance:
 class InstanceArrays:
     """Integer-indexed view of an instance, for the hot loops of evaluator and solvers.
 
-    ``model_of[k]`` is user k's model index; ``model_blocks[m]`` a frozenset of block indices;
-    ``block_load_s[j]`` seconds; ``link_s[m_prev, m]`` the partial-loading time of model ``m``
-    after model ``m_prev``; ``from_resident_s[m]`` the same from the resident blocks.
+    ``model_of[k]`` is user k's model index; ``incidence[m, j]`` whether model m holds block j;
+    ``block_load_s[j]`` seconds; ``link_s[p, m]`` the partial-loading time of model ``m`` right
+    after model ``p``; ``from_resident_s[m]`` the same from the resident blocks; ``shared_bytes``
+    the bytes two models have in common.
     """
 
     model_names: tuple[str, ...]
     block_names: tuple[str, ...]
     model_of: np.ndarray         # (n_users,) int
     block_load_s: np.ndarray     # (n_blocks,) s
-    model_blocks: tuple[frozenset, ...]
+    block_bytes: np.ndarray      # (n_blocks,) B
+    incidence: np.ndarray        # (n_models, n_blocks) bool
+    resident: np.ndarray         # (n_blocks,) bool
     model_full_s: np.ndarray     # (n_models,) s, whole-model load time
+    model_infer_s: np.ndarray    # (n_models,) s
     infer_s: np.ndarray          # (n_users,) s, inference time of each user's model
     deadline_s: np.ndarray       # (n_users,) s
     data_bits: np.ndarray        # (n_users,) bit
     link_s: np.ndarray           # (n_models, n_models) s
     from_resident_s: np.ndarray  # (n_models,) s
     resident_holds: np.ndarray   # (n_models,) bool: the whole model is resident at t = 0
+    shared_bytes: np.ndarray     # (n_models, n_models) B
     radio: np.ndarray            # (n_users,) a_k (Hz) for Shannon, spectral_eff for linear
     rate: str
+
+    @property
+    def model_blocks(self) -> tuple[frozenset, ...]:
+        """Block indices of each model, as sets."""
+        return tuple(frozenset(np.flatnonzero(row).tolist()) for row in self.incidence)
 
     @classmethod
     def build(cls, inst: Instance) -> "InstanceArrays":
@@ -363,31 +373,35 @@ class InstanceArrays:
         mnames = tuple(inst.models)
         midx = {m: i for i, m in enumerate(mnames)}
         load = np.array([inst.block_load_s(b) for b in bnames], dtype=float)
-        mblocks = tuple(frozenset(bidx[b] for b in inst.models[m].blocks) for m in mnames)
-
-        def cost(blocks: frozenset, held: frozenset) -> float:
-            # Summed in a fixed (sorted) order so equal sets always give bit-identical times.
-            return float(sum(load[j] for j in sorted(blocks - held)))
-
-        nm = len(mnames)
-        link = np.array([[cost(mblocks[m], mblocks[p]) for m in range(nm)] for p in range(nm)],
-                        dtype=float).reshape(nm, nm)
-        resident = frozenset(bidx[b] for b in inst.resident)
+        size = np.array([inst.blocks[b].bytes for b in bnames], dtype=float)
+        X = np.zeros((len(mnames), len(bnames)), dtype=bool)
+        for i, m in enumerate(mnames):
+            X[i, [bidx[b] for b in inst.models[m].blocks]] = True
+        resident = np.zeros(len(bnames), dtype=bool)
+        resident[[bidx[b] for b in inst.resident]] = True
+        Xf = X.astype(float)
+        # link[p, m] sums the load times of m's blocks that p lacks: only true zeros where p holds
+        # all of m, so unchanged models cost exactly 0.
+        link = (Xf * load) @ (1.0 - Xf).T
+        link = link.T.copy()
         model_of = np.array([midx[u.model] for u in inst.users], dtype=int)
         if inst.rate == "shannon":
             radio = inst.a_hz
         else:
             radio = np.array([u.spectral_eff for u in inst.users], dtype=float)
+        model_infer = np.array([inst.models[m].infer_s for m in mnames], dtype=float)
         return cls(
             model_names=mnames, block_names=bnames, model_of=model_of, block_load_s=load,
-            model_blocks=mblocks,
-            model_full_s=np.array([cost(b, frozenset()) for b in mblocks], dtype=float),
-            infer_s=np.array([inst.models[u.model].infer_s for u in inst.users], dtype=float),
+            block_bytes=size, incidence=X, resident=resident,
+            model_full_s=(Xf * load).sum(axis=1),
+            model_infer_s=model_infer,
+            infer_s=model_infer[model_of] if model_of.size else np.zeros(0),
             deadline_s=np.array([u.deadline_s for u in inst.users], dtype=float),
             data_bits=np.array([u.data_bits for u in inst.users], dtype=float),
             link_s=link,
-            from_resident_s=np.array([cost(b, resident) for b in mblocks], dtype=float),
-            resident_holds=np.array([b <= resident for b in mblocks], dtype=bool),
+            from_resident_s=(Xf * load) @ (~resident).astype(float),
+            resident_holds=~(X & ~resident).any(axis=1),
+            shared_bytes=(Xf * size) @ Xf.T,
             radio=radio, rate=inst.rate,
         )
 

@@ -47,39 +47,42 @@ def check_sequence(inst: Instance, sequence) -> list[int]:
     return out
 
 
-def load_times(arr: InstanceArrays, seq: list[int], partial: bool = True) -> np.ndarray:
+def load_times(arr: InstanceArrays, seq, partial: bool = True) -> np.ndarray:
     """Load time ``L_i`` (s) before each position's inference, shape ``(n,)``.
 
     ``partial=True``: only the blocks missing from the previous model (the resident blocks for the
     first) are loaded. ``partial=False``: the traditional loader loads the whole model whenever the
     model changes; the first user's model is reused only if all its blocks are resident at t = 0.
     """
-    models = arr.model_of[seq]
-    L = np.empty(len(seq))
-    for i, m in enumerate(models):
-        if partial:
-            L[i] = arr.from_resident_s[m] if i == 0 else arr.link_s[models[i - 1], m]
-        elif i == 0:
-            L[i] = 0.0 if arr.resident_holds[m] else arr.model_full_s[m]
-        else:
-            L[i] = 0.0 if m == models[i - 1] else arr.model_full_s[m]
+    models = arr.model_of[np.asarray(seq, dtype=int)]
+    L = np.empty(models.size)
+    if models.size == 0:
+        return L
+    if partial:
+        L[0] = arr.from_resident_s[models[0]]
+        L[1:] = arr.link_s[models[:-1], models[1:]]
+    else:
+        L[0] = 0.0 if arr.resident_holds[models[0]] else arr.model_full_s[models[0]]
+        L[1:] = np.where(models[1:] == models[:-1], 0.0, arr.model_full_s[models[1:]])
     return L
 
 
-def alap_starts(arr: InstanceArrays, seq: list[int], L: np.ndarray) -> np.ndarray:
+def alap_starts(arr: InstanceArrays, seq, L: np.ndarray) -> np.ndarray:
     """As-late-as-possible inference start times ``s_i`` (s), shape ``(n,)``.
 
     ``F_n = d_n``; ``F_i = min(d_i, s_{i+1} - L_{i+1})``; ``s_i = F_i - infer_i``. Every start is
     the latest any valid timing of this order allows, so every user's bandwidth is the least.
+
+    Unrolled, ``s_i = min_{j >= i}(d_j - P_j) + P_i - infer_i`` with ``P_j`` the running sum of
+    ``L + infer`` up to position j: a reversed cumulative minimum, O(n) in NumPy.
     """
-    n = len(seq)
-    s = np.empty(n)
-    nxt = np.inf
-    for i in range(n - 1, -1, -1):
-        k = seq[i]
-        s[i] = min(arr.deadline_s[k], nxt) - arr.infer_s[k]
-        nxt = s[i] - L[i]
-    return s
+    seq = np.asarray(seq, dtype=int)
+    if seq.size == 0:
+        return np.empty(0)
+    infer = arr.infer_s[seq]
+    P = np.cumsum(L + infer)
+    M = np.minimum.accumulate((arr.deadline_s[seq] - P)[::-1])[::-1]
+    return M + P - infer
 
 
 def asap_finish(arr: InstanceArrays, seq: list[int], L: np.ndarray) -> np.ndarray:

@@ -6,11 +6,22 @@ from typing import Callable
 
 from ..evaluate import evaluate
 from ..instance import Instance
+from .baselines import solve_edf, solve_no_sharing, solve_random
+from .dp import solve_dp
 from .exact import solve_exact
+from .greedy import solve_greedy
 
 SOLVERS: dict[str, Callable[..., list[int]]] = {
-    "exact": solve_exact,
+    "exact": solve_exact,            # the optimum, small instances
+    "dp": solve_dp,                  # bottom-layer sharing, common deadline
+    "greedy": solve_greedy,          # general sharing, per-user deadlines
+    "no-sharing": solve_no_sharing,  # the paper's baseline (whole-model loader)
+    "random": solve_random,          # seeded random order + admission
+    "edf": solve_edf,                # earliest deadline first + admission
 }
+
+# Methods whose schedules are meant for the whole-model loader and are checked under it too.
+WHOLE_MODEL_LOADER = {"no-sharing"}
 
 
 def solve(instance: Instance, method: str, **options) -> list[int]:
@@ -20,7 +31,9 @@ def solve(instance: Instance, method: str, **options) -> list[int]:
     ----------
     instance : Instance
     method : str
-        One of ``plcore.SOLVERS`` (``"exact"``: the optimum, for small instances).
+        One of ``plcore.SOLVERS``: ``"exact"`` (the optimum, small instances), ``"dp"``
+        (bottom-layer sharing, common deadline), ``"greedy"`` (general sharing), ``"no-sharing"``
+        (the paper's baseline), ``"random"``, ``"edf"``.
     **options
         Passed to the solver (e.g. ``max_users`` for ``"exact"``).
 
@@ -40,7 +53,9 @@ def solve(instance: Instance, method: str, **options) -> list[int]:
         raise ValueError(f"unknown method {method!r}; available: {', '.join(SOLVERS)}") from None
     seq = solver(instance, **options)
     # Every solver's answer must pass the evaluator; a failure here is a bug, never bad input.
-    ev = evaluate(instance, seq)
-    if not ev.feasible:
-        raise RuntimeError(f"solver {method!r} returned an infeasible schedule: {ev.reason}")
-    return seq
+    for partial in (True, False) if method in WHOLE_MODEL_LOADER else (True,):
+        ev = evaluate(instance, seq, partial=partial)
+        if not ev.feasible:
+            raise RuntimeError(f"solver {method!r} returned an infeasible schedule "
+                               f"(partial={partial}): {ev.reason}")
+    return list(seq)

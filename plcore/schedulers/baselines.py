@@ -1,0 +1,74 @@
+"""Baselines: the paper's no-sharing scheduler, a seeded random order, and earliest deadline first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..instance import Instance
+from ..sharing import NotBottomLayer, unshared
+from .admission import admit_deadlines, fit_bandwidth
+
+__all__ = ["solve_no_sharing", "solve_random", "solve_edf"]
+
+
+def solve_no_sharing(instance: Instance) -> list[int]:
+    """The paper's baseline: schedule as if no block were shared, for the whole-model loader.
+
+    The instance is rewritten with private copies of every block (:func:`plcore.sharing.unshared`),
+    on which partial loading *is* the traditional loader, and scheduled there by the same algorithms
+    PartialLoading uses: the DP when all users share one deadline (the tree of layers is then a
+    star, so the DP is exact in time), the greedy otherwise. So the comparison isolates the value of
+    sharing, not of a cleverer scheduler.
+
+    Returns
+    -------
+    list of int
+        A schedule feasible under ``evaluate(..., partial=False)`` (hence also with partial loading,
+        which never loads more).
+
+    Notes
+    -----
+    Same cost as the scheduler it delegates to, on a tree with one leaf path per model.
+    """
+    from .dp import solve_dp
+    from .greedy import solve_greedy
+
+    flat = unshared(instance)
+    d = instance.arrays.deadline_s
+    if d.size and np.all(d == d[0]):
+        try:
+            return solve_dp(flat)
+        except NotBottomLayer:     # several whole models resident at t = 0: no single path
+            pass
+    return solve_greedy(flat)
+
+
+def solve_random(instance: Instance, *, seed: int = 0, partial: bool = True) -> list[int]:
+    """A uniformly random order (seeded), then deadline and bandwidth admission.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of ``numpy.random.default_rng``: same seed, same schedule.
+
+    Notes
+    -----
+    O(n log n + r n) with r bandwidth-repair rounds.
+    """
+    order = np.random.default_rng(seed).permutation(instance.n_users)
+    return fit_bandwidth(instance, admit_deadlines(instance, order, partial), partial)
+
+
+def solve_edf(instance: Instance, *, partial: bool = True) -> list[int]:
+    """Earliest deadline first (ties: by model, so equal models run back to back), then admission.
+
+    A sanity reference: the order that meets the most deadlines when loading is free, blind to
+    sharing and to bandwidth.
+
+    Notes
+    -----
+    O(n log n + r n) with r bandwidth-repair rounds.
+    """
+    arr = instance.arrays
+    order = np.lexsort((np.arange(instance.n_users), arr.model_of, arr.deadline_s))
+    return fit_bandwidth(instance, admit_deadlines(instance, order, partial), partial)

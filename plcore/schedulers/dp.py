@@ -1,0 +1,364 @@
+"""Dynamic program for bottom-layer (backbone) sharing with a common deadline."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..instance import Instance
+from ..sharing import LayerTree, layer_tree
+from ..timeline import TIME_TOL_S, user_bandwidth, within_budget
+from .admission import fit_bandwidth
+
+__all__ = ["solve_dp", "dp_time_table"]
+
+# Lagrange multipliers tried for the bandwidth-aware choice of users, in units of T / B.
+LAMBDAS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+_BIG = 1e30    # stands for an infinite bandwidth inside the assignment problem (Hz)
+
+
+def _common_deadline(instance: Instance) -> float:
+    d = instance.arrays.deadline_s
+    if d.size and np.any(d != d[0]):
+        k = int(np.flatnonzero(d != d[0])[0])
+        raise ValueError(f"dp needs a common deadline: user {k} has {d[k]:g} s, user 0 has "
+                         f"{d[0]:g} s (use method 'greedy' or 'exact' for per-user deadlines)")
+    return float(d[0]) if d.size else 0.0
+
+
+def _minplus(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min-plus convolution ``out[j] = min_x a[j - x] + b[x]`` and the minimizing ``x``."""
+    out = np.full(a.size + b.size - 1, np.inf)
+    arg = np.zeros(out.size, dtype=int)
+    for x in range(b.size):
+        cand = a + b[x]
+        seg = out[x:x + a.size]
+        better = cand < seg
+        seg[better] = cand[better]
+        arg[x:x + a.size][better] = x
+    return out, arg
+
+
+class _Knapsack:
+    """Tree knapsack over the layer tree: least cost to serve j users in each subtree.
+
+    ``cost(model m, c users)`` = ``c * infer_m + lam * (sum of the c smallest bandwidth estimates of
+    m's users)``; each node adds its block's load time once when its subtree serves anyone.
+    """
+
+    def __init__(self, tree: LayerTree, weight: np.ndarray, item_cost: list[np.ndarray]):
+        self.tree = tree
+        self.merges: list[list[tuple[str, int, np.ndarray]]] = [[] for _ in range(tree.n_nodes)]
+        self.table: list[np.ndarray | None] = [None] * tree.n_nodes
+        for v in tree.postorder():
+            g = np.zeros(1)
+            for m in tree.models_at[v]:
+                g, arg = _minplus(g, item_cost[m])
+                self.merges[v].append(("model", m, arg))
+            for c in tree.children[v]:
+                g, arg = _minplus(g, self.table[c])
+                self.merges[v].append(("node", c, arg))
+            g[1:] += weight[v]
+            self.table[v] = g
+
+    def counts(self, j: int, n_models: int) -> np.ndarray:
+        """Users served per model in an optimal solution serving exactly j users."""
+        counts = np.zeros(n_models, dtype=int)
+        stack = [(0, j)]
+        while stack:
+            v, jv = stack.pop()
+            for kind, idx, arg in reversed(self.merges[v]):
+                if jv == 0:
+                    break
+                x = int(arg[jv])
+                if kind == "model":
+                    counts[idx] = x
+                elif x:
+                    stack.append((idx, x))
+                jv -= x
+        return counts
+
+
+def dp_time_table(instance: Instance, tree: LayerTree | None = None,
+                  users: np.ndarray | None = None) -> np.ndarray:
+    """Least makespan (s) to serve j users, for j = 0..n, with partial loading and no budget.
+
+    ``table[j]`` is exact for bottom-layer sharing: serving a set of models in depth-first order of
+    the layer tree loads every block of their union once (resident blocks on the way down: never),
+    which no order can beat. ``users`` restricts the candidates (default: all).
+    """
+    tree = tree or layer_tree(instance)
+    arr = instance.arrays
+    users = np.arange(instance.n_users) if users is None else np.asarray(users, dtype=int)
+    n_models = len(arr.model_names)
+    per_model = np.bincount(arr.model_of[users], minlength=n_models)
+    items = [np.arange(per_model[m] + 1) * arr.model_infer_s[m] for m in range(n_models)]
+    return _Knapsack(tree, _node_weights(instance, tree), items).table[0]
+
+
+def _node_weights(instance: Instance, tree: LayerTree) -> np.ndarray:
+    arr = instance.arrays
+    w = np.zeros(tree.n_nodes)
+    w[1:] = arr.block_load_s[tree.block[1:]]
+    w[list(tree.resident_path)] = 0.0   # loaded never, if their subtree is visited first
+    return w
+
+
+def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
+             max_exchange_models: int = 40) -> list[int]:
+    """Optimal throughput for bottom-layer sharing and a common deadline, when bandwidth does not bind.
+
+    Parameters
+    ----------
+    instance : Instance
+        Models sharing only bottom layers (any tree of layers); one deadline for all users.
+    lambdas : sequence of float
+        Multipliers (in units of T/B) for the bandwidth-aware choice of users when the budget binds.
+    local_search : bool
+        Reorder sibling subtrees to lower the bandwidth when the budget binds.
+    max_exchange_models : int
+        Explore count vectors one user apart (an O(M^2) neighbourhood) only up to this many models.
+
+    Returns
+    -------
+    list of int
+        A feasible schedule. Its length equals the optimum whenever the least-makespan schedule of
+        the largest servable count fits the budget ("bandwidth does not bind").
+
+    Raises
+    ------
+    ValueError
+        If deadlines differ, or the sharing is not bottom-layer (``NotBottomLayer``).
+
+    Examples
+    --------
+    >>> import plcore
+    >>> from plcore.synthetic import random_instance
+    >>> inst = random_instance(4, 8, 4, structure="bottom", common_deadline=True, bandwidth_hz=1e9)
+    >>> len(plcore.solve(inst, method="dp")) == len(plcore.solve(inst, method="exact"))
+    True
+
+    Notes
+    -----
+    **Why a DP suffices (no bandwidth budget).** With a common deadline T, ALAP packs the schedule
+    against T and it meets the deadline iff its makespan ``sum(L_i + infer_i) <= T``. For a set of
+    users, the makespan is least when each model's users are served consecutively and the models in
+    depth-first order of the layer tree (the resident path first): every block of the union of their
+    root paths is then loaded exactly once and the resident ones never, and no order can load a
+    needed block fewer times. So only *how many users of each model* matters, and the largest j
+    whose least makespan fits T is the optimum. The least makespan for every j is a knapsack over
+    the tree: ``f_v[j]`` merges the models ending at node v (``c`` users cost ``c * infer``) and the
+    children's tables by min-plus convolution, and adds v's load time when ``j > 0``.
+
+    **When bandwidth binds** we keep the DP for the *time* side and search the bandwidth side:
+    users that could not be served even alone are dropped first; for j from the time-optimal count
+    down, several count vectors are generated by a Lagrangian DP (cost = time + lambda * estimated
+    bandwidth, for each lambda in ``lambdas``), then improved by exchanging one served user of a
+    model for one of another while that lowers the bandwidth; each is laid out depth-first with the
+    bandwidth-hungrier subtrees last, the users of each model are matched to its slots by an optimal
+    assignment (``scipy.optimize.linear_sum_assignment``), sibling subtrees are reordered while that
+    lowers the total; the first j with a schedule within the budget wins. A final fallback drops
+    users from the time-optimal schedule until it fits. The result is always feasible; how often it
+    is optimal is measured against the exact solver in the book.
+
+    **Cost.** The tree knapsack is O(n^2) in the number of users n (min-plus merges of tables whose
+    sizes add up), O(n * N) with N tree nodes in the worst case; the binding search multiplies it by
+    ``len(lambdas)`` and by the number of counts tried, plus O(c^3) assignments.
+    """
+    T = _common_deadline(instance)
+    if instance.n_users == 0:
+        return []
+    tree = layer_tree(instance)
+    arr = instance.arrays
+    B = instance.bandwidth_hz
+    n_models = len(arr.model_names)
+
+    # Users that cannot be served even alone, as late as possible, within the whole budget.
+    alone = user_bandwidth(instance, np.arange(instance.n_users), T - arr.infer_s)
+    servable = np.flatnonzero(alone <= B * (1 + 1e-9))
+    if servable.size == 0:
+        return []
+    weight = _node_weights(instance, tree)
+    by_model = [servable[arr.model_of[servable] == m] for m in range(n_models)]
+    time_items = [np.arange(u.size + 1) * arr.model_infer_s[m] for m, u in enumerate(by_model)]
+    f = _Knapsack(tree, weight, time_items)
+    fits = np.flatnonzero(f.table[0] <= T + TIME_TOL_S)
+    j_time = int(fits.max())
+    if j_time == 0:
+        return []
+
+    layout = _Layout(instance, tree, T, by_model)
+    base = layout.schedule(f.counts(j_time, n_models), local_search=False)
+    if base is not None and base[1] <= B * (1 + 1e-9):
+        return base[0]          # bandwidth does not bind: optimal
+
+    # Bandwidth binds: Lagrangian choices of users for each count, from the largest down.
+    t_hat = T - f.table[0][j_time] / 2.0
+    est = [np.sort(user_bandwidth(instance, u, np.full(u.size, t_hat))) for u in by_model]
+    tables = []
+    for lam in lambdas:
+        items = [time_items[m] + lam * (T / B) * np.concatenate(([0.0], np.cumsum(est[m])))
+                 for m in range(n_models)]
+        tables.append(_Knapsack(tree, weight, items) if lam else f)
+    best = fit_bandwidth(instance, base[0]) if base is not None else []
+    available = np.array([u.size for u in by_model])
+    for j in range(j_time, len(best), -1):
+        tried: dict[bytes, tuple | None] = {}
+        for knap in tables:
+            if j < knap.table[0].size:
+                counts = knap.counts(j, n_models)
+                if counts.tobytes() not in tried:
+                    tried[counts.tobytes()] = layout.schedule(counts, local_search=local_search)
+        found = _best_within(tried.values(), B)
+        if found is None and n_models <= max_exchange_models:
+            found = _exchange(layout, tried, available, B, local_search)
+        if found is not None:
+            return found[0]
+    return best
+
+
+def _best_within(outs, B):
+    ok = [o for o in outs if o is not None and within_budget(o[1], B)]
+    return min(ok, key=lambda o: o[1]) if ok else None
+
+
+def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, local_search: bool):
+    """Steepest descent on the total bandwidth over count vectors one user apart (same j).
+
+    Starts from the best layout found so far; a move serves one user less of model a and one more
+    of model b, if the makespan still fits. Stops at the first layout within the budget.
+    """
+    start = [(o[1], k) for k, o in tried.items() if o is not None]
+    if not start:
+        return None
+    current_bw, key = min(start)
+    counts = np.frombuffer(key, dtype=int).copy()
+    while True:
+        best = None
+        for a in np.flatnonzero(counts):
+            for b in np.flatnonzero(counts < available):
+                if a == b:
+                    continue
+                trial = counts.copy()
+                trial[a] -= 1
+                trial[b] += 1
+                k = trial.tobytes()
+                if k not in tried:
+                    tried[k] = layout.schedule(trial, local_search=local_search)
+                out = tried[k]
+                if out is not None and out[1] < current_bw and (best is None or out[1] < best[0][1]):
+                    best = (out, trial)
+        if best is None:
+            return None
+        (out, counts), current_bw = best, best[0][1]
+        if within_budget(current_bw, B):
+            return out
+
+
+class _Layout:
+    """Turn per-model counts into a depth-first schedule and assign users to slots."""
+
+    def __init__(self, instance: Instance, tree: LayerTree, T: float, by_model: list[np.ndarray]):
+        self.inst = instance
+        self.arr = instance.arrays
+        self.tree = tree
+        self.T = T
+        self.by_model = by_model
+        self.res_first = set(tree.resident_path)
+
+    def _items(self, v: int, counts: np.ndarray, used: np.ndarray) -> list[tuple[str, int]]:
+        items = [("model", m) for m in self.tree.models_at[v] if counts[m]]
+        items += [("node", c) for c in self.tree.children[v] if used[c]]
+        return items
+
+    def _flatten(self, v: int, order: dict, counts: np.ndarray) -> list[int]:
+        """Model sequence (one entry per served user) of v's subtree in the given item order."""
+        seq: list[int] = []
+        for kind, idx in order[v]:
+            if kind == "model":
+                seq.extend([idx] * int(counts[idx]))
+            else:
+                seq.extend(self._flatten(idx, order, counts))
+        return seq
+
+    def _evaluate(self, order: dict, counts: np.ndarray):
+        """Assign users to the slots of this layout; return (users, total bandwidth, starts)."""
+        arr = self.arr
+        models = np.array(self._flatten(0, order, counts), dtype=int)
+        L = np.empty(models.size)
+        L[0] = arr.from_resident_s[models[0]]
+        L[1:] = arr.link_s[models[:-1], models[1:]]
+        infer = arr.model_infer_s[models]
+        # Common deadline: ALAP packs everything against T.
+        tail = np.concatenate((np.cumsum((infer + L)[::-1])[::-1][1:], [0.0]))
+        starts = self.T - tail - infer
+        if starts[0] - L[0] < -TIME_TOL_S:
+            return None
+        users = np.empty(models.size, dtype=int)
+        total = 0.0
+        for m in np.unique(models):
+            slots = np.flatnonzero(models == m)
+            cand = self.by_model[m]
+            cost = user_bandwidth(self.inst, np.repeat(cand, slots.size),
+                                  np.tile(starts[slots], cand.size)).reshape(cand.size, slots.size)
+            rows, cols = linear_sum_assignment(np.minimum(cost, _BIG))
+            users[slots[cols]] = cand[rows]
+            total += cost[rows, cols].sum()
+        return users, total
+
+    def schedule(self, counts: np.ndarray, local_search: bool):
+        tree = self.tree
+        used = np.zeros(tree.n_nodes, dtype=bool)
+        for m in np.flatnonzero(counts):
+            v = tree.model_node[m]
+            while v >= 0 and not used[v]:
+                used[v] = True
+                v = tree.parent[v]
+        # Hungrier subtrees last (their users get the latest starts), the resident path first.
+        hunger = self._hunger(counts, used)
+        order = {}
+        for v in np.flatnonzero(used):
+            items = self._items(v, counts, used)
+            items.sort(key=lambda it: (not (it[0] == "node" and it[1] in self.res_first),
+                                       hunger[it]))
+            order[v] = items
+        out = self._evaluate(order, counts)
+        if out is None or not local_search:
+            return (out[0].tolist(), out[1]) if out else None
+        improved = True
+        while improved:
+            improved = False
+            for v, items in order.items():
+                lo = 1 if items and items[0][0] == "node" and items[0][1] in self.res_first else 0
+                for i in range(lo, len(items) - 1):
+                    trial = dict(order)
+                    swapped = list(items)
+                    swapped[i], swapped[i + 1] = swapped[i + 1], swapped[i]
+                    trial[v] = swapped
+                    res = self._evaluate(trial, counts)
+                    if res is not None and res[1] < out[1] * (1 - 1e-12):
+                        order, out, items, improved = trial, res, swapped, True
+        return out[0].tolist(), out[1]
+
+    def _hunger(self, counts: np.ndarray, used: np.ndarray) -> dict:
+        """Mean bandwidth, at the deadline, of the best users each item would serve."""
+        inst, arr, tree = self.inst, self.arr, self.tree
+        per_model = {}
+        for m in np.flatnonzero(counts):
+            cand = self.by_model[m]
+            b = np.sort(user_bandwidth(inst, cand, np.full(cand.size, self.T - arr.model_infer_s[m])))
+            per_model[m] = (b[:counts[m]].sum(), int(counts[m]))
+        sub = {}
+        for v in tree.postorder():
+            if not used[v]:
+                continue
+            tot = sum(per_model[m][0] for m in tree.models_at[v] if counts[m])
+            cnt = sum(per_model[m][1] for m in tree.models_at[v] if counts[m])
+            for c in tree.children[v]:
+                if used[c]:
+                    tot += sub[c][0]
+                    cnt += sub[c][1]
+            sub[v] = (tot, cnt)
+        hunger = {("model", m): per_model[m][0] / per_model[m][1] for m in per_model}
+        hunger.update({("node", v): sub[v][0] / max(sub[v][1], 1) for v in sub})
+        return hunger

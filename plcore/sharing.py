@@ -1,0 +1,156 @@
+"""Sharing structures (MODEL.md section 3): the tree of layers, and the instance with nothing shared.
+
+* :func:`layer_tree` checks bottom-layer sharing and returns the tree of layers the DP works on:
+  one node per block, a model being the path from the root to the node of its top block.
+* :func:`unshared` gives every model private copies of its blocks: the world as a scheduler that
+  ignores shared blocks (and a loader that loads whole models) sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .instance import Instance
+
+
+@dataclass(frozen=True)
+class LayerTree:
+    """A tree of layers. Node 0 is a virtual root with no block.
+
+    Attributes
+    ----------
+    block : ndarray, shape (n_nodes,)
+        Block index of each node (-1 for the root).
+    parent : ndarray, shape (n_nodes,)
+        Parent node (-1 for the root).
+    children : tuple of tuple of int
+        Children of each node, in order of first appearance.
+    models_at : tuple of tuple of int
+        Models whose top block is this node.
+    model_node : ndarray, shape (n_models,)
+        Node of each model's top block.
+    resident_path : tuple of int
+        Nodes whose blocks are resident at t = 0 (a path down from the root).
+    """
+
+    block: np.ndarray
+    parent: np.ndarray
+    children: tuple
+    models_at: tuple
+    model_node: np.ndarray
+    resident_path: tuple
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.block)
+
+    def postorder(self) -> list[int]:
+        """Nodes, children before parents (iterative: trees can be deep)."""
+        out, stack = [], [(0, False)]
+        while stack:
+            v, done = stack.pop()
+            if done:
+                out.append(v)
+                continue
+            stack.append((v, True))
+            stack.extend((c, False) for c in reversed(self.children[v]))
+        return out
+
+
+class NotBottomLayer(ValueError):
+    """The instance's models do not share only bottom layers."""
+
+
+def layer_tree(instance: Instance) -> LayerTree:
+    """Build the tree of layers of a bottom-layer-sharing instance.
+
+    Raises
+    ------
+    NotBottomLayer
+        If two models share a block that is not in their common bottom prefix (naming the block
+        and the models), or if the resident blocks are not one path down from the root.
+
+    Notes
+    -----
+    Bottom-layer sharing holds iff inserting every model's block list into a trie puts each block
+    in exactly one trie node. O(total number of model blocks).
+    """
+    arr = instance.arrays
+    block = [-1]
+    parent = [-1]
+    children: list[list[int]] = [[]]
+    models_at: list[list[int]] = [[]]
+    node_of_block: dict[int, tuple[int, str]] = {}
+    model_node = np.zeros(len(arr.model_names), dtype=int)
+    bidx = {b: j for j, b in enumerate(arr.block_names)}
+    for mi, mname in enumerate(arr.model_names):
+        v = 0
+        for bname in instance.models[mname].blocks:
+            j = bidx[bname]
+            nxt = next((c for c in children[v] if block[c] == j), None)
+            if nxt is None:
+                if j in node_of_block:
+                    raise NotBottomLayer(
+                        f"not bottom-layer sharing: block {bname!r} of model {mname!r} is also in "
+                        f"model {node_of_block[j][1]!r} but outside their common bottom layers")
+                nxt = len(block)
+                block.append(j)
+                parent.append(v)
+                children.append([])
+                models_at.append([])
+                children[v].append(nxt)
+                node_of_block[j] = (nxt, mname)
+            v = nxt
+        models_at[v].append(mi)
+        model_node[mi] = v
+
+    res_nodes = sorted(node_of_block[j][0] for j in np.flatnonzero(arr.resident) if j in node_of_block)
+    path = []
+    v = 0
+    while True:
+        nxt = [c for c in children[v] if c in res_nodes]
+        if len(nxt) > 1:
+            raise NotBottomLayer("the resident blocks branch: they must be one path of bottom "
+                                 "layers (the blocks of one model, or a prefix of them)")
+        if not nxt:
+            break
+        v = nxt[0]
+        path.append(v)
+    if len(path) != len(res_nodes):
+        raise NotBottomLayer("the resident blocks are not a path down from the bottom layer")
+    return LayerTree(block=np.array(block), parent=np.array(parent),
+                     children=tuple(tuple(c) for c in children),
+                     models_at=tuple(tuple(m) for m in models_at), model_node=model_node,
+                     resident_path=tuple(path))
+
+
+def is_bottom_layer(instance: Instance) -> bool:
+    """Whether every two models share exactly their common bottom layers (and resident is a path)."""
+    try:
+        layer_tree(instance)
+    except NotBottomLayer:
+        return False
+    return True
+
+
+def unshared(instance: Instance) -> Instance:
+    """The same instance with every model holding private copies of its blocks.
+
+    Block ``b`` of model ``m`` becomes ``"m/b"``. A model all of whose blocks are resident keeps its
+    copies resident, so the first model is reused exactly when the whole-model loader would reuse
+    it. Partial loading on this instance *is* the whole-model loader on the original one.
+    """
+    d = instance.to_dict()
+    resident = set(instance.resident)
+    blocks, models, res = {}, {}, []
+    for mname, m in instance.models.items():
+        names = [f"{mname}/{b}" for b in m.blocks]
+        for b, new in zip(m.blocks, names):
+            blocks[new] = d["blocks"][b]
+        models[mname] = {"blocks": names, "infer_s": m.infer_s}
+        if set(m.blocks) <= resident:
+            res.extend(names)
+    d.update(blocks=blocks, models=models, resident=res)
+    return Instance.from_dict(d)
