@@ -244,13 +244,17 @@ def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, l
                 trial[b] += 1
                 k = trial.tobytes()
                 if k not in tried:
-                    tried[k] = layout.schedule(trial, local_search=local_search)
+                    tried[k] = layout.schedule(trial, local_search=False)
                 out = tried[k]
                 if out is not None and out[1] < current_bw and (best is None or out[1] < best[0][1]):
                     best = (out, trial)
         if best is None:
             return None
-        (out, counts), current_bw = best, best[0][1]
+        out, counts = best
+        if local_search:   # polish only the move taken, not every neighbour
+            out = layout.schedule(counts, local_search=True) or out
+            tried[counts.tobytes()] = out
+        current_bw = out[1]
         if within_budget(current_bw, B):
             return out
 
@@ -294,13 +298,17 @@ class _Layout:
         starts = self.T - tail - infer
         if starts[0] - L[0] < -TIME_TOL_S:
             return None
+        # One vectorized bandwidth call for every (candidate user, slot of its model) pair.
+        groups = [(m, np.flatnonzero(models == m), self.by_model[m]) for m in np.unique(models)]
+        pairs_u = np.concatenate([np.repeat(c, sl.size) for _, sl, c in groups])
+        pairs_t = np.concatenate([np.tile(starts[sl], c.size) for _, sl, c in groups])
+        cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
         users = np.empty(models.size, dtype=int)
         total = 0.0
-        for m in np.unique(models):
-            slots = np.flatnonzero(models == m)
-            cand = self.by_model[m]
-            cost = user_bandwidth(self.inst, np.repeat(cand, slots.size),
-                                  np.tile(starts[slots], cand.size)).reshape(cand.size, slots.size)
+        pos = 0
+        for m, slots, cand in groups:
+            cost = cost_all[pos:pos + cand.size * slots.size].reshape(cand.size, slots.size)
+            pos += cand.size * slots.size
             rows, cols = linear_sum_assignment(np.minimum(cost, _BIG))
             users[slots[cols]] = cand[rows]
             total += cost[rows, cols].sum()

@@ -1,0 +1,225 @@
+"""Paper-like scenarios: users in a cell, a zoo of fine-tuned models, block sizes from a profile.
+
+A :class:`Scenario` is a small typed record of parameters with documented defaults;
+:func:`make_instance` draws one :class:`~plcore.Instance` from it with a seed. Same scenario and
+seed, same instance.
+
+Defaults and their sources
+--------------------------
+* **Cell**: users dropped uniformly (in area) in a disc of ``radius_m = 300`` m, at least
+  ``min_distance_m = 10`` m from the base station.
+* **Channel**: path loss 128.1 + 37.6 log10(d / km) dB with 8 dB log-normal shadowing (3GPP
+  TR 36.814 macro-cell model, the usual choice in edge-inference papers); 0.2 W transmit power;
+  noise -174 dBm/Hz.
+* **Uplink**: 20 MHz in total (swept over 10-100 MHz in the book).
+* **Inputs**: a 224 x 224 x 3 image, 8 bits per value: 1,204,224 bits raw; ``compression_ratio``
+  divides it (about 10 for a JPEG).
+* **Deadline**: 200 ms for every user by default; a pair ``(low, high)`` draws per-user deadlines.
+* **Models**: ``n_clusters`` pretrained networks (distinct weights, same ``architecture``), each
+  fine-tuned into ``models_per_cluster`` models. With ``sharing="bottom"`` the first
+  ``shared_depth`` blocks of a cluster are frozen and shared; the blocks above are private to each
+  model (bottom-layer sharing, as in the paper's backbone case). With ``sharing="general"``
+  each model re-trains ``private_blocks`` blocks at random positions (not the bottom ones only)
+  and shares the others with its cluster: blocks are shared at arbitrary positions.
+* **Times**: block sizes come from the profile (``data/profiles/<profile>.json``); a block's load
+  time is the profile's per-block time for ``loader_path`` if measured, else
+  ``overhead_s + bytes / bandwidth_Bps`` of that path; inference time from the profile.
+* **Requests**: each user asks for a model drawn uniformly, or Zipf-distributed with exponent
+  ``zipf`` > 0 (popular models first).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import radio
+from .instance import Instance
+from .paths import PROFILES
+
+__all__ = ["Scenario", "make_instance", "load_profile", "IMAGE_BITS"]
+
+IMAGE_BITS = 224 * 224 * 3 * 8
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Parameters of a paper-like scenario (see the module docstring for sources)."""
+
+    n_users: int = 20
+    radius_m: float = 300.0
+    min_distance_m: float = 10.0
+    shadowing_std_db: float = 8.0
+    power_w: float = radio.POWER_W
+    noise_dbm_hz: float = radio.NOISE_DBM_HZ
+    bandwidth_hz: float = 20e6
+    compression_ratio: float = 1.0
+    deadline_s: float | tuple[float, float] = 0.2
+    architecture: str = "resnet50"
+    n_clusters: int = 2
+    models_per_cluster: int = 5
+    sharing: str = "bottom"
+    shared_depth: int = 17
+    private_blocks: int = 2
+    loader_path: str = "pageable"
+    profile: str = "synthetic"
+    zipf: float = 0.0
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def replace(self, **changes) -> "Scenario":
+        """A copy with some parameters changed, validated."""
+        d = asdict(self)
+        d.update(changes)
+        return Scenario.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Scenario":
+        """Build from a dict (e.g. a JSON scenario file), rejecting unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"scenario: unknown key(s) {', '.join(map(repr, unknown))}")
+        d = dict(d)
+        if isinstance(d.get("deadline_s"), list):
+            d["deadline_s"] = tuple(d["deadline_s"])
+        sc = cls(**d)
+        sc.validate()
+        return sc
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad parameter."""
+        positive = ("n_users", "radius_m", "power_w", "bandwidth_hz", "compression_ratio",
+                    "n_clusters", "models_per_cluster")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"scenario.{name}: must be > 0, got {getattr(self, name)!r}")
+        if not 0 < self.min_distance_m < self.radius_m:
+            raise ValueError("scenario.min_distance_m: must be in (0, radius_m)")
+        dl = self.deadline_s
+        if isinstance(dl, tuple):
+            if len(dl) != 2 or not 0 < dl[0] <= dl[1]:
+                raise ValueError(f"scenario.deadline_s: need 0 < low <= high, got {dl!r}")
+        elif not dl > 0:
+            raise ValueError(f"scenario.deadline_s: must be > 0, got {dl!r}")
+        if self.sharing not in ("bottom", "general"):
+            raise ValueError(f"scenario.sharing: 'bottom' or 'general', got {self.sharing!r}")
+        if self.zipf < 0:
+            raise ValueError("scenario.zipf: must be >= 0")
+        arch = load_profile(self.profile)["architectures"]
+        if self.architecture not in arch:
+            raise ValueError(f"scenario.architecture: {self.architecture!r} is not in profile "
+                             f"{self.profile!r} (has {', '.join(arch)})")
+        n_blocks = len(arch[self.architecture]["blocks"])
+        if not 0 <= self.shared_depth < n_blocks:
+            raise ValueError(f"scenario.shared_depth: must be in 0..{n_blocks - 1} for "
+                             f"{self.architecture} ({n_blocks} blocks; the head stays private)")
+        if not 1 <= self.private_blocks <= n_blocks:
+            raise ValueError(f"scenario.private_blocks: must be in 1..{n_blocks}")
+        if self.loader_path not in load_profile(self.profile)["paths"]:
+            raise ValueError(f"scenario.loader_path: {self.loader_path!r} is not a path of "
+                             f"profile {self.profile!r}")
+
+
+@lru_cache(maxsize=16)
+def _read_profile(path: str) -> str:
+    return Path(path).read_text()
+
+
+def load_profile(name: str) -> dict:
+    """Read ``data/profiles/<name>.json`` (or a path to a profile file)."""
+    path = Path(name) if name.endswith(".json") else PROFILES / f"{name}.json"
+    if not path.exists():
+        raise ValueError(f"profile {name!r}: no file {path}")
+    return json.loads(_read_profile(str(path)))
+
+
+def _block_load_s(block: dict, path: dict, path_name: str) -> float:
+    measured = block.get("load_s", {})
+    if isinstance(measured, dict) and path_name in measured:
+        return float(measured[path_name])
+    return path["overhead_s"] + block["bytes"] / path["bandwidth_Bps"]
+
+
+def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) -> Instance:
+    """Draw an instance of ``scenario`` (default :class:`Scenario`) with ``seed``.
+
+    Parameters
+    ----------
+    scenario : Scenario, optional
+    seed : int
+        Seeds ``numpy.random.default_rng``: positions, shadowing, requests, per-user deadlines and
+        the private positions of general sharing.
+    **changes
+        Scenario parameters to override, e.g. ``n_users=50``.
+
+    Returns
+    -------
+    Instance
+        With ``meta`` recording the scenario and the seed.
+
+    Examples
+    --------
+    >>> from plcore.scenarios import make_instance
+    >>> inst = make_instance(seed=1, n_users=12, n_clusters=3)
+    >>> inst.n_users, len(inst.models)
+    (12, 15)
+    """
+    sc = (scenario or Scenario()).replace(**changes) if changes else (scenario or Scenario())
+    sc.validate()
+    rng = np.random.default_rng(seed)
+    prof = load_profile(sc.profile)
+    arch = prof["architectures"][sc.architecture]
+    path = prof["paths"][sc.loader_path]
+    base = arch["blocks"]
+    infer = float(arch["infer_s"]["1"])
+    n_arch = len(base)
+
+    blocks: dict[str, dict] = {}
+    models: dict[str, dict] = {}
+
+    def add(name: str, spec: dict) -> str:
+        blocks[name] = {"bytes": float(spec["bytes"]),
+                        "load_s": _block_load_s(spec, path, sc.loader_path)}
+        return name
+
+    for c in range(sc.n_clusters):
+        for i in range(sc.models_per_cluster):
+            if sc.sharing == "bottom":
+                private = set(range(sc.shared_depth, n_arch))
+            else:
+                private = set(rng.choice(n_arch, size=sc.private_blocks, replace=False).tolist())
+            names = [add(f"c{c}m{i}.{b['name']}" if j in private else f"c{c}.{b['name']}", b)
+                     for j, b in enumerate(base)]
+            models[f"{sc.architecture}-c{c}-m{i}"] = {"blocks": names, "infer_s": infer}
+
+    # Users: uniform in the annulus (by area), shadowing, requests, deadlines.
+    r = np.sqrt(rng.uniform(sc.min_distance_m ** 2, sc.radius_m ** 2, sc.n_users))
+    shadow = rng.normal(0.0, sc.shadowing_std_db, sc.n_users)
+    gain = radio.channel_gain(r, shadow)
+    names = list(models)
+    if sc.zipf > 0:
+        p = 1.0 / np.arange(1, len(names) + 1) ** sc.zipf
+        req = rng.choice(len(names), size=sc.n_users, p=p / p.sum())
+    else:
+        req = rng.integers(len(names), size=sc.n_users)
+    if isinstance(sc.deadline_s, tuple):
+        deadlines = rng.uniform(*sc.deadline_s, sc.n_users)
+    else:
+        deadlines = np.full(sc.n_users, float(sc.deadline_s))
+    users = [{"model": names[req[k]], "data_bits": IMAGE_BITS / sc.compression_ratio,
+              "deadline_s": float(deadlines[k]), "power_w": sc.power_w,
+              "channel_gain": float(gain[k])} for k in range(sc.n_users)]
+    return Instance.from_dict({
+        "blocks": blocks, "models": models, "users": users,
+        "noise_psd_w_hz": radio.dbm_hz_to_w_hz(sc.noise_dbm_hz),
+        "bandwidth_hz": sc.bandwidth_hz, "rate": "shannon", "resident": [],
+        "meta": {"scenario": sc.to_dict(), "seed": seed, "profile": prof.get("device"),
+                 "profile_synthetic": bool(prof.get("synthetic", False))},
+    })
