@@ -58,6 +58,7 @@ book: results
 ## bench: solver runtimes (not part of `make test`); CSVs under results/bench/
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_exact.py
+	$(BIN)/python benchmarks/bench_schedulers.py
 
 clean:
 	rm -rf _build book/executed

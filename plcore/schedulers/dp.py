@@ -105,7 +105,7 @@ def _node_weights(instance: Instance, tree: LayerTree) -> np.ndarray:
 
 
 def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
-             max_exchange_models: int = 40) -> list[int]:
+             max_exchange_models: int = 12) -> list[int]:
     """Optimal throughput for bottom-layer sharing and a common deadline, when bandwidth does not bind.
 
     Parameters
@@ -157,8 +157,10 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     model for one of another while that lowers the bandwidth; each is laid out depth-first with the
     bandwidth-hungrier subtrees last, the users of each model are matched to its slots by an optimal
     assignment (``scipy.optimize.linear_sum_assignment``), sibling subtrees are reordered while that
-    lowers the total; the first j with a schedule within the budget wins. A final fallback drops
-    users from the time-optimal schedule until it fits. The result is always feasible; how often it
+    lowers the total. The largest j for which this finds a schedule within the budget is searched
+    downwards from the time optimum (by bisection while the range is long: serving fewer users is
+    always possible once more is). A fallback drops users from the time-optimal schedule until it
+    fits. The result is always feasible; how often it
     is optimal is measured against the exact solver in the book.
 
     **Cost.** The tree knapsack is O(n^2) in the number of users n (min-plus merges of tables whose
@@ -202,7 +204,9 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
         tables.append(_Knapsack(tree, weight, items) if lam else f)
     best = fit_bandwidth(instance, base[0]) if base is not None else []
     available = np.array([u.size for u in by_model])
-    for j in range(j_time, len(best), -1):
+
+    def attempt(j: int):
+        """The least-bandwidth schedule of j users our search finds within the budget, or None."""
         tried: dict[bytes, tuple | None] = {}
         for knap in tables:
             if j < knap.table[0].size:
@@ -212,9 +216,25 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
         found = _best_within(tried.values(), B)
         if found is None and n_models <= max_exchange_models:
             found = _exchange(layout, tried, available, B, local_search)
+        return found
+
+    # Serving j users is feasible for every j below a feasible one (drop users: safe), so the
+    # largest j our search succeeds on is found by walking down from the time optimum when the
+    # range is short, by bisection when it is long.
+    lo, hi = len(best), j_time          # lo: known feasible; hi: upper bound
+    result = None
+    while hi - lo > 6:
+        mid = (lo + hi + 1) // 2
+        found = attempt(mid)
+        if found is not None:
+            lo, result = mid, found
+        else:
+            hi = mid - 1
+    for j in range(hi, lo, -1):
+        found = attempt(j)
         if found is not None:
             return found[0]
-    return best
+    return result[0] if result is not None else best
 
 
 def _best_within(outs, B):
@@ -233,7 +253,7 @@ def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, l
         return None
     current_bw, key = min(start)
     counts = np.frombuffer(key, dtype=int).copy()
-    while True:
+    for _ in range(4 * int(counts.sum()) + 8):   # each round strictly lowers the bandwidth
         best = None
         for a in np.flatnonzero(counts):
             for b in np.flatnonzero(counts < available):
@@ -257,6 +277,7 @@ def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, l
         current_bw = out[1]
         if within_budget(current_bw, B):
             return out
+    return None
 
 
 class _Layout:

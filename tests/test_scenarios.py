@@ -1,0 +1,85 @@
+"""Paper-like scenarios and the synthetic profile."""
+
+import json
+
+import numpy as np
+import pytest
+
+import plcore
+from plcore import radio
+from plcore.paths import PROFILES
+from plcore.scenarios import IMAGE_BITS, Scenario, load_profile, make_instance
+from plcore.sharing import is_bottom_layer
+
+
+def test_defaults_are_documented_values():
+    sc = Scenario()
+    assert (sc.radius_m, sc.shadowing_std_db, sc.power_w, sc.noise_dbm_hz) == (300.0, 8.0, 0.2, -174.0)
+    assert IMAGE_BITS == 1_204_224
+    assert radio.path_loss_db(1000.0) == pytest.approx(128.1)
+    assert radio.path_loss_db(100.0) == pytest.approx(128.1 - 37.6)
+
+
+def test_seeded_and_structured():
+    a = make_instance(seed=3, n_users=25)
+    assert a == make_instance(seed=3, n_users=25)
+    assert a != make_instance(seed=4, n_users=25)
+    assert is_bottom_layer(a)
+    g = make_instance(seed=3, n_users=25, sharing="general", private_blocks=3)
+    assert not is_bottom_layer(g)
+    # Within a cluster, general-sharing models differ in exactly their private blocks.
+    blocks = [set(m.blocks) for name, m in g.models.items() if "-c0-" in name]
+    arch_blocks = len(load_profile("synthetic")["architectures"]["resnet50"]["blocks"])
+    for b in blocks:
+        assert len(b) == arch_blocks
+    for b1 in blocks:
+        for b2 in blocks:
+            assert len(b1 - b2) <= 3
+
+
+def test_users_lie_in_the_cell():
+    inst = make_instance(seed=0, n_users=500, shadowing_std_db=0.0)
+    gains = np.array([u.channel_gain for u in inst.users])
+    d_far = radio.channel_gain(300.0)
+    d_near = radio.channel_gain(10.0)
+    assert np.all(gains >= d_far * (1 - 1e-9)) and np.all(gains <= d_near * (1 + 1e-9))
+
+
+def test_profile_sizes_match_known_parameter_counts():
+    prof = load_profile("synthetic")
+    assert prof["synthetic"] is True and prof["device"] == "synthetic"
+    r50 = prof["architectures"]["resnet50"]["blocks"]
+    # 25,557,032 fp32 parameters; 53 batch norms over 26,560 channels keep a running mean and
+    # variance (fp32) and an int64 counter each.
+    assert sum(b["bytes"] for b in r50) == 25_557_032 * 4 + 26_560 * 2 * 4 + 53 * 8
+    assert [b["name"] for b in r50][:2] == ["stem", "layer1.0"] and r50[-1]["name"] == "fc"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"n_users": 0}, "n_users"),
+    ({"shared_depth": 18}, "shared_depth"),
+    ({"deadline_s": (0.3, 0.1)}, "deadline_s"),
+    ({"sharing": "top"}, "sharing"),
+    ({"architecture": "alexnet"}, "architecture"),
+    ({"loader_path": "carrier-pigeon"}, "loader_path"),
+    ({"min_distance_m": 400.0}, "min_distance_m"),
+])
+def test_bad_scenarios_are_rejected(change, message):
+    with pytest.raises(ValueError, match=message):
+        make_instance(seed=0, **change)
+
+
+def test_scenario_round_trip():
+    sc = Scenario(n_users=7, deadline_s=(0.05, 0.2))
+    assert Scenario.from_dict(json.loads(json.dumps(sc.to_dict()))) == sc
+    with pytest.raises(ValueError, match="unknown key"):
+        Scenario.from_dict({"n_user": 3})
+
+
+def test_dp_beats_no_sharing_on_average_on_scenarios():
+    served = {"dp": 0, "no-sharing": 0}
+    for seed in range(8):
+        inst = make_instance(seed=seed, n_users=30)
+        for method in served:
+            served[method] += len(plcore.solve(inst, method=method))
+    assert served["dp"] > served["no-sharing"]
