@@ -34,7 +34,7 @@ def test_seeded_and_structured():
         assert len(b) == arch_blocks
     for b1 in blocks:
         for b2 in blocks:
-            assert len(b1 - b2) <= 3
+            assert len(b1 - b2) <= 2 * 3   # its own private blocks, and its shared ones where b2 is private
 
 
 def test_users_lie_in_the_cell():
