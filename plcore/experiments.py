@@ -60,3 +60,32 @@ def summarize_optimality(df: pd.DataFrame) -> pd.DataFrame:
             .agg(instances=("optimal", "size"), optimal_rate=("optimal", "mean"),
                  mean_gap=("gap", "mean"), max_gap=("gap", "max"))
             .reset_index())
+
+
+METHODS = ("dp", "greedy", "no-sharing", "edf", "random")
+
+
+def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
+    """Every method on one paper-like scenario drawn with ``seed`` (see :mod:`plcore.scenarios`).
+
+    ``changes`` override :class:`~plcore.scenarios.Scenario` defaults and are repeated as columns,
+    so sweeps over any parameter stay tidy. ``dp`` is skipped where it does not apply (per-user
+    deadlines or general sharing). "no-sharing" is evaluated under the whole-model loader it
+    assumes. Columns: the changes, seed, method, served, bandwidth_mhz_used, load_s, infer_s.
+    """
+    from .evaluate import evaluate
+    from .scenarios import make_instance
+
+    inst = make_instance(seed=seed, **changes)
+    common = len({u.deadline_s for u in inst.users}) <= 1
+    rows = []
+    for method in methods:
+        if method == "dp" and not (common and changes.get("sharing", "bottom") == "bottom"):
+            continue
+        seq = solve(inst, method=method)
+        ev = evaluate(inst, seq, partial=method != "no-sharing")
+        rows.append({**{k: v if np.isscalar(v) else str(v) for k, v in changes.items()},
+                     "seed": seed, "method": method, "served": len(seq),
+                     "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
+                     "load_s": float(ev.load_s.sum()), "infer_s": float(inst.arrays.infer_s[seq].sum())})
+    return pd.DataFrame(rows)

@@ -196,12 +196,17 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
 
     # Bandwidth binds: Lagrangian choices of users for each count, from the largest down.
     t_hat = T - f.table[0][j_time] / 2.0
-    est = [np.sort(user_bandwidth(instance, u, np.full(u.size, t_hat))) for u in by_model]
+    # Estimates at t_hat; a user that could not upload by then counts as needing the whole budget.
+    est = [np.sort(np.minimum(user_bandwidth(instance, u, np.full(u.size, t_hat)), B))
+           for u in by_model]
     tables = []
     for lam in lambdas:
+        if lam == 0:
+            tables.append(f)
+            continue
         items = [time_items[m] + lam * (T / B) * np.concatenate(([0.0], np.cumsum(est[m])))
                  for m in range(n_models)]
-        tables.append(_Knapsack(tree, weight, items) if lam else f)
+        tables.append(_Knapsack(tree, weight, items))
     best = fit_bandwidth(instance, base[0]) if base is not None else []
     available = np.array([u.size for u in by_model])
 
