@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--full-loader", action="store_true")
 
     sub.add_parser("validate", help="check an instance file").add_argument("instance")
+    sub.add_parser("measure", help="measure a device profile (see plcore.loadtime); "
+                   "plcore measure --help", add_help=False)
     return p
 
 
@@ -43,6 +45,11 @@ def _sequence(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["measure"]:   # torch is imported only for measuring
+        from .loadtime import main as measure
+
+        return measure(argv[1:])
     args = _parser().parse_args(argv)
     try:
         inst = load_instance(args.instance)

@@ -134,10 +134,14 @@ def _read_profile(path: str) -> str:
 
 def load_profile(name: str) -> dict:
     """Read ``data/profiles/<name>.json`` (or a path to a profile file)."""
+    from .profile import validate_profile
+
     path = Path(name) if name.endswith(".json") else PROFILES / f"{name}.json"
     if not path.exists():
         raise ValueError(f"profile {name!r}: no file {path}")
-    return json.loads(_read_profile(str(path)))
+    profile = json.loads(_read_profile(str(path)))
+    validate_profile(profile)
+    return profile
 
 
 def _block_load_s(block: dict, path: dict, path_name: str) -> float:

@@ -1,0 +1,64 @@
+"""Device profiles (``data/profiles/*.json``): the schema, checked on every read.
+
+A profile records what a device does with the model zoo's blocks: per-block load times per loading
+path, inference latency per batch size, and provenance. ``synthetic`` profiles (computed sizes,
+assumed times) carry less; measured ones must also carry the validation of the model against a
+real run. :func:`validate_profile` names the first missing or bad entry.
+"""
+
+from __future__ import annotations
+
+import math
+
+SCHEMA = "plcore.profile/1"
+
+
+def _need(d: dict, key: str, where: str):
+    if key not in d:
+        raise ValueError(f"profile {where}: missing {key!r}")
+    return d[key]
+
+
+def _positive(x, where: str) -> None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x <= 0:
+        raise ValueError(f"profile {where}: must be a positive number, got {x!r}")
+
+
+def validate_profile(p: dict) -> None:
+    """Raise ``ValueError`` naming the first entry that breaks the profile schema."""
+    if _need(p, "schema", "") != SCHEMA:
+        raise ValueError(f"profile schema: expected {SCHEMA!r}, got {p['schema']!r}")
+    for key in ("device", "date"):
+        _need(p, key, "")
+    synthetic = _need(p, "synthetic", "")
+    paths = _need(p, "paths", "")
+    if not paths:
+        raise ValueError("profile paths: empty")
+    for name, path in paths.items():
+        _positive(_need(path, "bandwidth_Bps", f"paths.{name}"), f"paths.{name}.bandwidth_Bps")
+        if _need(path, "overhead_s", f"paths.{name}") < 0:
+            raise ValueError(f"profile paths.{name}.overhead_s: must be >= 0")
+    archs = _need(p, "architectures", "")
+    for arch, a in archs.items():
+        blocks = _need(a, "blocks", f"architectures.{arch}")
+        if not blocks:
+            raise ValueError(f"profile architectures.{arch}.blocks: empty")
+        for i, b in enumerate(blocks):
+            where = f"architectures.{arch}.blocks[{i}]"
+            _need(b, "name", where)
+            _positive(_need(b, "bytes", where), f"{where}.bytes")
+            if not synthetic:
+                load = _need(b, "load_s", where)
+                for path in paths:
+                    _positive(_need(load, path, f"{where}.load_s"), f"{where}.load_s.{path}")
+        _positive(_need(_need(a, "infer_s", f"architectures.{arch}"), "1",
+                        f"architectures.{arch}.infer_s"), f"architectures.{arch}.infer_s.1")
+    if not synthetic:
+        for key in ("torch", "driver", "h2d_pinned_peak_Bps", "method"):
+            _need(p, key, "")
+        _positive(_need(p, "loader_Bps", ""), "loader_Bps")
+        v = _need(p, "validation", "")
+        err = _need(v, "makespan_rel_err", "validation")
+        if not (isinstance(err, (int, float)) and err >= 0):
+            raise ValueError("profile validation.makespan_rel_err: must be a number >= 0")
+        _need(v, "start_err_s", "validation")

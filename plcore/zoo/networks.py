@@ -1,0 +1,179 @@
+"""ResNet-18/34/50/101 and a ViT-B/16-sized transformer, written in torch itself, as lists of blocks.
+
+Each network is an ordered list of ``(block name, nn.Module)``: the unit of sharing and of loading.
+Running the blocks one after the other is the network's forward pass. Weights are random (seeded),
+nothing is downloaded: load times depend on bytes and layout, not on the values.
+
+Blocks: ResNet ``stem``, one block per residual unit (``layer{s}.{i}``), ``fc`` (pooling and the
+classifier); ViT ``embed`` (patches, class token, position embedding), ``encoder.{i}``, ``head``
+(final norm and classifier). ``width`` scales the channels, for small CPU tests.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+RESNET_LAYERS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3),
+                 "resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
+BOTTLENECK = {"resnet18": False, "resnet34": False, "resnet50": True, "resnet101": True}
+ARCHITECTURES = (*RESNET_LAYERS, "vit_b16")
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin: int, mid: int, stride: int):
+        super().__init__()
+        out = mid * self.expansion
+        self.conv1 = nn.Conv2d(cin, mid, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != out:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
+                                            nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, cin: int, mid: int, stride: int):
+        super().__init__()
+        out = mid * self.expansion
+        self.conv1 = nn.Conv2d(cin, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != out:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
+                                            nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return self.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class Stem(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+
+    def forward(self, x):
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+
+class PoolFC(nn.Module):
+    def __init__(self, features: int, classes: int):
+        super().__init__()
+        self.fc = nn.Linear(features, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def resnet_blocks(name: str, classes: int = 1000, width: int = 64) -> list[tuple[str, nn.Module]]:
+    """The blocks of a ResNet (``resnet18/34/50/101``); ``width`` 64 is the standard network."""
+    unit = Bottleneck if BOTTLENECK[name] else BasicBlock
+    blocks: list[tuple[str, nn.Module]] = [("stem", Stem(width))]
+    cin = width
+    for s, n in enumerate(RESNET_LAYERS[name], start=1):
+        mid = width * 2 ** (s - 1)
+        for i in range(n):
+            blocks.append((f"layer{s}.{i}", unit(cin, mid, 2 if (i == 0 and s > 1) else 1)))
+            cin = mid * unit.expansion
+    blocks.append(("fc", PoolFC(cin, classes)))
+    return blocks
+
+
+class Embed(nn.Module):
+    def __init__(self, dim: int, patch: int, image: int):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.randn(1, (image // patch) ** 2 + 1, dim) * 0.02)
+
+    def forward(self, x):
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return x + self.pos_embed
+
+
+class Encoder(nn.Module):
+    """Pre-norm transformer encoder layer (as in ViT)."""
+
+    def __init__(self, dim: int, heads: int, mlp: int):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Linear(mlp, dim))
+
+    def forward(self, x):
+        y = self.ln1(x)
+        x = x + self.attn(y, y, y, need_weights=False)[0]
+        return x + self.mlp(self.ln2(x))
+
+
+class Head(nn.Module):
+    def __init__(self, dim: int, classes: int):
+        super().__init__()
+        self.ln = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        return self.fc(self.ln(x[:, 0]))
+
+
+def vit_blocks(classes: int = 1000, dim: int = 768, depth: int = 12, heads: int = 12,
+               mlp: int = 3072, patch: int = 16, image: int = 224) -> list[tuple[str, nn.Module]]:
+    """The blocks of a ViT; the defaults are ViT-B/16 at 224 x 224 (86.6 M parameters)."""
+    blocks: list[tuple[str, nn.Module]] = [("embed", Embed(dim, patch, image))]
+    blocks += [(f"encoder.{i}", Encoder(dim, heads, mlp)) for i in range(depth)]
+    blocks.append(("head", Head(dim, classes)))
+    return blocks
+
+
+def build_blocks(arch: str, *, classes: int = 1000, scale: float = 1.0,
+                 seed: int = 0) -> list[tuple[str, nn.Module]]:
+    """Seeded random blocks of ``arch`` in eval mode; ``scale < 1`` shrinks widths (for tests).
+
+    ``scale`` multiplies the ResNet base width (64) or the ViT dimension (768, with heads and MLP
+    in proportion; at least one head).
+    """
+    torch.manual_seed(seed)
+    if arch in RESNET_LAYERS:
+        blocks = resnet_blocks(arch, classes, width=max(1, round(64 * scale)))
+    elif arch == "vit_b16":
+        dim = max(8, round(768 * scale / 8) * 8)
+        heads = max(1, min(12, dim // 64)) if scale < 1 else 12
+        blocks = vit_blocks(classes, dim=dim, heads=heads, mlp=4 * dim,
+                            depth=12 if scale >= 1 else 2, image=224 if scale >= 1 else 32)
+    else:
+        raise ValueError(f"unknown architecture {arch!r}; one of {ARCHITECTURES}")
+    for _, m in blocks:
+        m.eval()
+    return blocks
+
+
+def input_shape(arch: str, scale: float = 1.0) -> tuple[int, int, int]:
+    """(channels, height, width) of one input image."""
+    if arch == "vit_b16" and scale < 1:
+        return (3, 32, 32)
+    return (3, 224, 224)

@@ -1,0 +1,150 @@
+"""Zoo, packed loader, executor and profiles, on the CPU (small widths keep them fast)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import plcore
+from plcore.loader import DeviceArena, PartialLoader, pack_block, read_safetensors, save_safetensors, tensor_view
+from plcore.paths import PROFILES
+from plcore.profile import validate_profile
+from plcore.runtime import execute, validate
+from plcore.sharing import is_bottom_layer
+from plcore.zoo import build_blocks, build_zoo, tensor_bytes
+
+# torchvision's parameter counts for the standard networks (1000 classes).
+PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
+          "resnet101": 44_549_160, "vit_b16": 86_567_656}
+
+
+@pytest.mark.parametrize("arch", list(PARAMS))
+def test_networks_have_the_standard_sizes(arch):
+    blocks = build_blocks(arch)
+    assert sum(p.numel() for _, m in blocks for p in m.parameters()) == PARAMS[arch]
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        for _, m in blocks:
+            x = m(x)
+    assert x.shape == (1, 1000)
+
+
+def test_block_sizes_are_tensor_bytes():
+    zoo = build_zoo("resnet50", models_per_cluster=2, scale=0.25)
+    for name, m in zoo.blocks.items():
+        by_hand = sum(t.numel() * t.element_size() for t in m.state_dict().values())
+        assert zoo.block_bytes(name) == tensor_bytes(m) == by_hand
+    inst_blocks = zoo.instance_dict({m: 0.01 for m in zoo.models},
+                                    loader={"bandwidth_Bps": 1e10, "overhead_s": 0.0})["blocks"]
+    assert all(inst_blocks[b]["bytes"] == zoo.block_bytes(b) for b in zoo.blocks)
+
+
+def test_sharing_structures():
+    def instance(zoo):
+        d = zoo.instance_dict({m: 0.01 for m in zoo.models},
+                              loader={"bandwidth_Bps": 1e10, "overhead_s": 0.0})
+        d.update(users=[], rate="linear", bandwidth_hz=1e6)
+        return plcore.Instance.from_dict(d)
+
+    bottom = build_zoo("resnet18", n_clusters=2, models_per_cluster=3, shared_depth=6, scale=0.125)
+    assert is_bottom_layer(instance(bottom))
+    assert len(bottom.blocks) == 2 * 6 + 2 * 3 * 4      # shared bottoms + private tops
+    general = build_zoo("vit_b16", models_per_cluster=4, sharing="general", private_blocks=2,
+                        scale=0.05, seed=3)
+    assert not is_bottom_layer(instance(general))
+
+
+def test_packing_round_trips_bit_exactly(tmp_path):
+    module = build_blocks("resnet50", scale=0.125)[1][1]      # a bottleneck with downsample
+    module.bn1.running_mean.normal_()
+    module.bn1.num_batches_tracked.fill_(12345)
+    pb = pack_block("b", module)
+    assert pb.host.dtype == torch.uint8 and pb.host.is_contiguous()
+    state = module.state_dict()
+    for slot in pb.layout:
+        assert torch.equal(tensor_view(pb.host, slot), state[slot.name])
+    save_safetensors(pb, tmp_path / "b.safetensors")
+    assert torch.equal(read_safetensors(tmp_path / "b.safetensors", cold=True), pb.host)
+
+
+def test_arena_allocates_frees_and_merges():
+    arena = DeviceArena(4096, "cpu")
+    a = arena.alloc(1000)
+    b = arena.alloc(1000)
+    arena.release(a, 1000)
+    arena.release(b, 1000)
+    assert arena.free == [(0, 4096)]
+    with pytest.raises(MemoryError, match="arena full"):
+        arena.alloc(5000)
+
+
+@pytest.mark.parametrize("path", ["packed_pageable", "disk"])
+def test_executor_matches_the_unpacked_modules(tmp_path, path):
+    zoo = build_zoo("resnet18", n_clusters=2, models_per_cluster=2, shared_depth=7, scale=0.125)
+    d = zoo.instance_dict({m: 1e-3 for m in zoo.models},
+                          loader={"bandwidth_Bps": 1e9, "overhead_s": 0.0})
+    names = list(zoo.models)
+    order = [0, 1, 1, 0, 2, 3, 2]
+    d.update(users=[{"model": names[i], "data_bits": 1.0, "deadline_s": 10.0, "spectral_eff": 1.0}
+                    for i in order], rate="linear", bandwidth_hz=1e6)
+    inst = plcore.Instance.from_dict(d)
+    loader = PartialLoader(zoo, "cpu", path=path, store_dir=tmp_path)
+    run = execute(loader, inst, range(len(order)), keep_outputs=True)
+    with torch.inference_mode():
+        for pos, k in enumerate(range(len(order))):
+            ref = zoo.module(inst.users[k].model)(zoo.example_input(inst.users[k].model, 1, seed=k))
+            assert torch.equal(run.outputs[pos], ref)
+    # Bytes moved are exactly the partial-loading prediction: the blocks the previous model lacks.
+    ev = plcore.evaluate(inst, range(len(order)))
+    predicted = ev.load_s * 1e9              # load_s = bytes / 1 GB/s in this instance
+    np.testing.assert_allclose(run.loaded_bytes, predicted, rtol=1e-9)
+    assert run.loaded_bytes[2] == 0          # same model again: nothing to load
+    assert np.all(np.diff(run.finish_s) > 0)
+
+
+def test_validate_reports_errors():
+    zoo = build_zoo("resnet18", models_per_cluster=2, shared_depth=8, scale=0.125)
+    d = zoo.instance_dict({m: 1e-3 for m in zoo.models},
+                          loader={"bandwidth_Bps": 1e9, "overhead_s": 0.0})
+    d.update(users=[{"model": m, "data_bits": 1.0, "deadline_s": 10.0, "spectral_eff": 1.0}
+                    for m in zoo.models], rate="linear", bandwidth_hz=1e6)
+    out = validate(PartialLoader(zoo, "cpu"), plcore.Instance.from_dict(d), [0, 1])
+    assert out["makespan_rel_err"] >= 0 and out["users"] == 2
+    assert out["start_err_s"]["max_abs"] >= out["start_err_s"]["median_abs"] >= 0
+
+
+def test_pinned_path_needs_a_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="needs a CUDA device"):
+        PartialLoader(build_zoo("resnet18", models_per_cluster=1, scale=0.125), "cpu",
+                      path="packed_pinned")
+
+
+def test_measured_profile_is_schema_valid_on_this_machine():
+    from plcore.loadtime import measure_profile
+
+    prof = measure_profile("cpu", archs=("resnet18",), batches=(1, 2), repeats=2, warmup=1,
+                           scale=0.125, validation_users=4, progress=lambda *_: None)
+    validate_profile(json.loads(json.dumps(prof)))
+    assert prof["synthetic"] is False and prof["h2d_pinned_peak_Bps"] is None
+    assert set(prof["paths"]) == {"packed_pageable", "disk"}
+
+
+@pytest.mark.parametrize("path", sorted(PROFILES.glob("*.json")), ids=lambda p: p.name)
+def test_committed_profiles_are_schema_valid(path):
+    validate_profile(json.loads(path.read_text()))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda p: p.pop("device"), "missing 'device'"),
+    (lambda p: p["paths"]["disk"].update(bandwidth_Bps=-1), "paths.disk.bandwidth_Bps"),
+    (lambda p: p["architectures"]["resnet50"]["blocks"][0].update(bytes=0), r"blocks\[0\].bytes"),
+    (lambda p: p.update(schema="other/9"), "schema"),
+])
+def test_bad_profiles_are_rejected(change, message):
+    prof = json.loads((PROFILES / "synthetic.json").read_text())
+    change(prof)
+    with pytest.raises(ValueError, match=message):
+        validate_profile(prof)
