@@ -128,6 +128,9 @@ class DeviceArena:
     def __init__(self, capacity: int, device):
         self.capacity = -(-capacity // ALIGN) * ALIGN
         self.buffer = torch.empty(self.capacity, dtype=torch.uint8, device=device)
+        # Touch every page now: host memory is committed lazily, and a first write would
+        # otherwise pay page faults inside the first loads.
+        self.buffer.zero_()
         self.free = [(0, self.capacity)]          # (offset, size), sorted by offset
 
     def alloc(self, nbytes: int) -> int:
@@ -219,6 +222,12 @@ class PartialLoader:
         return {"loaded": loaded, "evicted": evicted,
                 "bytes": sum(self.packed[b].payload for b in loaded),
                 "copied_bytes": sum(self.packed[b].nbytes for b in loaded)}
+
+    def evict_all(self) -> None:
+        """Empty the device (as at t = 0 with nothing resident); the arena stays allocated."""
+        for b in list(self.resident):
+            self.arena.release(self.resident.pop(b), self.packed[b].nbytes)
+            self.twins[b] = self.twins[b].to("meta")
 
     def load_block(self, b: str) -> None:
         """One copy of block ``b``'s packed buffer into a fresh arena slot, then bind its views."""

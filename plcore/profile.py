@@ -62,3 +62,36 @@ def validate_profile(p: dict) -> None:
         if not (isinstance(err, (int, float)) and err >= 0):
             raise ValueError("profile validation.makespan_rel_err: must be a number >= 0")
         _need(v, "start_err_s", "validation")
+
+
+def block_load_s(profile: dict, arch: str, path: str) -> list[float]:
+    """Load time of each block of ``arch`` along ``path``: measured if present, else the path's
+    ``overhead_s + bytes / bandwidth_Bps``."""
+    p = profile["paths"][path]
+    out = []
+    for b in profile["architectures"][arch]["blocks"]:
+        measured = b.get("load_s")
+        if isinstance(measured, dict) and path in measured:
+            out.append(float(measured[path]))
+        else:
+            out.append(p["overhead_s"] + b["bytes"] / p["bandwidth_Bps"])
+    return out
+
+
+def loading_share(profile: dict):
+    """Share of loading in load + batch-1 inference, per architecture and loading path.
+
+    Returns a ``pandas.DataFrame`` with columns device, synthetic, arch, path, load_s, infer_s,
+    share. This is the quantity of the paper's Fig. 1 ("88.94 % of latency is loading").
+    """
+    import pandas as pd
+
+    rows = []
+    for arch, a in profile["architectures"].items():
+        infer = float(a["infer_s"]["1"])
+        for path in profile["paths"]:
+            load = sum(block_load_s(profile, arch, path))
+            rows.append({"device": profile["device"], "synthetic": bool(profile["synthetic"]),
+                         "arch": arch, "path": path, "load_s": load, "infer_s": infer,
+                         "share": load / (load + infer)})
+    return pd.DataFrame(rows)

@@ -124,4 +124,9 @@ def validate(loader: PartialLoader, instance: Instance, sequence, **kw) -> dict:
                         "max_abs": float(np.max(np.abs(err)))},
         "users": len(run.sequence),
         "loaded_bytes": float(run.loaded_bytes.sum()),
+        "predicted_start_s": predicted_start.tolist(),
+        "measured_start_s": run.infer_start_s.tolist(),
+        "predicted_load_s": ev.load_s.tolist(),
+        "measured_load_s": run.load_s.tolist(),
+        "measured_infer_s": run.infer_s.tolist(),
     }
