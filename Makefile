@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
+MATHJAX_VERSION := 3.2.2
+MATHJAX := vendor/mathjax/tex-mml-chtml.js
+
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -type f 2>/dev/null) pyproject.toml
@@ -14,7 +17,7 @@ LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -ty
 export MPLBACKEND := agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv test test-fast refresh-notebooks results book bench clean distclean
+.PHONY: all venv test test-fast refresh-notebooks results book student-book test-book bench clean distclean
 
 all: book
 
@@ -50,10 +53,34 @@ book/executed/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(STAMP)
 	@mkdir -p $(@D)
 	$(BIN)/python -m plcore.notebook_runner $< $@
 
-## book: results, then the HTML book, warnings as errors
-book: results
+## book: results, then the HTML book, warnings as errors (MathJax served from the book itself)
+book: results $(MATHJAX)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book: file://$(CURDIR)/_build/html/index.html"
+
+## student-book: the same book with the exercise solutions hidden, in _build/student/
+student-book: results $(MATHJAX)
+	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
+	    c['sphinx']['config']['hide_solutions'] = True; c['title'] += ' (student edition)'; \
+	    yaml.safe_dump(c, open('_build/student_config.yml', 'w'), sort_keys=False)"
+	$(BIN)/jupyter-book build . --all -W -n --keep-going --config _build/student_config.yml \
+	    --path-output _build/student
+	@echo "Student book: file://$(CURDIR)/_build/student/_build/html/index.html"
+
+## test-book: build the book, then check it in headless Chromium (math typeset, figures present;
+# a screenshot per chapter in _build/screenshots/). Installs Debian's chromium if it is missing.
+test-book: book
+	command -v chromium > /dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python scripts/check_book.py
+
+# MathJax 3 from the npm registry, so formulas render without internet when the book is read.
+$(MATHJAX):
+	rm -rf vendor/mathjax _build/mathjax-pack && mkdir -p vendor/mathjax _build/mathjax-pack
+	cd _build/mathjax-pack && npm pack --silent mathjax@$(MATHJAX_VERSION) > /dev/null && \
+	    tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	cp _build/mathjax-pack/package/es5/tex-mml-chtml.js vendor/mathjax/
+	mkdir -p vendor/mathjax/output/chtml/fonts
+	cp -r _build/mathjax-pack/package/es5/output/chtml/fonts/woff-v2 vendor/mathjax/output/chtml/fonts/
 
 ## bench: solver runtimes (not part of `make test`); CSVs under results/bench/
 bench: $(STAMP)
@@ -61,7 +88,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_schedulers.py
 
 clean:
-	rm -rf _build book/executed
+	rm -rf _build book/executed vendor
 
 distclean: clean
 	rm -rf $(VENV) results
