@@ -89,3 +89,63 @@ def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
                      "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
                      "load_s": float(ev.load_s.sum()), "infer_s": float(inst.arrays.infer_s[seq].sum())})
     return pd.DataFrame(rows)
+
+
+def runtime_instance(method: str, size: int, axis: str = "users", seed: int = 0):
+    """The instances the runtime benchmark times (see :func:`runtime_point`).
+
+    greedy: general sharing over a ResNet-101 zoo (6 private blocks per model at random positions),
+    per-user deadlines of 0.5-50 s, 100 MHz; ``axis="users"``: ``size`` users and 20 x 10 models;
+    ``axis="models"``: 10,000 users and ``size`` models (clusters of 10).
+    dp: bottom-layer sharing over a ResNet-50 zoo (4 clusters, 12 shared blocks), a common deadline
+    of 5 ms per user; ``"dp"`` with ample bandwidth, ``"dp-binding"`` with 20 MHz.
+    """
+    from .scenarios import make_instance
+
+    if method == "greedy":
+        users, clusters = (size, 20) if axis == "users" else (10000, max(1, size // 10))
+        return make_instance(seed=seed, n_users=users, architecture="resnet101", sharing="general",
+                             n_clusters=clusters, models_per_cluster=10, private_blocks=6,
+                             deadline_s=(0.5, 50.0), bandwidth_hz=100e6)
+    if method in ("dp", "dp-binding"):
+        users, per = (size, 5) if axis == "users" else (400, max(1, size // 4))
+        return make_instance(seed=seed, n_users=users, n_clusters=4, models_per_cluster=per,
+                             shared_depth=12, deadline_s=0.005 * users,
+                             bandwidth_hz=1e12 if method == "dp" else 20e6)
+    raise ValueError(f"no runtime instance for method {method!r}")
+
+
+def runtime_point(method: str, size: int, axis: str = "users", reps: int = 3,
+                  seed: int = 0) -> pd.DataFrame:
+    """Median wall time (s) of ``solve`` on :func:`runtime_instance`, over ``reps`` runs.
+
+    Each run starts from a fresh copy of the instance, so building its index arrays is included.
+    """
+    import time
+
+    from .instance import Instance
+
+    inst = runtime_instance(method, size, axis, seed)
+    d = inst.to_dict()
+    times = []
+    for _ in range(reps):
+        fresh = Instance.from_dict(d)
+        t0 = time.perf_counter()
+        seq = solve(fresh, method="dp" if method.startswith("dp") else method)
+        times.append(time.perf_counter() - t0)
+    return pd.DataFrame([{"method": method, "axis": axis, "size": size,
+                          "users": inst.n_users, "models": len(inst.models),
+                          "blocks": len(inst.blocks), "served": len(seq),
+                          "seconds": float(np.median(times)), "reps": reps}])
+
+
+def growth_exponents(df: pd.DataFrame) -> pd.DataFrame:
+    """Least-squares slope of log(seconds) against log(size) per method and axis."""
+    out = []
+    for (method, axis), g in df.groupby(["method", "axis"]):
+        g = g.sort_values("size")
+        x, y = np.log(g["size"].to_numpy(float)), np.log(g["seconds"].to_numpy(float))
+        out.append({"method": method, "axis": axis,
+                    "exponent": float(np.polyfit(x, y, 1)[0]) if len(g) > 1 else np.nan,
+                    "largest": int(g["size"].iloc[-1]), "seconds_at_largest": float(g["seconds"].iloc[-1])})
+    return pd.DataFrame(out)

@@ -1,0 +1,28 @@
+"""Figures shared by the notebooks: one style per method, means with confidence bands."""
+
+from __future__ import annotations
+
+METHOD_STYLE = {
+    "dp": ("PartialLoading DP", "tab:blue", "o"),
+    "greedy": ("PartialLoading greedy", "tab:cyan", "s"),
+    "no-sharing": ("no sharing (paper's baseline)", "tab:red", "v"),
+    "edf": ("EDF", "tab:gray", "^"),
+    "random": ("random", "tab:olive", "x"),
+}
+
+
+def plot_methods(ax, ci, x: str, *, xlabel: str, ylabel: str, logx: bool = False):
+    """One line per method (mean) with its confidence band, from a :func:`plcore.stats.mean_ci`
+    table with columns ``x``, method, mean, lo, hi."""
+    for method, (label, color, marker) in METHOD_STYLE.items():
+        c = ci[ci.method == method].sort_values(x)
+        if c.empty:
+            continue
+        ax.plot(c[x], c["mean"], marker=marker, color=color, label=label)
+        ax.fill_between(c[x], c.lo, c.hi, color=color, alpha=0.15)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    return ax
