@@ -17,17 +17,25 @@ def quick_mode(quick: bool) -> bool:
     return bool(quick) or os.environ.get("PLCORE_QUICK", "") == "1"
 
 
-def save_figure(fig, name: str) -> Path:
-    """Save ``fig`` as ``results/<name>/<name>.png`` (and .svg) and return the PNG path."""
+def save_figure(fig, name: str, show: bool = True) -> None:
+    """Save ``fig`` as ``results/<name>/<name>.png`` (and .svg), show that PNG, close ``fig``.
+
+    Notebooks run with the non-interactive ``agg`` backend, so the saved PNG is what is displayed:
+    the book shows exactly the file the notebook wrote.
+    """
+    import matplotlib.pyplot as plt
+
     out = result_dir(name)
     png = out / f"{name}.png"
     fig.savefig(png, dpi=150, bbox_inches="tight")
     fig.savefig(out / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
-    return png
+    plt.close(fig)
+    if show:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(png)))
 
 
-def save_table(df, name: str, suffix: str = "") -> Path:
+def save_table(df, name: str, suffix: str = "") -> None:
     """Save a tidy ``pandas.DataFrame`` as ``results/<name>/<name><suffix>.csv``."""
-    path = result_dir(name) / f"{name}{suffix}.csv"
-    df.to_csv(path, index=False)
-    return path
+    df.to_csv(result_dir(name) / f"{name}{suffix}.csv", index=False)

@@ -80,4 +80,7 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
         for _ in tqdm(runner(jobs), total=len(todo), desc=desc or name, disable=not progress,
                       initial=len(points) - len(todo), mininterval=1.0):
             pass
-    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+    frames = [pd.read_csv(path) for path in paths]
+    # Points without rows (e.g. an order that cannot meet its deadlines) must not turn the
+    # columns into objects.
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)

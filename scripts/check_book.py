@@ -64,7 +64,10 @@ def check(page: str, built: Path, browser: str, shots: Path) -> list[str]:
     raw = re.findall(r"\\\(|\\\[|\$\$|\\begin\{", text)
     if raw:
         problems.append(f"{page}: raw TeX left in the text ({len(raw)} delimiters)")
-    for src in re.findall(r'<img[^>]+src="([^"]+)"', source):
+    images = re.findall(r'<img[^>]+src="([^"]+)"', source)
+    if page.startswith("book/executed/") and not images:
+        problems.append(f"{page}: a result page without a figure")
+    for src in images:
         if not src.startswith(("http", "data:")) and not (path.parent / src).resolve().exists():
             problems.append(f"{page}: missing image {src}")
     shot = shots / (page.replace("/", "_") + ".png")
