@@ -61,6 +61,16 @@ def _mapping(value: Any, name: str) -> Mapping:
     return value
 
 
+def _section(d: Mapping, key: str, item: str) -> Mapping:
+    """A required, non-empty mapping at the top level (``blocks``, ``models``)."""
+    if key not in d:
+        raise InstanceError(f"{key}: missing")
+    section = _mapping(d[key], key)
+    if not section:
+        raise InstanceError(f"{key}: empty (an instance needs at least one {item})")
+    return section
+
+
 def _no_unknown_keys(obj: Mapping, allowed: set[str], where: str) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
@@ -184,11 +194,7 @@ class Instance:
             loader = Loader(bandwidth_Bps=_number(ld, "bandwidth_Bps", "loader", minimum=0, strict=True),
                             overhead_s=_number(ld, "overhead_s", "loader", minimum=0))
 
-        if "blocks" not in d:
-            raise InstanceError("blocks: missing")
-        raw_blocks = _mapping(d["blocks"], "blocks")
-        if not raw_blocks:
-            raise InstanceError("blocks: empty (an instance needs at least one block)")
+        raw_blocks = _section(d, "blocks", "block")
         blocks = {}
         for bname, b in raw_blocks.items():
             where = f"blocks[{bname!r}]"
@@ -201,11 +207,7 @@ class Instance:
                                     "to compute it from")
             blocks[bname] = Block(bytes=_number(b, "bytes", where, minimum=0), load_s=load_s)
 
-        if "models" not in d:
-            raise InstanceError("models: missing")
-        raw_models = _mapping(d["models"], "models")
-        if not raw_models:
-            raise InstanceError("models: empty (an instance needs at least one model)")
+        raw_models = _section(d, "models", "model")
         models = {}
         for mname, m in raw_models.items():
             where = f"models[{mname!r}]"

@@ -9,18 +9,10 @@ import plcore
 from plcore import ScheduleError
 from plcore.synthetic import random_instance
 
+from . import strategies
 from .reference import asap_meets_deadlines, bandwidth_bisect, radio, ref_loads
 
-instances = st.builds(
-    random_instance,
-    rng=st.integers(0, 2**32 - 1),
-    n_users=st.integers(1, 7),
-    n_models=st.integers(1, 4),
-    structure=st.sampled_from(["general", "bottom"]),
-    bandwidth_hz=st.sampled_from([3e6, 2e7, 1e9]),
-    rate=st.sampled_from(["shannon", "linear"]),
-    common_deadline=st.booleans(),
-)
+instances = strategies.instances()
 
 
 @st.composite

@@ -10,6 +10,7 @@ from plcore.bounds import bounds, upper_bound
 from plcore.sharing import NotBottomLayer, is_bottom_layer, layer_tree, unshared
 from plcore.synthetic import random_instance
 
+from . import strategies
 from .reference import exhaustive_optimum
 
 HEURISTICS = ["greedy", "no-sharing", "random", "edf"]
@@ -75,16 +76,7 @@ def test_dp_rejects_what_it_does_not_solve():
         plcore.solve(general, method="dp")
 
 
-instances = st.builds(
-    random_instance,
-    rng=st.integers(0, 2**32 - 1),
-    n_users=st.integers(0, 7),
-    n_models=st.integers(1, 4),
-    structure=st.sampled_from(["general", "bottom"]),
-    bandwidth_hz=st.sampled_from([1e6, 4e6, 2e7, 1e10]),
-    rate=st.sampled_from(["shannon", "linear"]),
-    common_deadline=st.booleans(),
-)
+instances = strategies.instances(min_users=0)
 
 
 @settings(max_examples=120, deadline=None)

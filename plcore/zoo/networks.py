@@ -20,6 +20,13 @@ BOTTLENECK = {"resnet18": False, "resnet34": False, "resnet50": True, "resnet101
 ARCHITECTURES = (*RESNET_LAYERS, "vit_b16")
 
 
+def _shortcut(cin: int, out: int, stride: int) -> nn.Module | None:
+    """The projection on a residual unit's skip path, where its shape changes (else identity)."""
+    if stride == 1 and cin == out:
+        return None
+    return nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+
 class BasicBlock(nn.Module):
     expansion = 1
 
@@ -31,10 +38,7 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(mid, mid, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(mid)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != out:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
-                                            nn.BatchNorm2d(out))
+        self.downsample = _shortcut(cin, out, stride)
 
     def forward(self, x):
         y = self.relu(self.bn1(self.conv1(x)))
@@ -55,10 +59,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(mid, out, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != out:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
-                                            nn.BatchNorm2d(out))
+        self.downsample = _shortcut(cin, out, stride)
 
     def forward(self, x):
         y = self.relu(self.bn1(self.conv1(x)))
