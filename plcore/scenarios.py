@@ -23,7 +23,9 @@ Defaults and their sources
   and shares the others with its cluster: blocks are shared at arbitrary positions.
 * **Times**: block sizes come from the profile (``data/profiles/<profile>.json``); a block's load
   time is the profile's per-block time for ``loader_path`` if measured, else
-  ``overhead_s + bytes / bandwidth_Bps`` of that path; inference time from the profile.
+  ``overhead_s + bytes / bandwidth_Bps`` of that path; inference time from the profile. The
+  default path, ``torch_to``, is torch's ordinary copy from pageable memory: the unoptimised path,
+  on which loading dominates as in the paper's measurement.
 * **Requests**: each user asks for a model drawn uniformly, or Zipf-distributed with exponent
   ``zipf`` > 0 (popular models first).
 """
@@ -65,7 +67,7 @@ class Scenario:
     sharing: str = "bottom"
     shared_depth: int = 17
     private_blocks: int = 2
-    loader_path: str = "pageable"
+    loader_path: str = "torch_to"
     profile: str = "synthetic"
     zipf: float = 0.0
     meta: dict = field(default_factory=dict, compare=False)
