@@ -164,3 +164,26 @@ def test_bounds_are_valid_on_random_instances():
         best = exhaustive_optimum(inst)
         for name, value in bounds(inst).items():
             assert value >= best, (seed, name)
+
+
+def test_dominance_reduction_keeps_the_optimal_assignment():
+    """Leaving out users dominated by as many others as there are slots never changes the least
+    total bandwidth of a layout (checked against the assignment over all users)."""
+    from plcore.schedulers.dp import _Layout
+
+    for seed in range(40):
+        inst = bottom_common(500 + seed, 4e6, n=7, m=2)
+        tree = layer_tree(inst)
+        arr = inst.arrays
+        by_model = [np.flatnonzero(arr.model_of == m) for m in range(len(arr.model_names))]
+        reduced = _Layout(inst, tree, inst.users[0].deadline_s, by_model)
+        full = _Layout(inst, tree, inst.users[0].deadline_s, by_model)
+        full.dominated_by = [np.zeros(u.size, dtype=int) for u in by_model]
+        rng = np.random.default_rng(seed)
+        counts = np.array([int(rng.integers(0, u.size + 1)) for u in by_model])
+        if counts.sum() == 0:
+            continue
+        a, b = reduced.schedule(counts, local_search=False), full.schedule(counts, local_search=False)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a[1] == pytest.approx(b[1], rel=1e-12), seed

@@ -156,7 +156,9 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     bandwidth, for each lambda in ``lambdas``), then improved by exchanging one served user of a
     model for one of another while that lowers the bandwidth; each is laid out depth-first with the
     bandwidth-hungrier subtrees last, the users of each model are matched to its slots by an optimal
-    assignment (``scipy.optimize.linear_sum_assignment``), sibling subtrees are reordered while that
+    assignment (``scipy.optimize.linear_sum_assignment``; users dominated, in data and link, by as
+    many others as there are slots are left out of it, which an exchange argument shows is exact),
+    sibling subtrees are reordered while that
     lowers the total. The largest j for which this finds a schedule within the budget is searched
     downwards from the time optimum (by bisection while the range is long: serving fewer users is
     always possible once more is). A fallback drops users from the time-optimal schedule until it
@@ -295,6 +297,25 @@ class _Layout:
         self.T = T
         self.by_model = by_model
         self.res_first = set(tree.resident_path)
+        self.dominated_by = [self._dominators(u) for u in by_model]
+
+    def _dominators(self, users: np.ndarray) -> np.ndarray:
+        """For each user, how many users of the same model need no more bandwidth at any time.
+
+        User j dominates user i when it has no more data and a link at least as good (then
+        beta_j(t) <= beta_i(t) for every t); ties are broken by index so that the relation is a
+        strict order. With c slots, a user dominated by c or more others is never needed: if it were
+        assigned, one of its dominators would be free, and swapping them costs nothing.
+        """
+        D = self.arr.data_bits[users]
+        a = self.arr.radio[users]
+        if users.size > 2000:          # O(n^2) count: skip the reduction for huge models
+            return np.zeros(users.size, dtype=int)
+        better = (D[None, :] <= D[:, None]) & (a[None, :] >= a[:, None])
+        tie = (D[None, :] == D[:, None]) & (a[None, :] == a[:, None])
+        better &= ~tie | (users[None, :] < users[:, None])
+        np.fill_diagonal(better, False)
+        return better.sum(axis=1)
 
     def _items(self, v: int, counts: np.ndarray, used: np.ndarray) -> list[tuple[str, int]]:
         items = [("model", m) for m in self.tree.models_at[v] if counts[m]]
@@ -325,7 +346,10 @@ class _Layout:
         if starts[0] - L[0] < -TIME_TOL_S:
             return None
         # One vectorized bandwidth call for every (candidate user, slot of its model) pair.
-        groups = [(m, np.flatnonzero(models == m), self.by_model[m]) for m in np.unique(models)]
+        groups = []
+        for m in np.unique(models):
+            slots = np.flatnonzero(models == m)
+            groups.append((m, slots, self.by_model[m][self.dominated_by[m] < slots.size]))
         pairs_u = np.concatenate([np.repeat(c, sl.size) for _, sl, c in groups])
         pairs_t = np.concatenate([np.tile(starts[sl], c.size) for _, sl, c in groups])
         cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
