@@ -363,11 +363,6 @@ class InstanceArrays:
     radio: np.ndarray            # (n_users,) a_k (Hz) for Shannon, spectral_eff for linear
     rate: str
 
-    @property
-    def model_blocks(self) -> tuple[frozenset, ...]:
-        """Block indices of each model, as sets."""
-        return tuple(frozenset(np.flatnonzero(row).tolist()) for row in self.incidence)
-
     @classmethod
     def build(cls, inst: Instance) -> "InstanceArrays":
         bnames = tuple(inst.blocks)
