@@ -214,8 +214,7 @@ class PartialLoader:
         needed = self.zoo.models[model]
         evicted = [b for b in self.resident if b not in needed]
         for b in evicted:
-            self.arena.release(self.resident.pop(b), self.packed[b].nbytes)
-            self.twins[b] = self.twins[b].to("meta")
+            self.evict(b)
         loaded = [b for b in needed if b not in self.resident]
         for b in loaded:
             self.load_block(b)
@@ -223,11 +222,16 @@ class PartialLoader:
                 "bytes": sum(self.packed[b].payload for b in loaded),
                 "copied_bytes": sum(self.packed[b].nbytes for b in loaded)}
 
+    def evict(self, b: str) -> None:
+        """Free block ``b``'s arena slot (if resident) and detach its module from it."""
+        if b in self.resident:
+            self.arena.release(self.resident.pop(b), self.packed[b].nbytes)
+            self.twins[b] = self.twins[b].to("meta")
+
     def evict_all(self) -> None:
         """Empty the device (as at t = 0 with nothing resident); the arena stays allocated."""
         for b in list(self.resident):
-            self.arena.release(self.resident.pop(b), self.packed[b].nbytes)
-            self.twins[b] = self.twins[b].to("meta")
+            self.evict(b)
 
     def load_block(self, b: str) -> None:
         """One copy of block ``b``'s packed buffer into a fresh arena slot, then bind its views."""

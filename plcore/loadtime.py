@@ -144,8 +144,7 @@ def measure_blocks(zoo, device: torch.device, paths, repeats: int, warmup: int) 
             loader = PartialLoader(zoo, device, path=path, store_dir=store)
             for b in zoo.blocks:
                 def evict(b=b):
-                    if b in loader.resident:
-                        loader.arena.release(loader.resident.pop(b), loader.packed[b].nbytes)
+                    loader.evict(b)
                     flush()
                 out[b][path] = summary(time_runs(lambda b=b: loader.load_block(b), device,
                                                  repeats, warmup, before=evict))

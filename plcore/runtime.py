@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .evaluate import evaluate
+from .timeline import asap_finish
 from .instance import Instance
 from .loader import PartialLoader
 
@@ -111,9 +112,11 @@ def validate(loader: PartialLoader, instance: Instance, sequence, **kw) -> dict:
     the measured load and inference times of the same device (a profile).
     """
     ev = evaluate(instance, sequence)
-    infer = instance.arrays.infer_s[list(sequence)]
-    predicted_start = np.cumsum(ev.load_s) + np.concatenate(([0.0], np.cumsum(infer)[:-1]))
-    predicted_makespan = float(ev.load_s.sum() + infer.sum())
+    seq = list(sequence)
+    arr = instance.arrays
+    predicted_finish = asap_finish(arr, seq, ev.load_s)
+    predicted_start = predicted_finish - arr.infer_s[seq]
+    predicted_makespan = float(predicted_finish[-1])
     run = execute(loader, instance, sequence, **kw)
     err = run.infer_start_s - predicted_start
     return {

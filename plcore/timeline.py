@@ -54,7 +54,11 @@ def load_times(arr: InstanceArrays, seq, partial: bool = True) -> np.ndarray:
     first) are loaded. ``partial=False``: the traditional loader loads the whole model whenever the
     model changes; the first user's model is reused only if all its blocks are resident at t = 0.
     """
-    models = arr.model_of[np.asarray(seq, dtype=int)]
+    return model_load_times(arr, arr.model_of[np.asarray(seq, dtype=int)], partial)
+
+
+def model_load_times(arr: InstanceArrays, models: np.ndarray, partial: bool = True) -> np.ndarray:
+    """:func:`load_times` for a sequence of model indices (one per position)."""
     L = np.empty(models.size)
     if models.size == 0:
         return L
@@ -72,16 +76,21 @@ def alap_starts(arr: InstanceArrays, seq, L: np.ndarray) -> np.ndarray:
 
     ``F_n = d_n``; ``F_i = min(d_i, s_{i+1} - L_{i+1})``; ``s_i = F_i - infer_i``. Every start is
     the latest any valid timing of this order allows, so every user's bandwidth is the least.
+    """
+    seq = np.asarray(seq, dtype=int)
+    return alap_from(L, arr.infer_s[seq], arr.deadline_s[seq])
+
+
+def alap_from(L: np.ndarray, infer: np.ndarray, deadline: np.ndarray) -> np.ndarray:
+    """ALAP starts from per-position loads, inference times and deadlines (s), shape ``(n,)``.
 
     Unrolled, ``s_i = min_{j >= i}(d_j - P_j) + P_i - infer_i`` with ``P_j`` the running sum of
     ``L + infer`` up to position j: a reversed cumulative minimum, O(n) in NumPy.
     """
-    seq = np.asarray(seq, dtype=int)
-    if seq.size == 0:
+    if L.size == 0:
         return np.empty(0)
-    infer = arr.infer_s[seq]
     P = np.cumsum(L + infer)
-    M = np.minimum.accumulate((arr.deadline_s[seq] - P)[::-1])[::-1]
+    M = np.minimum.accumulate((deadline - P)[::-1])[::-1]
     return M + P - infer
 
 

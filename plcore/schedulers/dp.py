@@ -7,7 +7,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..instance import Instance
 from ..sharing import LayerTree, layer_tree
-from ..timeline import TIME_TOL_S, user_bandwidth, within_budget
+from ..timeline import TIME_TOL_S, alap_from, model_load_times, user_bandwidth, within_budget
 from .admission import fit_bandwidth
 
 __all__ = ["solve_dp", "dp_time_table"]
@@ -336,13 +336,8 @@ class _Layout:
         """Assign users to the slots of this layout; return (users, total bandwidth, starts)."""
         arr = self.arr
         models = np.array(self._flatten(0, order, counts), dtype=int)
-        L = np.empty(models.size)
-        L[0] = arr.from_resident_s[models[0]]
-        L[1:] = arr.link_s[models[:-1], models[1:]]
-        infer = arr.model_infer_s[models]
-        # Common deadline: ALAP packs everything against T.
-        tail = np.concatenate((np.cumsum((infer + L)[::-1])[::-1][1:], [0.0]))
-        starts = self.T - tail - infer
+        L = model_load_times(arr, models)
+        starts = alap_from(L, arr.model_infer_s[models], np.full(models.size, self.T))
         if starts[0] - L[0] < -TIME_TOL_S:
             return None
         # One vectorized bandwidth call for every (candidate user, slot of its model) pair.
