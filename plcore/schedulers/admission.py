@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..instance import Instance
-from ..timeline import TIME_TOL_S, alap_starts, load_times, user_bandwidth, within_budget
+from ..timeline import (TIME_TOL_S, alap_starts, load_times, model_load_times, user_bandwidth,
+                        within_budget)
 
 
 def admit_deadlines(instance: Instance, order, partial: bool = True) -> list[int]:
@@ -42,12 +43,8 @@ def admit_deadlines(instance: Instance, order, partial: bool = True) -> list[int
     prev = -1  # model index of the last kept user, -1 for the resident state
     for k in order:
         m = arr.model_of[k]
-        if partial:
-            L = arr.from_resident_s[m] if prev < 0 else arr.link_s[prev, m]
-        elif prev < 0:
-            L = 0.0 if arr.resident_holds[m] else arr.model_full_s[m]
-        else:
-            L = 0.0 if m == prev else arr.model_full_s[m]
+        # The same loading rule as the evaluator: the load of m right after the last kept model.
+        L = model_load_times(arr, np.array([m] if prev < 0 else [prev, m]), partial)[-1]
         finish = t + L + arr.infer_s[k]
         if finish <= arr.deadline_s[k] + TIME_TOL_S:
             kept.append(int(k))
