@@ -99,9 +99,15 @@ def runtime_instance(method: str, size: int, axis: str = "users", seed: int = 0)
     ``axis="models"``: 10,000 users and ``size`` models (clusters of 10).
     dp: bottom-layer sharing over a ResNet-50 zoo (4 clusters, 12 shared blocks), a common deadline
     of 5 ms per user; ``"dp"`` with ample bandwidth, ``"dp-binding"`` with 20 MHz.
+    exact: a random general-sharing instance (:func:`plcore.synthetic.random_instance`, ``size``
+    users, ``size // 2`` models) with loose deadlines and ample bandwidth, where almost nothing is
+    pruned: the exact solver's worst case.
     """
     from .scenarios import make_instance
 
+    if method == "exact":
+        return random_instance(seed, size, max(2, size // 2), structure="general",
+                               deadline_s=(0.5, 1.0), bandwidth_hz=1e10)
     if method == "greedy":
         users, clusters = (size, 20) if axis == "users" else (10000, max(1, size // 10))
         return make_instance(seed=seed, n_users=users, architecture="resnet101", sharing="general",
@@ -189,3 +195,71 @@ def decoupling_trial(seed: int, n_users: int = 6, n_timings: int = 200,
             rows.append({"seed": seed, "timing": j, "ratio": total / ev.total_bandwidth_hz,
                          "starts_within_alap": bool(np.all(s <= ev.start_s + 1e-12))})
     return pd.DataFrame(rows)
+
+
+SERVICE_METHODS = ("dp", "greedy", "no-sharing")
+
+
+def service_trial(seed: int, methods=SERVICE_METHODS, share: str = "equal", **changes) -> pd.DataFrame:
+    """Per-user latencies of each method's schedule on one paper-like scenario.
+
+    Each schedule is served as early as possible with the leftover bandwidth shared out
+    (:func:`plcore.service.serve`); "no-sharing" under the whole-model loader it assumes. One row
+    per user and method (dropped users too, with NaN times). Columns: the changes, seed, method,
+    user, model, served, upload_s, latency_s.
+    """
+    from .scenarios import make_instance
+    from .service import serve
+
+    inst = make_instance(seed=seed, **changes)
+    arr = inst.arrays
+    names = list(inst.models)
+    fixed = {k: v if np.isscalar(v) else str(v) for k, v in changes.items()}
+    frames = []
+    for method in methods:
+        seq = solve(inst, method=method)
+        sv = serve(inst, seq, partial=method != "no-sharing", share=share)
+        upload = np.full(inst.n_users, np.nan)
+        latency = np.full(inst.n_users, np.nan)
+        upload[list(seq)] = sv.upload_s
+        latency[list(seq)] = sv.finish_s
+        frames.append(pd.DataFrame({
+            **fixed, "seed": seed, "method": method, "user": np.arange(inst.n_users),
+            "model": [names[m] for m in arr.model_of], "served": ~np.isnan(latency),
+            "upload_s": upload, "latency_s": latency}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def service_summary(df: pd.DataFrame, by=("method",), n_boot: int = 400) -> pd.DataFrame:
+    """Latency and fairness metrics of :func:`service_trial` rows, with 95 % intervals.
+
+    One row per group and metric (columns: the ``by`` columns, metric, mean, lo, hi), metrics:
+
+    * ``served``: users served per scenario;
+    * ``upload_ms``: communication latency, the mean upload time of the served users of a scenario;
+    * ``latency_p50_ms``, ``latency_p99_ms``: median and 99th percentile of the end-to-end latency
+      of the served users, pooled over scenarios (interval: bootstrap over scenarios);
+    * ``jain``: Jain's index of the fraction of each requested model's users served.
+
+    Per-scenario metrics get Student-t intervals over the scenarios (:func:`plcore.stats.mean_ci`).
+    """
+    from .stats import cluster_bootstrap_ci, jain_index, mean_ci
+
+    by = list(by)
+    per_seed = df.groupby(by + ["seed"]).agg(served=("served", "sum"))
+    per_seed["upload_ms"] = 1e3 * df[df.served].groupby(by + ["seed"]).upload_s.mean()
+    per_seed["jain"] = (df.groupby(by + ["seed", "model"]).served.mean()
+                        .groupby(by + ["seed"]).apply(jain_index))
+    per_seed = per_seed.reset_index()
+    parts = [mean_ci(per_seed, by, m).assign(metric=m) for m in ("served", "upload_ms", "jain")]
+    rows = []
+    for key, g in df[df.served].groupby(by):
+        key = key if isinstance(key, tuple) else (key,)
+        clusters = [1e3 * s.latency_s.to_numpy() for _, s in g.groupby("seed")]
+        for q, name in ((0.5, "latency_p50_ms"), (0.99, "latency_p99_ms")):
+            est, lo, hi = cluster_bootstrap_ci(clusters, lambda x, q=q: np.quantile(x, q),
+                                               n_boot=n_boot)
+            rows.append({**dict(zip(by, key)), "metric": name, "mean": est, "lo": lo, "hi": hi})
+    parts.append(pd.DataFrame(rows))
+    cols = by + ["metric", "mean", "lo", "hi"]
+    return pd.concat([p[cols] for p in parts], ignore_index=True)
