@@ -287,6 +287,10 @@ def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, l
     return None
 
 
+# Entries kept in a layout's assignment cache before it is emptied (bounds memory on huge instances).
+_CACHE_LIMIT = 100_000
+
+
 class _Layout:
     """Turn per-model counts into a depth-first schedule and assign users to slots."""
 
@@ -298,6 +302,7 @@ class _Layout:
         self.by_model = by_model
         self.res_first = set(tree.resident_path)
         self.dominated_by = [self._dominators(u) for u in by_model]
+        self._assigned: dict = {}      # (model, its slots' starts) -> (users per slot, bandwidth)
 
     def _dominators(self, users: np.ndarray) -> np.ndarray:
         """For each user, how many users of the same model need no more bandwidth at any time.
@@ -340,23 +345,38 @@ class _Layout:
         starts = alap_from(L, arr.model_infer_s[models], np.full(models.size, self.T))
         if starts[0] - L[0] < -TIME_TOL_S:
             return None
-        # One vectorized bandwidth call for every (candidate user, slot of its model) pair.
-        groups = []
-        for m in np.unique(models):
-            slots = np.flatnonzero(models == m)
-            groups.append((m, slots, self.by_model[m][self.dominated_by[m] < slots.size]))
-        pairs_u = np.concatenate([np.repeat(c, sl.size) for _, sl, c in groups])
-        pairs_t = np.concatenate([np.tile(starts[sl], c.size) for _, sl, c in groups])
-        cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
+        # A model's assignment depends only on its slots' start times: the local search moves a few
+        # items at a time, so most models' slots keep their starts and their assignment is reused.
         users = np.empty(models.size, dtype=int)
         total = 0.0
-        pos = 0
-        for m, slots, cand in groups:
-            cost = cost_all[pos:pos + cand.size * slots.size].reshape(cand.size, slots.size)
-            pos += cand.size * slots.size
-            rows, cols = linear_sum_assignment(np.minimum(cost, _BIG))
-            users[slots[cols]] = cand[rows]
-            total += cost[rows, cols].sum()
+        todo = []
+        for m in np.unique(models):
+            slots = np.flatnonzero(models == m)
+            key = (int(m), starts[slots].tobytes())
+            hit = self._assigned.get(key)
+            if hit is None:
+                todo.append((key, slots, self.by_model[m][self.dominated_by[m] < slots.size]))
+            else:
+                users[slots] = hit[0]
+                total += hit[1]
+        if todo:
+            # One vectorized bandwidth call for every (candidate user, slot of its model) pair.
+            pairs_u = np.concatenate([np.repeat(c, sl.size) for _, sl, c in todo])
+            pairs_t = np.concatenate([np.tile(starts[sl], c.size) for _, sl, c in todo])
+            cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
+            if len(self._assigned) > _CACHE_LIMIT:
+                self._assigned.clear()
+            pos = 0
+            for key, slots, cand in todo:
+                cost = cost_all[pos:pos + cand.size * slots.size].reshape(cand.size, slots.size)
+                pos += cand.size * slots.size
+                rows, cols = linear_sum_assignment(np.minimum(cost, _BIG))
+                assigned = np.empty(slots.size, dtype=int)
+                assigned[cols] = cand[rows]
+                cost_m = float(cost[rows, cols].sum())
+                self._assigned[key] = (assigned, cost_m)
+                users[slots] = assigned
+                total += cost_m
         return users, total
 
     def schedule(self, counts: np.ndarray, local_search: bool):
