@@ -1,4 +1,4 @@
-"""Command line: ``plcore solve INSTANCE.json --method exact`` and ``plcore evaluate``.
+"""Command line: ``plcore solve INSTANCE.json --method exact`` (or a .yaml file) and ``plcore evaluate``.
 
 Output is JSON on stdout. Bad input gives one line ``plcore: error: ...`` on stderr and exit code 2;
 no traceback.
@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("solve", help="compute a schedule and print it with its evaluation")
-    s.add_argument("instance", help="instance JSON file (MODEL.md section 4)")
+    s.add_argument("instance", help="instance file, JSON or .yaml/.yml (MODEL.md section 4)")
     s.add_argument("--method", required=True, choices=sorted(SOLVERS))
     s.add_argument("--full-loader", action="store_true",
                    help="evaluate under the traditional whole-model loader")

@@ -12,7 +12,6 @@ only defaults are those MODEL.md states (``rate="shannon"``, ``resident=[]``).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -404,28 +403,17 @@ class InstanceArrays:
 
 
 def load_instance(path: str | Path) -> Instance:
-    """Read and validate an instance JSON file.
+    """Read and validate an instance file: JSON, or YAML for a ``.yaml``/``.yml`` name.
 
     Raises
     ------
     InstanceError
-        If the file is missing, is not valid JSON (with line and column), or is not a valid instance.
+        If the file is missing, does not parse (with line and column), repeats a key, or is not a
+        valid instance (naming the entry); see :mod:`plcore.files`.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InstanceError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InstanceError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        # NaN/Infinity are not JSON; Python's parser accepts them, so reject them explicitly.
-        d = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise InstanceError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
-                            f"{exc.msg}") from None
-    except InstanceError as exc:
-        raise InstanceError(f"{path}: {exc}") from None
+    from .files import read_mapping
+
+    d = read_mapping(path)
     try:
         return Instance.from_dict(d)
     except InstanceError as exc:
@@ -433,9 +421,8 @@ def load_instance(path: str | Path) -> Instance:
 
 
 def save_instance(inst: Instance, path: str | Path) -> None:
-    """Write an instance as indented JSON (round-trips through :func:`load_instance`)."""
-    Path(path).write_text(json.dumps(inst.to_dict(), indent=2) + "\n", encoding="utf-8")
+    """Write an instance as indented JSON, or YAML for a ``.yaml``/``.yml`` name (round-trips
+    through :func:`load_instance`)."""
+    from .files import write_mapping
 
-
-def _reject_constant(name: str):
-    raise InstanceError(f"{name} is not a valid JSON number")
+    write_mapping(inst.to_dict(), path)
