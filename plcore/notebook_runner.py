@@ -6,17 +6,28 @@ Usage::
 
 The notebook runs with ``notebooks/`` as its working directory; ``-p`` overrides a value of its
 ``parameters`` cell (parsed as a Python literal, else kept as a string). Timestamps and durations
-are removed afterwards, so re-running a seeded notebook gives the same file.
+and progress bars are removed afterwards, so re-running a seeded notebook gives the same file.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
 from pathlib import Path
 
 VOLATILE_NOTEBOOK_KEYS = ("start_time", "end_time", "duration", "input_path", "output_path")
+PROGRESS_RE = re.compile(r"\d+(\.\d+)?(it/s|s/it)\]|\?it/s\]")
+
+
+def _is_progress(output) -> bool:
+    """A tqdm progress bar on stderr, or the blank line it ends with: its rates change every run
+    and it carries no result."""
+    if output.get("output_type") != "stream" or output.get("name") != "stderr":
+        return False
+    lines = [ln for ln in output.get("text", "").replace("\r", "\n").splitlines() if ln.strip()]
+    return all(PROGRESS_RE.search(ln) for ln in lines)
 
 
 def _literal(text: str):
@@ -27,7 +38,7 @@ def _literal(text: str):
 
 
 def strip_volatile(path: Path) -> None:
-    """Remove timing metadata written by papermill and nbclient from an executed notebook."""
+    """Remove timing metadata (papermill, nbclient) and progress bars from an executed notebook."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -40,6 +51,8 @@ def strip_volatile(path: Path) -> None:
         cell.metadata.get("papermill", {}).clear()
         if "papermill" in cell.metadata and not cell.metadata["papermill"]:
             del cell.metadata["papermill"]
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not _is_progress(o)]
     nbformat.write(nb, path)
 
 
