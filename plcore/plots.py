@@ -6,6 +6,7 @@ METHOD_STYLE = {
     "dp": ("PartialLoading DP", "tab:blue", "o"),
     "greedy": ("PartialLoading greedy", "tab:cyan", "s"),
     "no-sharing": ("no sharing (paper's baseline)", "tab:red", "v"),
+    "fcfs-full": ("arrival order, full loading", "tab:brown", "D"),
     "edf": ("EDF", "tab:gray", "^"),
     "random": ("random", "tab:olive", "x"),
 }

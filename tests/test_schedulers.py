@@ -13,7 +13,7 @@ from plcore.synthetic import random_instance
 from . import strategies
 from .reference import exhaustive_optimum
 
-HEURISTICS = ["greedy", "no-sharing", "random", "edf"]
+HEURISTICS = ["greedy", "no-sharing", "fcfs-full", "random", "edf"]
 
 
 def bottom_common(seed, bw, n=None, m=None, rate="shannon"):
@@ -91,7 +91,8 @@ def test_every_solver_is_feasible_and_never_beats_the_optimum(inst):
         seq = plcore.solve(inst, method=method)     # solve() itself re-checks feasibility
         assert plcore.evaluate(inst, seq).feasible
         assert len(seq) <= best, method
-    assert plcore.evaluate(inst, plcore.solve(inst, method="no-sharing"), partial=False).feasible
+    for method in ("no-sharing", "fcfs-full"):
+        assert plcore.evaluate(inst, plcore.solve(inst, method=method), partial=False).feasible
 
 
 def test_solvers_on_paper_scenarios_are_feasible():
@@ -111,6 +112,26 @@ def test_random_is_seeded():
     a = plcore.solve(inst, method="random", seed=1)
     assert a == plcore.solve(inst, method="random", seed=1)
     assert any(plcore.solve(inst, method="random", seed=s) != a for s in range(2, 8))
+
+
+def test_fcfs_full_serves_in_arrival_order_with_whole_model_loads():
+    """An independent rerun of the traditional server: walk the seeded arrival order, loading the
+    whole model at every change, keep a request iff it still meets its deadline."""
+    import numpy as np
+
+    from .reference import ref_loads
+
+    inst = random_instance(5, 8, 3, bandwidth_hz=1e11, deadline_s=(0.02, 0.08))
+    arrival = np.random.default_rng(3).permutation(inst.n_users).tolist()
+    kept, t = [], 0.0
+    for k in arrival:
+        load = ref_loads(inst, kept + [k], partial=False)[-1]
+        done = t + load + inst.models[inst.users[k].model].infer_s
+        if done <= inst.users[k].deadline_s:
+            kept.append(k)
+            t = done
+    assert plcore.solve(inst, method="fcfs-full", seed=3) == kept
+    assert len(kept) < inst.n_users        # the deadlines bite, so the check means something
 
 
 def test_greedy_groups_models_and_follows_sharing():

@@ -6,7 +6,7 @@ from typing import Callable
 
 from ..evaluate import evaluate
 from ..instance import Instance
-from .baselines import solve_edf, solve_no_sharing, solve_random
+from .baselines import solve_edf, solve_fcfs_full, solve_no_sharing, solve_random
 from .dp import solve_dp
 from .exact import solve_exact
 from .greedy import solve_greedy
@@ -16,12 +16,13 @@ SOLVERS: dict[str, Callable[..., list[int]]] = {
     "dp": solve_dp,                  # bottom-layer sharing, common deadline
     "greedy": solve_greedy,          # general sharing, per-user deadlines
     "no-sharing": solve_no_sharing,  # the paper's baseline (whole-model loader)
+    "fcfs-full": solve_fcfs_full,    # a traditional server: arrival order, whole-model loader
     "random": solve_random,          # seeded random order + admission
     "edf": solve_edf,                # earliest deadline first + admission
 }
 
 # Methods whose schedules are meant for the whole-model loader and are checked under it too.
-WHOLE_MODEL_LOADER = {"no-sharing"}
+WHOLE_MODEL_LOADER = {"no-sharing", "fcfs-full"}
 
 
 def solve(instance: Instance, method: str, **options) -> list[int]:
@@ -33,7 +34,8 @@ def solve(instance: Instance, method: str, **options) -> list[int]:
     method : str
         One of ``plcore.SOLVERS``: ``"exact"`` (the optimum, small instances), ``"dp"``
         (bottom-layer sharing, common deadline), ``"greedy"`` (general sharing), ``"no-sharing"``
-        (the paper's baseline), ``"random"``, ``"edf"``.
+        (the paper's baseline), ``"fcfs-full"`` (a traditional server: arrival order, whole-model
+        loader), ``"random"``, ``"edf"``.
     **options
         Passed to the solver (e.g. ``max_users`` for ``"exact"``).
 

@@ -1,4 +1,5 @@
-"""Baselines: the paper's no-sharing scheduler, a seeded random order, and earliest deadline first."""
+"""Baselines: the paper's no-sharing scheduler, a traditional arrival-order server, a seeded random
+order, and earliest deadline first."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ..instance import Instance
 from ..sharing import NotBottomLayer, unshared
 from .admission import admit_deadlines, fit_bandwidth
 
-__all__ = ["solve_no_sharing", "solve_random", "solve_edf"]
+__all__ = ["solve_no_sharing", "solve_fcfs_full", "solve_random", "solve_edf"]
 
 
 def solve_no_sharing(instance: Instance) -> list[int]:
@@ -41,6 +42,40 @@ def solve_no_sharing(instance: Instance) -> list[int]:
         except NotBottomLayer:     # several whole models resident at t = 0: no single path
             pass
     return solve_greedy(flat)
+
+
+def solve_fcfs_full(instance: Instance, *, seed: int = 0) -> list[int]:
+    """A traditional server: requests in arrival order, the whole model loaded at every change.
+
+    Every request arrives at t = 0 in the model, so the arrival order is a seeded random
+    permutation. A request that would miss its deadline is dropped when its turn comes; then, while
+    the least bandwidths exceed the budget, the hungriest served users are dropped. Neither the
+    order nor the loading knows about shared blocks: this is the system PartialLoading replaces,
+    not a scheduler that is clever about which users to serve (that is ``no-sharing``).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the arrival order: same seed, same schedule.
+
+    Returns
+    -------
+    list of int
+        A schedule feasible under ``evaluate(..., partial=False)`` (hence also with partial loading).
+
+    Examples
+    --------
+    >>> import plcore
+    >>> inst = plcore.load_instance("data/instances/example.json")
+    >>> seq = plcore.solve(inst, method="fcfs-full")
+    >>> plcore.evaluate(inst, seq, partial=False).feasible
+    True
+
+    Notes
+    -----
+    O(n log n + r n) with r bandwidth-repair rounds.
+    """
+    return solve_random(instance, seed=seed, partial=False)
 
 
 def solve_random(instance: Instance, *, seed: int = 0, partial: bool = True) -> list[int]:
