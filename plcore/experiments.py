@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schedulers import solve
+from .schedulers import WHOLE_MODEL_LOADER, solve
 from .synthetic import random_instance
 
 CASES = ("bottom, common deadline", "general, per-user deadlines")
@@ -62,7 +62,7 @@ def summarize_optimality(df: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-METHODS = ("dp", "greedy", "no-sharing", "edf", "random")
+METHODS = ("dp", "greedy", "no-sharing", "fcfs-full", "edf", "random")
 
 
 def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
@@ -70,8 +70,8 @@ def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
 
     ``changes`` override :class:`~plcore.scenarios.Scenario` defaults and are repeated as columns,
     so sweeps over any parameter stay tidy. ``dp`` is skipped where it does not apply (per-user
-    deadlines or general sharing). "no-sharing" is evaluated under the whole-model loader it
-    assumes. Columns: the changes, seed, method, served, bandwidth_mhz_used, load_s, infer_s.
+    deadlines or general sharing). "no-sharing" and "fcfs-full" are evaluated under the
+    whole-model loader they assume. Columns: the changes, seed, method, served, bandwidth_mhz_used, load_s, infer_s.
     """
     from .evaluate import evaluate
     from .scenarios import make_instance
@@ -83,7 +83,7 @@ def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
         if method == "dp" and not (common and changes.get("sharing", "bottom") == "bottom"):
             continue
         seq = solve(inst, method=method)
-        ev = evaluate(inst, seq, partial=method != "no-sharing")
+        ev = evaluate(inst, seq, partial=method not in WHOLE_MODEL_LOADER)
         rows.append({**{k: v if np.isscalar(v) else str(v) for k, v in changes.items()},
                      "seed": seed, "method": method, "served": len(seq),
                      "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
@@ -197,14 +197,15 @@ def decoupling_trial(seed: int, n_users: int = 6, n_timings: int = 200,
     return pd.DataFrame(rows)
 
 
-SERVICE_METHODS = ("dp", "greedy", "no-sharing")
+SERVICE_METHODS = ("dp", "greedy", "no-sharing", "fcfs-full")
 
 
 def service_trial(seed: int, methods=SERVICE_METHODS, share: str = "equal", **changes) -> pd.DataFrame:
     """Per-user latencies of each method's schedule on one paper-like scenario.
 
     Each schedule is served as early as possible with the leftover bandwidth shared out
-    (:func:`plcore.service.serve`); "no-sharing" under the whole-model loader it assumes. One row
+    (:func:`plcore.service.serve`); "no-sharing" and "fcfs-full" under the whole-model loader they
+    assume. One row
     per user and method (dropped users too, with NaN times). Columns: the changes, seed, method,
     user, model, served, upload_s, latency_s.
     """
@@ -218,7 +219,7 @@ def service_trial(seed: int, methods=SERVICE_METHODS, share: str = "equal", **ch
     frames = []
     for method in methods:
         seq = solve(inst, method=method)
-        sv = serve(inst, seq, partial=method != "no-sharing", share=share)
+        sv = serve(inst, seq, partial=method not in WHOLE_MODEL_LOADER, share=share)
         upload = np.full(inst.n_users, np.nan)
         latency = np.full(inst.n_users, np.nan)
         upload[list(seq)] = sv.upload_s
@@ -263,3 +264,16 @@ def service_summary(df: pd.DataFrame, by=("method",), n_boot: int = 400) -> pd.D
     parts.append(pd.DataFrame(rows))
     cols = by + ["metric", "mean", "lo", "hi"]
     return pd.concat([p[cols] for p in parts], ignore_index=True)
+
+
+def throughput_ratios(ci: pd.DataFrame, x: str, method: str = "dp",
+                      baselines=("no-sharing", "fcfs-full")) -> pd.DataFrame:
+    """Mean users served per method at each ``x``, and ``method``'s ratio over each baseline.
+
+    ``ci`` is a :func:`plcore.stats.mean_ci` table of ``served`` by ``[x, "method"]``. The ratio
+    columns are named ``"<method> / <baseline>"``.
+    """
+    table = ci.pivot(index=x, columns="method", values="mean")
+    for b in baselines:
+        table[f"{method} / {b}"] = table[method] / table[b]
+    return table
