@@ -43,7 +43,8 @@ def change_verdict(measured_pct: float, claimed_pct: float, tol_pp: float = TOLE
     """
     if not (math.isfinite(measured_pct) and math.isfinite(claimed_pct)):
         raise ValueError(f"cannot compare {measured_pct!r} with {claimed_pct!r}")
-    if abs(measured_pct - claimed_pct) <= tol_pp:
+    # The bound is inclusive; 1e-9 pp absorbs rounding, e.g. 100 * (2.1 - 1) = 110.00000000000001.
+    if abs(measured_pct - claimed_pct) <= tol_pp + 1e-9:
         return "reproduced"
     if measured_pct * claimed_pct > 0 and abs(measured_pct) >= NEGLIGIBLE_PP:
         return "direction reproduced, size not"

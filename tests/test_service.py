@@ -139,7 +139,8 @@ def test_jain_index_rejects_bad_input(bad, where):
     (-35.0, -35.0, "reproduced"), (-25.0, -35.0, "reproduced"), (-24.9, -35.0,
      "direction reproduced, size not"), (-46.0, -35.0, "direction reproduced, size not"),
     (3.0, -35.0, "not reproduced"), (0.0, 23.6, "not reproduced"), (30.0, 23.6, "reproduced"),
-    (-1.9, -35.0, "not reproduced"), (-2.0, -35.0, "direction reproduced, size not")])
+    (-1.9, -35.0, "not reproduced"), (-2.0, -35.0, "direction reproduced, size not"),
+    (100.0, 100 * (2.1 - 1), "reproduced")])      # x2.0 against x2.1: on the bound, not past it
 def test_change_verdict(measured, claimed, verdict):
     from plcore.claims import change_verdict
 
