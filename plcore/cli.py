@@ -12,6 +12,7 @@ import sys
 
 from . import SOLVERS, __version__, evaluate, load_instance, solve
 from .errors import InstanceError, ScheduleError
+from .schedulers import WHOLE_MODEL_LOADER
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("instance", help="instance file, JSON or .yaml/.yml (MODEL.md section 4)")
     s.add_argument("--method", required=True, choices=sorted(SOLVERS))
     s.add_argument("--full-loader", action="store_true",
-                   help="evaluate under the traditional whole-model loader")
+                   help="evaluate under the traditional whole-model loader (the default for "
+                        "no-sharing and fcfs-full, which assume it)")
 
     e = sub.add_parser("evaluate", help="evaluate a given schedule")
     e.add_argument("instance")
@@ -58,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
                    "models": len(inst.models), "blocks": len(inst.blocks)}
         elif args.command == "solve":
             seq = solve(inst, method=args.method)
+            # A baseline built for the whole-model loader is evaluated under it, as the book does.
+            partial = not (args.full_loader or args.method in WHOLE_MODEL_LOADER)
             out = {"method": args.method, "schedule": seq,
-                   "evaluation": evaluate(inst, seq, partial=not args.full_loader).to_dict()}
+                   "loader": "partial" if partial else "whole-model",
+                   "evaluation": evaluate(inst, seq, partial=partial).to_dict()}
         else:
             seq = _sequence(args.sequence)
             out = {"schedule": seq,
