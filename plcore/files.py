@@ -112,12 +112,13 @@ def _loader():
                 key = self.construct_object(key_node, deep=deep)
                 line = key_node.start_mark.line + 1
                 try:
-                    first = seen.setdefault(key, line)
+                    first = seen.get(key)
                 except TypeError:         # an unhashable key: let PyYAML report it
                     continue
-                if first != line:
+                if first is not None:
                     raise InstanceError(f"key {key!r} at line {line} already appears at line "
                                         f"{first}; only one can be kept, so the file is refused")
+                seen[key] = line
             return super().construct_mapping(node, deep=deep)
 
     StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12,

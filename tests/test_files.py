@@ -73,6 +73,9 @@ def test_repeated_key_is_refused_not_dropped(tmp_path):
     (tmp_path / "dup.yaml").write_text("bandwidth_hz: 1e6\nrate: shannon\nbandwidth_hz: 2e6\n")
     with pytest.raises(InstanceError, match="key 'bandwidth_hz' at line 3 already appears at line 1"):
         plcore.load_instance(tmp_path / "dup.yaml")
+    (tmp_path / "flow.yaml").write_text("blocks: {a: {bytes: 1}, a: {bytes: 2}}\n")   # one line
+    with pytest.raises(InstanceError, match="key 'a' at line 1 already appears at line 1"):
+        plcore.load_instance(tmp_path / "flow.yaml")
 
 
 @pytest.mark.parametrize("content, message", [
