@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from plcore.loader import PartialLoader
+from plcore.loader import PartialLoader, named_tensors
 from plcore.loadtime import h2d_pinned_peak, time_runs
 from plcore.zoo import build_zoo
 
@@ -16,6 +16,10 @@ def test_pinned_loader_is_bit_exact_on_the_gpu():
     loader = PartialLoader(zoo, "cuda", path="packed_pinned")
     for m in zoo.models:
         loader.load(m)
+        for b in zoo.models[m]:                 # weights and buffers arrive bit for bit
+            for (name, want), (_, got) in zip(named_tensors(zoo.blocks[b]),
+                                              named_tensors(loader.twins[b])):
+                assert got.is_cuda and torch.equal(got.cpu(), want), (b, name)
         x = zoo.example_input(m, 2)
         with torch.inference_mode():
             y = loader.module(m)(x.cuda()).cpu()
