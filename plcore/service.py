@@ -28,6 +28,7 @@ from .bandwidth import shannon_rate
 from .errors import ScheduleError
 from .evaluate import evaluate
 from .instance import Instance
+from .timeline import asap_finish
 
 __all__ = ["Service", "serve", "served_fraction_by_model", "SHARES"]
 
@@ -123,16 +124,10 @@ def serve(instance: Instance, sequence, partial: bool = True, share: str = "equa
     # Never later than the ALAP start whose bandwidth b covers; rounding in D / r(b) must not make a
     # user with exactly beta look a hair late.
     tau = np.minimum(tau, ev.start_s)
-    start = np.empty(n)
-    finish = np.empty(n)
-    gpu_free = 0.0
-    for i in range(n):
-        start[i] = max(tau[i], gpu_free + ev.load_s[i])
-        finish[i] = start[i] + arr.infer_s[idx[i]]
-        gpu_free = finish[i]
+    finish = asap_finish(arr, seq, ev.load_s, ready=tau)
     return Service(sequence=tuple(seq), partial=partial, share=share, bandwidth_hz=b,
-                   upload_s=tau, load_s=np.asarray(ev.load_s, dtype=float), start_s=start,
-                   finish_s=finish)
+                   upload_s=tau, load_s=np.asarray(ev.load_s, dtype=float),
+                   start_s=finish - arr.infer_s[idx], finish_s=finish)
 
 
 def served_fraction_by_model(instance: Instance, sequence) -> dict[str, float]:

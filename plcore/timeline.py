@@ -94,12 +94,17 @@ def alap_from(L: np.ndarray, infer: np.ndarray, deadline: np.ndarray) -> np.ndar
     return M + P - infer
 
 
-def asap_finish(arr: InstanceArrays, seq: list[int], L: np.ndarray) -> np.ndarray:
-    """Completion times (s) when everything runs as early as possible from t = 0, shape ``(n,)``."""
+def asap_finish(arr: InstanceArrays, seq: list[int], L: np.ndarray, ready=None) -> np.ndarray:
+    """Completion times (s) when everything runs as early as possible from t = 0, shape ``(n,)``.
+
+    Each load starts when the GPU is free; inference follows it, but not before ``ready[i]`` (s),
+    when position i's input has arrived (default: inputs are there from the start).
+    """
     finish = np.empty(len(seq))
     t = 0.0
     for i, k in enumerate(seq):
-        t = t + L[i] + arr.infer_s[k]
+        start = t + L[i] if ready is None else max(t + L[i], ready[i])
+        t = start + arr.infer_s[k]
         finish[i] = t
     return finish
 
