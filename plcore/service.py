@@ -30,7 +30,7 @@ from .evaluate import evaluate
 from .instance import Instance
 from .timeline import asap_finish
 
-__all__ = ["Service", "serve", "served_fraction_by_model", "SHARES"]
+__all__ = ["Service", "serve", "upload_time", "SHARES"]
 
 SHARES = ("equal", "proportional", "none")
 
@@ -128,16 +128,3 @@ def serve(instance: Instance, sequence, partial: bool = True, share: str = "equa
     return Service(sequence=tuple(seq), partial=partial, share=share, bandwidth_hz=b,
                    upload_s=tau, load_s=np.asarray(ev.load_s, dtype=float),
                    start_s=finish - arr.infer_s[idx], finish_s=finish)
-
-
-def served_fraction_by_model(instance: Instance, sequence) -> dict[str, float]:
-    """Fraction of each requested model's users that ``sequence`` serves.
-
-    Models nobody requests are left out (their fraction is undefined).
-    """
-    arr = instance.arrays
-    requested = np.bincount(arr.model_of, minlength=len(instance.models))
-    served = np.bincount(arr.model_of[np.asarray(list(sequence), dtype=int)],
-                         minlength=len(instance.models))
-    names = list(instance.models)
-    return {names[m]: float(served[m] / requested[m]) for m in range(len(names)) if requested[m] > 0}

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import plcore
 from plcore import ScheduleError
-from plcore.service import serve, served_fraction_by_model
+from plcore.service import serve
 from plcore.stats import jain_index
 
 from . import strategies
@@ -100,18 +100,6 @@ def test_empty_schedule():
     inst = plcore.load_instance("data/instances/example.json")
     sv = serve(inst, [])
     assert sv.finish_s.shape == (0,)
-
-
-def test_served_fraction_by_model_counts_requests():
-    inst = plcore.load_instance("data/instances/example.json")
-    frac = served_fraction_by_model(inst, [])
-    assert set(frac) == {u.model for u in inst.users} and set(frac.values()) == {0.0}
-    full = served_fraction_by_model(inst, range(inst.n_users))
-    assert set(full.values()) == {1.0}
-    k = 0
-    m = inst.users[k].model
-    n_m = sum(u.model == m for u in inst.users)
-    assert served_fraction_by_model(inst, [k])[m] == pytest.approx(1 / n_m)
 
 
 @given(st.lists(st.floats(0, 1e6), min_size=1, max_size=30))
