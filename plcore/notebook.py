@@ -39,3 +39,18 @@ def save_figure(fig, name: str, show: bool = True) -> None:
 def save_table(df, name: str, suffix: str = "") -> None:
     """Save a tidy ``pandas.DataFrame`` as ``results/<name>/<name><suffix>.csv``."""
     df.to_csv(result_dir(name) / f"{name}{suffix}.csv", index=False)
+
+
+# Glue-key suffix for the DP's gain over each full-loading baseline (see book/results.md).
+GAIN_KEYS = {"no-sharing": "gain", "fcfs-full": "fcfs_gain"}
+
+
+def glue_gains(prefix: str, table) -> None:
+    """Glue ``<prefix>_<key>_min`` and ``_max``: the DP's least and largest gain (%) over each
+    baseline across a sweep, from a :func:`plcore.experiments.throughput_ratios` table."""
+    from myst_nb import glue
+
+    for baseline, key in GAIN_KEYS.items():
+        ratio = table[f"dp / {baseline}"]
+        glue(f"{prefix}_{key}_min", float(100 * (ratio.min() - 1)), display=False)
+        glue(f"{prefix}_{key}_max", float(100 * (ratio.max() - 1)), display=False)
