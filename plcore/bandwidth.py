@@ -98,8 +98,8 @@ def min_bandwidth(data_bits, a_hz, t_s, *, rate: str = "shannon"):
 
     Notes
     -----
-    Equation: MODEL.md section 2 (our reconstruction of the paper's closed form). Cost: a series start and
-    at most eight Newton steps per element, O(1).
+    Equation: MODEL.md section 2 (our reconstruction of the paper's closed form). Cost: a series
+    start and at most eight Newton steps per element, O(1).
     """
     D, a, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (data_bits, a_hz, t_s)))
     if np.isnan(D).any() or np.isnan(a).any() or np.isnan(t).any():

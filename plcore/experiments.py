@@ -205,9 +205,8 @@ def service_trial(seed: int, methods=SERVICE_METHODS, share: str = "equal", **ch
 
     Each schedule is served as early as possible with the leftover bandwidth shared out
     (:func:`plcore.service.serve`); "no-sharing" and "fcfs-full" under the whole-model loader they
-    assume. One row
-    per user and method (dropped users too, with NaN times). Columns: the changes, seed, method,
-    user, model, served, upload_s, latency_s.
+    assume. One row per user and method (dropped users too, with NaN times). Columns: the changes,
+    seed, method, user, model, served, upload_s, latency_s.
     """
     from .scenarios import make_instance
     from .service import serve
