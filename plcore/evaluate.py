@@ -9,7 +9,7 @@ import numpy as np
 from .bandwidth import min_time
 from .instance import Instance
 from .timeline import (TIME_TOL_S, alap_starts, asap_finish, check_sequence, load_times,
-                       user_bandwidth, within_budget)
+                       meets_deadlines, user_bandwidth, within_budget)
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -132,7 +132,7 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
     bw = user_bandwidth(instance, seq, s) if n else np.zeros(0)
     total = float(bw.sum()) if n else 0.0
     slack = float(s[0] - L[0]) if n else np.inf
-    meets = slack >= -TIME_TOL_S
+    meets = meets_deadlines(s, L)
     feasible = bool(meets and within_budget(total, instance.bandwidth_hz))
 
     reason = None

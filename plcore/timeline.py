@@ -118,6 +118,12 @@ def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
     return min_bandwidth(arr.data_bits[users], arr.radio[users], t_s, rate=arr.rate)
 
 
+def meets_deadlines(starts: np.ndarray, L: np.ndarray) -> bool:
+    """Whether ALAP ``starts`` with loads ``L`` meet every deadline: the first load fits after
+    t = 0, ``s_1 - L_1 >= 0`` (MODEL.md section 2), up to the shared tolerance. True when empty."""
+    return starts.size == 0 or bool(starts[0] - L[0] >= -TIME_TOL_S)
+
+
 def within_budget(total_hz: float, budget_hz: float) -> bool:
     """``total <= budget`` up to the shared relative tolerance."""
     return total_hz <= budget_hz * (1.0 + BANDWIDTH_RTOL)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..instance import Instance
-from ..timeline import (TIME_TOL_S, alap_starts, load_times, model_load_times, user_bandwidth,
-                        within_budget)
+from ..timeline import (TIME_TOL_S, alap_starts, load_times, meets_deadlines, model_load_times,
+                        user_bandwidth, within_budget)
 
 
 def admit_deadlines(instance: Instance, order, partial: bool = True) -> list[int]:
@@ -149,7 +149,7 @@ def _total_if_feasible(instance: Instance, seq: list[int], partial: bool) -> flo
     arr = instance.arrays
     L = load_times(arr, seq, partial=partial)
     s = alap_starts(arr, seq, L)
-    if s[0] - L[0] < -TIME_TOL_S:
+    if not meets_deadlines(s, L):
         return None
     total = float(user_bandwidth(instance, seq, s).sum())
     return total if within_budget(total, instance.bandwidth_hz) else None

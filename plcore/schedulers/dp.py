@@ -7,7 +7,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ..instance import Instance
 from ..sharing import LayerTree, layer_tree
-from ..timeline import TIME_TOL_S, alap_from, model_load_times, user_bandwidth, within_budget
+from ..timeline import (TIME_TOL_S, alap_from, meets_deadlines, model_load_times, user_bandwidth,
+                        within_budget)
 from .admission import fit_bandwidth
 
 __all__ = ["solve_dp", "dp_time_table"]
@@ -338,12 +339,13 @@ class _Layout:
         return seq
 
     def _evaluate(self, order: dict, counts: np.ndarray):
-        """Assign users to the slots of this layout; return (users, total bandwidth, starts)."""
+        """Assign users to the slots of this layout; return (users per slot, total bandwidth), or
+        None if the layout misses the deadline."""
         arr = self.arr
         models = np.array(self._flatten(0, order, counts), dtype=int)
         L = model_load_times(arr, models)
         starts = alap_from(L, arr.model_infer_s[models], np.full(models.size, self.T))
-        if starts[0] - L[0] < -TIME_TOL_S:
+        if not meets_deadlines(starts, L):
             return None
         # A model's assignment depends only on its slots' start times: the local search moves a few
         # items at a time, so most models' slots keep their starts and their assignment is reused.
