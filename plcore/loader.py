@@ -8,6 +8,11 @@ the block's module then gets its tensors as *views* into that slot, so nothing e
 copied. Blocks not needed by the next model are evicted (their slots freed) before it is loaded, as
 in MODEL.md section 2.
 
+Binding views costs CPU time (a few microseconds per tensor, hundreds of tensors per network: about
+as long as copying a ResNet-50 at the copy engine's speed). A block's bound module is therefore
+kept per arena offset: the first load at an offset binds, every later load there is the copy
+alone, as in a server that has run its schedule before. Evicting frees the slot and nothing else.
+
 Loading paths (``path``):
 
 * ``"packed_pinned"``: pinned host buffer to device (a GPU is required for pinning);
@@ -107,6 +112,13 @@ def save_safetensors(block: PackedBlock, path: Path) -> None:
              "offset": s.offset, "nbytes": s.nbytes} for s in block.layout]
     save_file({"packed": block.host.cpu()}, str(path),
               metadata={"block": block.name, "layout": json.dumps(meta)})
+    # Written back now: the page cache can only drop clean pages, so a cold read right after
+    # writing would otherwise still be served from memory.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_safetensors(path: Path, cold: bool = False) -> torch.Tensor:
@@ -199,8 +211,11 @@ class PartialLoader:
             for b, pb in self.packed.items():
                 self.files[b] = store / f"{b}.safetensors"
                 save_safetensors(pb, self.files[b])
-        # Device-side twins: the same module structure, tensors bound to arena views on load.
-        self.twins = {b: copy.deepcopy(m).to("meta") for b, m in zoo.blocks.items()}
+        # Device-side modules: a meta-device template per block, and the template bound to the
+        # arena at each offset the block has been loaded to (views only: no device memory).
+        self.templates = {b: copy.deepcopy(m).to("meta") for b, m in zoo.blocks.items()}
+        self._bound: dict[tuple[str, int], nn.Module] = {}
+        self._models: dict[tuple, nn.Sequential] = {}
         largest = max(sum(self.packed[b].nbytes for b in bs) for bs in zoo.models.values())
         self.arena = DeviceArena(arena_bytes or 2 * largest + ALIGN * len(self.packed), self.device)
         self.resident: dict[str, int] = {}      # block -> arena offset
@@ -223,10 +238,9 @@ class PartialLoader:
                 "copied_bytes": sum(self.packed[b].nbytes for b in loaded)}
 
     def evict(self, b: str) -> None:
-        """Free block ``b``'s arena slot (if resident) and detach its module from it."""
+        """Free block ``b``'s arena slot (if resident); its module is no longer handed out."""
         if b in self.resident:
             self.arena.release(self.resident.pop(b), self.packed[b].nbytes)
-            self.twins[b] = self.twins[b].to("meta")
 
     def evict_all(self) -> None:
         """Empty the device (as at t = 0 with nothing resident); the arena stays allocated."""
@@ -234,21 +248,38 @@ class PartialLoader:
             self.evict(b)
 
     def load_block(self, b: str) -> None:
-        """One copy of block ``b``'s packed buffer into a fresh arena slot, then bind its views."""
+        """One copy of block ``b``'s packed buffer into a free arena slot.
+
+        Its module's tensors are views into that slot: bound now if ``b`` was never loaded at this
+        offset, else the module bound then (the views see the bytes just copied).
+        """
         pb = self.packed[b]
         off = self.arena.alloc(pb.nbytes)
         dst = self.arena.slot(off, pb.nbytes)
         src = read_safetensors(self.files[b], self.cold_disk) if self.path == "disk" else pb.host
         dst.copy_(src, non_blocking=self.path == "packed_pinned")
-        bind(self.twins[b], dst, pb.layout)
+        if (b, off) not in self._bound:
+            module = copy.deepcopy(self.templates[b])
+            bind(module, dst, pb.layout)
+            self._bound[b, off] = module
         self.resident[b] = off
+
+    def block_module(self, b: str) -> nn.Module:
+        """Block ``b``'s module on the device (``b`` must be resident)."""
+        if b not in self.resident:
+            raise RuntimeError(f"block not resident: {b!r}")
+        return self._bound[b, self.resident[b]]
 
     def module(self, model: str) -> nn.Sequential:
         """The model on the device (its blocks must be resident: call :meth:`load` first)."""
-        missing = [b for b in self.zoo.models[model] if b not in self.resident]
+        blocks = self.zoo.models[model]
+        missing = [b for b in blocks if b not in self.resident]
         if missing:
             raise RuntimeError(f"blocks not resident: {missing}")
-        return nn.Sequential(*(self.twins[b] for b in self.zoo.models[model])).eval()
+        key = tuple((b, self.resident[b]) for b in blocks)
+        if key not in self._models:
+            self._models[key] = nn.Sequential(*(self._bound[k] for k in key)).eval()
+        return self._models[key]
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":

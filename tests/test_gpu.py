@@ -18,7 +18,7 @@ def test_pinned_loader_is_bit_exact_on_the_gpu():
         loader.load(m)
         for b in zoo.models[m]:                 # weights and buffers arrive bit for bit
             for (name, want), (_, got) in zip(named_tensors(zoo.blocks[b]),
-                                              named_tensors(loader.twins[b])):
+                                              named_tensors(loader.block_module(b))):
                 assert got.is_cuda and torch.equal(got.cpu(), want), (b, name)
         x = zoo.example_input(m, 2)
         with torch.inference_mode():

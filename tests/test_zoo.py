@@ -103,6 +103,47 @@ def test_executor_matches_the_unpacked_modules(tmp_path, path):
     assert np.all(np.diff(run.finish_s) > 0)
 
 
+def test_reloads_reuse_bound_views_and_stay_exact():
+    """A block reloaded at an offset it had before gets the module bound then, over fresh bytes;
+    at a new offset it is bound anew; an evicted block is never handed out."""
+    zoo = build_zoo("resnet18", n_clusters=2, models_per_cluster=1, shared_depth=4, scale=0.125)
+    a, b = zoo.models
+    loader = PartialLoader(zoo, "cpu")
+    x = zoo.example_input(a, 2)
+    with torch.inference_mode():
+        ref = zoo.module(a)(x)
+        loader.load(a)
+        first = {blk: loader.block_module(blk) for blk in zoo.models[a]}
+        where = dict(loader.resident)
+        loader.arena.buffer.fill_(7)             # what a previous tenant left in the arena
+        for _ in range(2):
+            loader.load(b)
+            with pytest.raises(RuntimeError, match="not resident"):
+                loader.block_module(zoo.models[a][0])
+            loader.load(a)
+            assert torch.equal(loader.module(a)(x), ref)
+        for blk in zoo.models[a]:
+            same_place = loader.resident[blk] == where[blk]
+            assert (loader.block_module(blk) is first[blk]) == same_place
+        loader.evict_all()
+        loader.arena.alloc(4096)                 # shift every later slot: all bound anew
+        loader.load(a)
+        assert all(loader.block_module(blk) is not first[blk] for blk in zoo.models[a])
+        assert torch.equal(loader.module(a)(x), ref)
+
+
+def test_time_steps_times_each_step_in_sequence():
+    import time
+
+    from plcore.loadtime import time_steps
+
+    calls = []
+    t = time_steps([lambda: time.sleep(0.001), lambda: time.sleep(0.02)], torch.device("cpu"),
+                   repeats=3, warmup=1, before=lambda: calls.append(1))
+    assert t.shape == (3, 2) and len(calls) == 4
+    assert np.all(t[:, 0] >= 0.001) and np.all(t[:, 1] >= 0.02) and np.all(t[:, 1] > t[:, 0])
+
+
 def test_validate_reports_errors():
     zoo = build_zoo("resnet18", models_per_cluster=2, shared_depth=8, scale=0.125)
     d = zoo.instance_dict({m: 1e-3 for m in zoo.models},
@@ -130,6 +171,10 @@ def test_measured_profile_is_schema_valid_on_this_machine():
     validate_profile(json.loads(json.dumps(prof)))
     assert prof["synthetic"] is False and prof["h2d_pinned_peak_Bps"] is None
     assert set(prof["paths"]) == {"packed_pageable", "disk"}
+    a = prof["architectures"]["resnet18"]
+    assert prof["loader_Bps"] == pytest.approx(
+        sum(b["bytes"] for b in a["blocks"]) / a["model_load_s"]["packed_pageable"])
+    assert prof["method"]["disk_fs"]               # where the disk path's files were
 
 
 @pytest.mark.parametrize("path", sorted(PROFILES.glob("*.json")), ids=lambda p: p.name)
