@@ -1,5 +1,8 @@
 """Command line: ``plcore solve INSTANCE.json --method exact`` (or a .yaml file) and ``plcore evaluate``.
 
+Also ``plcore measure`` (a device profile, :mod:`plcore.loadtime`) and ``plcore profile PATH``
+(its report; ``--check`` exits 1 when a target is missed).
+
 Output is JSON on stdout. Bad input gives one line ``plcore: error: ...`` on stderr and exit code 2;
 no traceback.
 """
@@ -35,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("validate", help="check an instance file").add_argument("instance")
     sub.add_parser("measure", help="measure a device profile (see plcore.loadtime); "
                    "plcore measure --help", add_help=False)
+    r = sub.add_parser("profile", help="report on a device profile (data/profiles/*.json)")
+    r.add_argument("profile")
+    r.add_argument("--check", action="store_true",
+                   help="exit 1 if the profile misses a target (loader / pinned peak >= 0.9, "
+                        "makespan error <= 5 %%)")
     return p
 
 
@@ -53,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return measure(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "profile":
+        return _profile(args)
     try:
         inst = load_instance(args.instance)
         if args.command == "validate":
@@ -79,6 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:   # e.g. piped into `head`: not an error of ours
         sys.stderr.close()
     return 0
+
+
+def _profile(args) -> int:
+    from .profile import report, targets
+
+    try:
+        with open(args.profile) as f:
+            prof = json.load(f)
+        print(report(prof))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"plcore: error: {args.profile}: {exc}", file=sys.stderr)
+        return 2
+    return 1 if args.check and not all(met for *_, met in targets(prof).values()) else 0
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ SCHEMA = "plcore.profile/1"
 def device_info(device: torch.device) -> dict:
     """Provenance: what was measured, with what."""
     info = {"torch": torch.__version__, "date": date.today().isoformat(),
-            "python": platform.python_version(), "cpu": _cpu_model(),
+            "python": platform.python_version(), "os": platform.platform(), "cpu": _cpu_model(),
             "cpu_count": torch.get_num_threads()}
     if device.type == "cuda":
         info["device"] = torch.cuda.get_device_name(device)

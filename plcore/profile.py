@@ -12,6 +12,11 @@ import math
 
 SCHEMA = "plcore.profile/1"
 
+#: Targets of a measured GPU profile: the packed loader's share of the pinned copy peak, and the
+#: makespan error of the real executor against the model's prediction.
+LOADER_PEAK_TARGET = 0.9
+MAKESPAN_ERR_TARGET = 0.05
+
 
 def _need(d: dict, key: str, where: str):
     if key not in d:
@@ -95,3 +100,50 @@ def loading_share(profile: dict):
                          "arch": arch, "path": path, "load_s": load, "infer_s": infer,
                          "share": load / (load + infer)})
     return pd.DataFrame(rows)
+
+
+def targets(profile: dict) -> dict:
+    """The targets a measured profile is held to: ``{name: (value, target, met)}``.
+
+    ``loader_peak_ratio`` (``loader_Bps / h2d_pinned_peak_Bps``, at least
+    :data:`LOADER_PEAK_TARGET`) exists only where a pinned peak was measured (a GPU);
+    ``makespan_rel_err`` (at most :data:`MAKESPAN_ERR_TARGET`) wherever a validation ran.
+    """
+    out = {}
+    peak, got = profile.get("h2d_pinned_peak_Bps"), profile.get("loader_Bps")
+    if peak and got:
+        ratio = got / peak
+        out["loader_peak_ratio"] = (ratio, LOADER_PEAK_TARGET, ratio >= LOADER_PEAK_TARGET)
+    v = profile.get("validation")
+    if v:
+        err = v["makespan_rel_err"]
+        out["makespan_rel_err"] = (err, MAKESPAN_ERR_TARGET, err <= MAKESPAN_ERR_TARGET)
+    return out
+
+
+def report(profile: dict) -> str:
+    """A short plain-text account of a profile: provenance, loader, validation, per network."""
+    validate_profile(profile)
+    p = profile
+    about = [f"{k} {p[k]}" for k in ("driver", "torch") if p.get(k)] + [p["date"]]
+    about += ["synthetic: computed sizes, assumed times"] if p["synthetic"] else []
+    lines = [f"{p['device']}  ({', '.join(about)})"]
+    if p.get("h2d_pinned_peak_Bps"):
+        lines.append(f"pinned host-to-device peak {p['h2d_pinned_peak_Bps'] / 1e9:.1f} GB/s")
+    if p.get("loader_Bps"):
+        lines.append(f"packed loader ({p.get('loader_path')}) {p['loader_Bps'] / 1e9:.1f} GB/s")
+    v = p.get("validation")
+    if v:
+        runs = ", ".join(f"{100 * e:.1f}" for e in v.get("runs_makespan_rel_err", []))
+        lines.append(f"validation ({v.get('arch')}, {v['users']} users): makespan error "
+                     f"{100 * v['makespan_rel_err']:.2f} %" + (f" (runs: {runs} %)" if runs else ""))
+    for arch, a in p["architectures"].items():
+        loads = a.get("model_load_s") or {path: sum(block_load_s(p, arch, path))
+                                          for path in p["paths"]}
+        kind = "whole-model load" if "model_load_s" in a else "sum of block loads"
+        parts = ", ".join(f"{path} {1e3 * t:.2f} ms" for path, t in loads.items())
+        lines.append(f"{arch}: {kind}: {parts}; batch-1 inference {1e3 * a['infer_s']['1']:.2f} ms")
+    for name, (value, target, met) in targets(p).items():
+        cmp = ">=" if name == "loader_peak_ratio" else "<="
+        lines.append(f"target {name}: {value:.3f} ({cmp} {target}) {'met' if met else 'NOT MET'}")
+    return "\n".join(lines)

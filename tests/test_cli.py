@@ -83,3 +83,34 @@ def test_baselines_are_evaluated_under_the_loader_they_assume(method, loader):
     assert out["evaluation"]["load_s"] == pytest.approx(list(expected.load_s))
     if method != "greedy":          # the two loaders differ on this schedule: the check can fail
         assert out["evaluation"]["load_s"] != pytest.approx(list(other.load_s))
+
+
+@pytest.mark.parametrize("name", ["cpu-epyc-2core.json", "synthetic.json"])
+def test_profile_report_of_the_committed_profiles(name):
+    from plcore.paths import PROFILES
+
+    out = run("profile", str(PROFILES / name), "--check")
+    assert out.returncode == 0, out.stderr
+    prof = json.loads((PROFILES / name).read_text())
+    assert out.stdout.startswith(prof["device"])
+    for arch in prof["architectures"]:
+        assert f"\n{arch}: " in out.stdout
+    assert ("makespan error" in out.stdout) == (not prof["synthetic"])
+
+
+def test_profile_check_fails_on_a_missed_target(tmp_path):
+    from plcore.paths import PROFILES
+    from plcore.profile import targets
+
+    prof = json.loads((PROFILES / "cpu-epyc-2core.json").read_text())
+    prof["h2d_pinned_peak_Bps"] = prof["loader_Bps"] / 0.85      # loader at 85 % of the peak
+    (tmp_path / "p.json").write_text(json.dumps(prof))
+    assert targets(prof)["loader_peak_ratio"][2] is False
+    assert targets(prof)["makespan_rel_err"][2] is (prof["validation"]["makespan_rel_err"] <= 0.05)
+    out = run("profile", str(tmp_path / "p.json"), "--check")
+    assert out.returncode == 1 and "loader_peak_ratio: 0.850 (>= 0.9) NOT MET" in out.stdout
+    assert run("profile", str(tmp_path / "p.json")).returncode == 0     # without --check: a report
+    prof.pop("validation")
+    (tmp_path / "p.json").write_text(json.dumps(prof))
+    out = run("profile", str(tmp_path / "p.json"))
+    assert out.returncode == 2 and "missing 'validation'" in out.stderr
