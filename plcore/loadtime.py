@@ -85,29 +85,6 @@ def _nvidia_driver() -> str | None:
         return None
 
 
-def time_runs(fn, device: torch.device, repeats: int, warmup: int, before=None) -> np.ndarray:
-    """Seconds per call of ``fn`` (after ``warmup`` calls); ``before()`` runs untimed each time."""
-    out = []
-    for i in range(warmup + repeats):
-        if before is not None:
-            before()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            dt = start.elapsed_time(end) / 1e3
-        else:
-            t0 = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t0
-        if i >= warmup:
-            out.append(dt)
-    return np.array(out)
-
-
 def time_steps(steps, device: torch.device, repeats: int, warmup: int,
                before=None) -> np.ndarray:
     """Seconds of each of ``steps`` (callables run back to back), per run: shape (repeats, steps).
@@ -138,6 +115,11 @@ def time_steps(steps, device: torch.device, repeats: int, warmup: int,
         if i >= warmup:
             out.append(dt)
     return np.array(out, dtype=float).reshape(repeats, len(steps))
+
+
+def time_runs(fn, device: torch.device, repeats: int, warmup: int, before=None) -> np.ndarray:
+    """Seconds per call of ``fn`` (after ``warmup`` calls); ``before()`` runs untimed each time."""
+    return time_steps([fn], device, repeats, warmup, before)[:, 0]
 
 
 def summary(x: np.ndarray) -> dict:
