@@ -12,7 +12,6 @@ import argparse
 import platform
 import time
 
-import numpy as np
 import pandas as pd
 
 import plcore

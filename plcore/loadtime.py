@@ -129,13 +129,13 @@ def summary(x: np.ndarray) -> dict:
 
 def h2d_pinned_peak(device: torch.device, sizes_mb=(16, 64, 256, 1024), repeats: int = 10) -> dict:
     """Host-to-device bandwidth of one large copy from pinned memory, per size; peak = the max."""
-    per_size = {}
-    for mb in sizes_mb:
-        src = torch.empty(mb << 20, dtype=torch.uint8, pin_memory=True)
+    def rate(nbytes: int) -> float:    # its buffers are freed on return, before the next size
+        src = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
         dst = torch.empty_like(src, device=device)
-        t = time_runs(lambda: dst.copy_(src, non_blocking=True), device, repeats, 3)
-        per_size[str(mb)] = float((mb << 20) / np.median(t))
-        del src, dst
+        return float(nbytes / np.median(time_runs(lambda: dst.copy_(src, non_blocking=True),
+                                                  device, repeats, 3)))
+
+    per_size = {str(mb): rate(mb << 20) for mb in sizes_mb}
     return {"per_size_MB": per_size, "peak_Bps": max(per_size.values())}
 
 
@@ -199,7 +199,7 @@ def measure_blocks(zoo, device: torch.device, paths, repeats: int, warmup: int,
                 for j, b in enumerate(bs):
                     if owner[b] == m:
                         blocks[b][path] = summary(t[:, j])
-            del loader
+            loader = None                # frees its host buffers before the next path
     return blocks, models
 
 

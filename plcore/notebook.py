@@ -7,7 +7,6 @@ is the same everywhere and no notebook hard-codes a path.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from .paths import result_dir
 

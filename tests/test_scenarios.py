@@ -7,7 +7,6 @@ import pytest
 
 import plcore
 from plcore import radio
-from plcore.paths import PROFILES
 from plcore.scenarios import IMAGE_BITS, Scenario, load_profile, make_instance
 from plcore.sharing import is_bottom_layer
 
