@@ -1,14 +1,29 @@
 #!/usr/bin/env bash
 # The device checks of the real-GPU work, as one script (run from the repository root on a machine
-# with an NVIDIA GPU and the project's .venv): GPU tests, then a full profile with provenance.
+# with an NVIDIA GPU and the project's .venv): GPU tests, then a full profile with provenance, then
+# its report against the targets.
 #   bash scripts/gpu_check.sh [OUT.json]
 # On a lent device machine, whose image has torch but not this project's venv:
 #   PY=python3 PYTHONPATH=. bash scripts/gpu_check.sh
-# (plcore needs numpy, scipy and safetensors there; pytest for the GPU tests).
-set -euo pipefail
+# (plcore needs numpy, scipy, safetensors and tqdm there; pytest for the GPU tests). Where the
+# environment variable OUT names a folder (the device tool's folder of files to bring back), the
+# profile and the log are copied into it.
+# A failing GPU test does not stop the measurement; the exit status is non-zero if a test failed
+# or a target was missed.
+set -uo pipefail
 out=${1:-data/profiles/$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-' | tr -cd 'A-Za-z0-9-').json}
 py=${PY:-.venv/bin/python}
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-$py -m pytest tests/test_gpu.py -q -p no:cacheprovider
-$py -m plcore measure --out "$out"
-$py -m plcore profile "$out" --check      # exit 1 if a target is missed
+log=$(mktemp)
+{
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    $py -m pytest tests/test_gpu.py -q -p no:cacheprovider; tests=$?
+    $py -m plcore measure --out "$out" || exit 3
+    if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp "$out" "$OUT/"; fi
+    $py -m plcore profile "$out" --check; check=$?
+    echo "gpu tests exit $tests, targets check exit $check"
+    [ "$tests" -eq 0 ] && [ "$check" -eq 0 ]
+} 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp "$log" "$OUT/gpu_check.log"; fi
+rm -f "$log"
+exit "$status"

@@ -1,0 +1,44 @@
+"""scripts/gpu_check.sh, run here with a stand-in nvidia-smi and a small measurement: the script
+itself (its flow, exit status, files brought back) is checked without a GPU."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_gpu_check_script_measures_reports_and_brings_files_back(tmp_path):
+    bin_dir, out_dir = tmp_path / "bin", tmp_path / "out"
+    bin_dir.mkdir()
+    out_dir.mkdir()
+    _executable(bin_dir / "nvidia-smi", "#!/bin/sh\necho 'Stand-in GPU'\n")
+    # The real interpreter, with `plcore measure` shrunk to a tiny network (seconds, not minutes).
+    _executable(bin_dir / "py", f"""#!/bin/bash
+if [ "$1 $2 $3" = "-m plcore measure" ]; then
+    shift 3
+    exec {sys.executable} -m plcore measure "$@" --archs resnet18 --scale 0.125 --repeats 2 \\
+        --warmup 1 --batches 1
+fi
+exec {sys.executable} "$@"
+""")
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PY=str(bin_dir / "py"),
+               OUT=str(out_dir))
+    profile = tmp_path / "profile.json"
+    run = subprocess.run(["bash", "scripts/gpu_check.sh", str(profile)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert "Stand-in GPU" in run.stdout
+    prof = json.loads((out_dir / "profile.json").read_text())          # brought back
+    assert prof == json.loads(profile.read_text())
+    log = (out_dir / "gpu_check.log").read_text()
+    met = prof["validation"]["makespan_rel_err"] <= 0.05
+    assert f"targets check exit {0 if met else 1}" in log
+    assert run.returncode == (0 if met else 1), run.stdout + run.stderr
