@@ -127,8 +127,12 @@ def summary(x: np.ndarray) -> dict:
             "p90": float(np.percentile(x, 90)), "n": int(x.size)}
 
 
-def h2d_pinned_peak(device: torch.device, sizes_mb=(16, 64, 256, 1024), repeats: int = 10) -> dict:
-    """Host-to-device bandwidth of one large copy from pinned memory, per size; peak = the max."""
+def h2d_pinned_peak(device: torch.device, sizes_mb=(1, 4, 16, 64, 256, 1024),
+                    repeats: int = 10) -> dict:
+    """Host-to-device bandwidth of one copy from pinned memory, per size; peak = the max.
+
+    The small sizes show what a block-sized copy can reach (blocks are 0.1 to 30 MB).
+    """
     def rate(nbytes: int) -> float:    # its buffers are freed on return, before the next size
         src = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
         dst = torch.empty_like(src, device=device)
@@ -224,6 +228,23 @@ def measure_inference(zoo, device: torch.device, batches, repeats: int, warmup: 
     return out
 
 
+def issue_time(loader: PartialLoader, model: str, repeats: int, warmup: int) -> dict:
+    """CPU time to issue a whole-model load (``loader.load`` returning, before the copies end).
+
+    Next to the load time it tells what limits the loader: the copies, or the CPU issuing them.
+    """
+    def once() -> float:
+        loader.evict_all()
+        loader.synchronize()
+        t0 = time.perf_counter()
+        loader.load(model)
+        dt = time.perf_counter() - t0
+        loader.synchronize()
+        return dt
+
+    return summary(np.array([once() for _ in range(warmup + repeats)][warmup:]))
+
+
 def fit_path(nbytes: np.ndarray, seconds: np.ndarray) -> dict:
     """Non-negative least squares ``seconds = overhead_s + bytes / bandwidth_Bps`` over the blocks.
 
@@ -269,6 +290,10 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
         zoo = build_zoo(arch, models_per_cluster=1, scale=scale)
         model = next(iter(zoo.models))
         blocks, whole = measure_blocks(zoo, dev, paths, repeats, warmup, store_dir)
+        issue = None
+        if dev.type == "cuda":
+            issue = issue_time(PartialLoader(zoo, dev, path="packed_pinned"), model, repeats,
+                               warmup)
         progress(f"{arch}: inference ...")
         infer = measure_inference(zoo, dev, batches, max(3, repeats // 4), warmup)[arch]
         rows = []
@@ -292,6 +317,8 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
             "model_load_s": {p: whole[model][p]["median"] for p in paths},
             "model_load_spread_s": {p: [whole[model][p]["p10"], whole[model][p]["p90"]]
                                     for p in paths},
+            # CPU time to issue the packed_pinned load (GPU only: elsewhere a copy is synchronous).
+            "loader_issue_s": issue,
             # Fig. 1 of the paper: share of loading in load + inference (batch 1), per path.
             "loading_share": {p: load_total[p] / (load_total[p] + infer["1"]["median"])
                               for p in paths},

@@ -143,6 +143,12 @@ def report(profile: dict) -> str:
         kind = "whole-model load" if "model_load_s" in a else "sum of block loads"
         parts = ", ".join(f"{path} {1e3 * t:.2f} ms" for path, t in loads.items())
         lines.append(f"{arch}: {kind}: {parts}; batch-1 inference {1e3 * a['infer_s']['1']:.2f} ms")
+        if a.get("loader_issue_s"):
+            lines.append(f"{arch}: CPU time to issue the packed_pinned load "
+                         f"{1e3 * a['loader_issue_s']['median']:.2f} ms")
+    if p.get("h2d_pinned_per_size_Bps"):
+        lines.append("pinned copy rate by size: " + ", ".join(
+            f"{mb} MB {r / 1e9:.1f} GB/s" for mb, r in p["h2d_pinned_per_size_Bps"].items()))
     for name, (value, target, met) in targets(p).items():
         cmp = ">=" if name == "loader_peak_ratio" else "<="
         lines.append(f"target {name}: {value:.3f} ({cmp} {target}) {'met' if met else 'NOT MET'}")

@@ -104,11 +104,16 @@ def test_profile_check_fails_on_a_missed_target(tmp_path):
 
     prof = json.loads((PROFILES / "cpu-epyc-2core.json").read_text())
     prof["h2d_pinned_peak_Bps"] = prof["loader_Bps"] / 0.85      # loader at 85 % of the peak
+    prof["h2d_pinned_per_size_Bps"] = {"1": 2e10, "1024": prof["h2d_pinned_peak_Bps"]}
+    prof["architectures"]["resnet50"]["loader_issue_s"] = {"median": 4e-4, "p10": 3e-4,
+                                                           "p90": 5e-4, "n": 20}
     (tmp_path / "p.json").write_text(json.dumps(prof))
     assert targets(prof)["loader_peak_ratio"][2] is False
     assert targets(prof)["makespan_rel_err"][2] is (prof["validation"]["makespan_rel_err"] <= 0.05)
     out = run("profile", str(tmp_path / "p.json"), "--check")
     assert out.returncode == 1 and "loader_peak_ratio: 0.850 (>= 0.9) NOT MET" in out.stdout
+    assert "resnet50: CPU time to issue the packed_pinned load 0.40 ms" in out.stdout
+    assert "pinned copy rate by size: 1 MB 20.0 GB/s, 1024 MB" in out.stdout
     assert run("profile", str(tmp_path / "p.json")).returncode == 0     # without --check: a report
     prof.pop("validation")
     (tmp_path / "p.json").write_text(json.dumps(prof))
