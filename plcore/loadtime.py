@@ -9,7 +9,9 @@ the CPU), medians with the 10th-90th percentile spread, and each loading path la
 * ``packed_pageable``: the same buffer in pageable memory;
 * ``disk``: the block's safetensors file, dropped from the page cache before each read, then copied;
 * ``torch_to``: torch's ordinary ``tensor.to(device)`` for every tensor of the block from pageable
-  memory, as ``module.to("cuda")`` does (GPU only: on the CPU it copies nothing).
+  memory, as ``module.to("cuda")`` does (GPU only: on the CPU it copies nothing);
+* ``torch_to_pinned``: the same per-tensor copies, each tensor in its own pinned buffer
+  (``non_blocking``; GPU only): what packing gains over pinning alone.
 
 Blocks are timed as the executor loads them: within the load of a whole model from an empty
 device, with a time mark after each block, so the CPU issuing one copy overlaps the copy before it.
@@ -33,6 +35,7 @@ from .zoo import build_zoo
 from .zoo.networks import ARCHITECTURES
 
 SCHEMA = "plcore.profile/1"
+PER_TENSOR = ("torch_to", "torch_to_pinned")   # torch's own copies, tensor by tensor (GPU only)
 
 
 def device_info(device: torch.device) -> dict:
@@ -185,12 +188,15 @@ def measure_blocks(zoo, device: torch.device, paths, repeats: int, warmup: int,
     with tempfile.TemporaryDirectory(dir=store_dir) as store:
         for path in paths:
             loader = None
-            if path != "torch_to":
+            if path not in PER_TENSOR:
                 loader = PartialLoader(zoo, device, path=path, store_dir=store)
             for m, bs in zoo.models.items():
-                if path == "torch_to":
-                    tensors = {b: [t for _, t in named_tensors(zoo.blocks[b])] for b in bs}
-                    steps = [lambda b=b: [t.to(device) for t in tensors[b]] for b in bs]
+                if path in PER_TENSOR:
+                    pin = path == "torch_to_pinned"
+                    tensors = {b: [t.detach().pin_memory() if pin else t
+                                   for _, t in named_tensors(zoo.blocks[b])] for b in bs}
+                    steps = [lambda b=b: [t.to(device, non_blocking=pin) for t in tensors[b]]
+                             for b in bs]
                     before = flush
                 else:
                     steps = [lambda b=b: loader.load_block(b) for b in bs]
@@ -269,8 +275,8 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
     the profile records its file system.
     """
     dev = torch.device(device)
-    paths = ["packed_pinned", "packed_pageable", "disk", "torch_to"] if dev.type == "cuda" \
-        else ["packed_pageable", "disk"]
+    paths = ["packed_pinned", "packed_pageable", "disk", "torch_to", "torch_to_pinned"] \
+        if dev.type == "cuda" else ["packed_pageable", "disk"]
     prof = {"schema": SCHEMA, "synthetic": False, **device_info(dev),
             "method": {"repeats": repeats, "warmup": warmup, "scale": scale,
                        "timer": "CUDA events" if dev.type == "cuda" else "perf_counter",

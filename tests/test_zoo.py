@@ -144,6 +144,21 @@ def test_time_steps_times_each_step_in_sequence():
     assert np.all(t[:, 0] >= 0.001) and np.all(t[:, 1] >= 0.02) and np.all(t[:, 1] > t[:, 0])
 
 
+def test_measure_blocks_times_every_block_within_model_loads():
+    from plcore.loadtime import measure_blocks
+
+    zoo = build_zoo("resnet18", n_clusters=1, models_per_cluster=2, shared_depth=8, scale=0.125)
+    # torch_to runs here too (a CPU `.to` copies nothing): its branch is exercised, not measured.
+    blocks, models = measure_blocks(zoo, torch.device("cpu"), ["packed_pageable", "torch_to"],
+                                    repeats=3, warmup=1)
+    assert set(blocks) == set(zoo.blocks) and set(models) == set(zoo.models)
+    for b, by_path in blocks.items():
+        assert set(by_path) == {"packed_pageable", "torch_to"}, b
+        assert by_path["packed_pageable"]["n"] == 3 and by_path["packed_pageable"]["median"] > 0
+    for m, by_path in models.items():
+        assert by_path["packed_pageable"]["n"] == 3 and by_path["packed_pageable"]["median"] > 0
+
+
 def test_validate_reports_errors():
     zoo = build_zoo("resnet18", models_per_cluster=2, shared_depth=8, scale=0.125)
     d = zoo.instance_dict({m: 1e-3 for m in zoo.models},
