@@ -1,4 +1,4 @@
-"""Figures shared by the notebooks: one style per method, means with confidence bands."""
+"""Figures shared by the notebooks: one style per method and per loading path, means with bands."""
 
 from __future__ import annotations
 
@@ -10,6 +10,22 @@ METHOD_STYLE = {
     "edf": ("EDF", "tab:gray", "^"),
     "random": ("random", "tab:olive", "x"),
 }
+
+# Loading paths in a fixed order and colour, in every figure that shows them.
+LOADING_PATHS = ("packed_pinned", "packed_pageable", "torch_to_pinned", "torch_to", "disk")
+
+
+def path_colours(paths) -> dict:
+    """A colour per loading path, the same in every figure (``C0``... in :data:`LOADING_PATHS`
+    order; paths not listed there come after, sorted)."""
+    extra = sorted(set(paths) - set(LOADING_PATHS))
+    return {q: f"C{i}" for i, q in enumerate((*LOADING_PATHS, *extra))}
+
+
+def ordered_paths(paths) -> list:
+    """``paths`` (each once) in :data:`LOADING_PATHS` order, unknown ones last, sorted."""
+    colours = path_colours(paths)
+    return sorted(set(paths), key=lambda q: list(colours).index(q))
 
 
 def plot_methods(ax, ci, x: str, *, xlabel: str, ylabel: str, logx: bool = False):
