@@ -268,12 +268,18 @@ def fit_path(nbytes: np.ndarray, seconds: np.ndarray) -> dict:
 def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b16"),
                     batches=(1, 2, 4, 8, 16, 32), repeats: int = 20, warmup: int = 3,
                     scale: float = 1.0, validation_users: int = 12, progress=print,
-                    store_dir=None) -> dict:
+                    store_dir=None, checkpoint=None) -> dict:
     """Measure everything a profile holds (see the module docstring) on ``device``.
 
     ``store_dir`` is where the disk path's files go (default: the system's temporary folder);
-    the profile records its file system.
+    the profile records its file system. ``checkpoint(prof)``, if given, is called with the
+    profile so far after each stage, so a failure late in a long run loses nothing measured.
     """
+    def stage(message: str) -> None:
+        if checkpoint is not None:
+            checkpoint(prof)
+        progress(message)
+
     dev = torch.device(device)
     paths = ["packed_pinned", "packed_pageable", "disk", "torch_to", "torch_to_pinned"] \
         if dev.type == "cuda" else ["packed_pageable", "disk"]
@@ -291,8 +297,9 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
         prof["h2d_pinned_per_size_Bps"] = peak["per_size_MB"]
 
     arch_out, bytes_all, secs_all = {}, {p: [] for p in paths}, {p: [] for p in paths}
+    prof["architectures"] = arch_out
     for arch in archs:
-        progress(f"{arch}: blocks ...")
+        stage(f"{arch}: blocks ...")
         zoo = build_zoo(arch, models_per_cluster=1, scale=scale)
         model = next(iter(zoo.models))
         blocks, whole = measure_blocks(zoo, dev, paths, repeats, warmup, store_dir)
@@ -329,7 +336,6 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
             "loading_share": {p: load_total[p] / (load_total[p] + infer["1"]["median"])
                               for p in paths},
         }
-    prof["architectures"] = arch_out
     prof["paths"] = {p: fit_path(np.array(bytes_all[p], float), np.array(secs_all[p], float))
                      for p in paths}
     packed = "packed_pinned" if dev.type == "cuda" else "packed_pageable"
@@ -337,7 +343,7 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
     # What the packed loader achieves on whole models: tensor bytes over measured load time.
     prof["loader_Bps"] = float(sum(bytes_all[packed])
                                / sum(a["model_load_s"][packed] for a in arch_out.values()))
-    progress("validation: a real multi-model schedule ...")
+    stage("validation: a real multi-model schedule ...")
     prof["validation"] = validation_run(prof, dev, scale=scale, n_users=validation_users)
     return prof
 
@@ -417,9 +423,17 @@ def main(argv=None) -> int:
     ap.add_argument("--store-dir", type=Path, default=None,
                     help="folder for the disk path's files (default: the temporary folder)")
     args = ap.parse_args(argv)
-    prof = measure_profile(args.device, tuple(args.archs), tuple(args.batches), args.repeats,
-                           args.warmup, args.scale, store_dir=args.store_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    # The profile so far, kept while measuring (not *.json: never read as a finished profile).
+    partial = args.out.with_name(args.out.name + ".partial")
+
+    def checkpoint(prof: dict) -> None:
+        partial.write_text(json.dumps(prof, indent=1) + "\n")
+
+    prof = measure_profile(args.device, tuple(args.archs), tuple(args.batches), args.repeats,
+                           args.warmup, args.scale, store_dir=args.store_dir,
+                           checkpoint=checkpoint)
     args.out.write_text(json.dumps(prof, indent=1) + "\n")
+    partial.unlink(missing_ok=True)
     print(f"-> {args.out}")
     return 0

@@ -7,7 +7,7 @@
 #   PY=python3 PYTHONPATH=. bash scripts/gpu_check.sh
 # (plcore needs numpy, scipy, safetensors and tqdm there; pytest for the GPU tests). Where the
 # environment variable OUT names a folder (the device tool's folder of files to bring back), the
-# profile and the log are copied into it.
+# profile and the log are copied into it (or, if measuring fails, the profile so far: <profile>.json.partial).
 # A failing GPU test does not stop the measurement; the exit status is non-zero if a test failed
 # or a target was missed.
 set -uo pipefail
@@ -17,7 +17,11 @@ log=$(mktemp)
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     $py -m pytest tests/test_gpu.py -q -p no:cacheprovider; tests=$?
-    $py -m plcore measure --out "$out" || exit 3
+    if ! $py -m plcore measure --out "$out"; then
+        # What was measured before the failure (plcore measure keeps it in OUT.json.partial).
+        if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && [ -f "$out.partial" ]; then cp "$out.partial" "$OUT/"; fi
+        exit 3
+    fi
     if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp "$out" "$OUT/"; fi
     $py -m plcore profile "$out" --check; check=$?
     echo "gpu tests exit $tests, targets check exit $check"

@@ -42,3 +42,25 @@ exec {sys.executable} "$@"
     met = prof["validation"]["makespan_rel_err"] <= 0.05
     assert f"targets check exit {0 if met else 1}" in log
     assert run.returncode == (0 if met else 1), run.stdout + run.stderr
+
+
+def test_gpu_check_script_brings_back_a_partial_profile_when_measuring_fails(tmp_path):
+    bin_dir, out_dir = tmp_path / "bin", tmp_path / "out"
+    bin_dir.mkdir()
+    out_dir.mkdir()
+    _executable(bin_dir / "nvidia-smi", "#!/bin/sh\necho 'Stand-in GPU'\n")
+    # `plcore measure` stands in as a run that fails late, leaving its partial profile.
+    _executable(bin_dir / "py", f"""#!/bin/bash
+if [ "$1 $2 $3" = "-m plcore measure" ]; then
+    echo '{{"stage": "validation"}}' > "$5.partial"
+    exit 1
+fi
+exec {sys.executable} "$@"
+""")
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PY=str(bin_dir / "py"),
+               OUT=str(out_dir))
+    run = subprocess.run(["bash", "scripts/gpu_check.sh", str(tmp_path / "profile.json")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert json.loads((out_dir / "profile.json.partial").read_text()) == {"stage": "validation"}
+    assert (out_dir / "gpu_check.log").exists()

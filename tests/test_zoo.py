@@ -192,6 +192,26 @@ def test_measured_profile_is_schema_valid_on_this_machine():
     assert prof["method"]["disk_fs"]               # where the disk path's files were
 
 
+def test_measure_keeps_what_it_measured_when_a_late_stage_fails(tmp_path, monkeypatch):
+    import plcore.loadtime as lt
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("validation failed")
+
+    args = ["--out", str(tmp_path / "p.json"), "--device", "cpu", "--archs", "resnet18",
+            "--scale", "0.125", "--repeats", "2", "--warmup", "1", "--batches", "1"]
+    monkeypatch.setattr(lt, "validation_run", broken)
+    with pytest.raises(RuntimeError, match="validation failed"):
+        lt.main(args)
+    assert not (tmp_path / "p.json").exists()
+    partial = json.loads((tmp_path / "p.json.partial").read_text())
+    assert partial["loader_Bps"] > 0 and "resnet18" in partial["architectures"]
+    monkeypatch.undo()
+    assert lt.main(args) == 0                       # a full run leaves the profile alone
+    validate_profile(json.loads((tmp_path / "p.json").read_text()))
+    assert not (tmp_path / "p.json.partial").exists()
+
+
 @pytest.mark.parametrize("path", sorted(PROFILES.glob("*.json")), ids=lambda p: p.name)
 def test_committed_profiles_are_schema_valid(path):
     validate_profile(json.loads(path.read_text()))
