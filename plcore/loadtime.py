@@ -163,7 +163,7 @@ class _CacheFlush:
 
 
 def measure_blocks(zoo, device: torch.device, paths, repeats: int, warmup: int,
-                   store_dir=None) -> tuple[dict, dict]:
+                   store_dir=None) -> tuple[dict, dict, dict]:
     """Load time of every block of ``zoo`` along each path, timed within whole-model loads.
 
     Each model of the zoo is loaded from an empty device block after block, as the executor loads
@@ -177,6 +177,9 @@ def measure_blocks(zoo, device: torch.device, paths, repeats: int, warmup: int,
         ``{block: {path: summary}}`` (seconds).
     models : dict
         ``{model: {path: summary}}``: the whole load of each model (seconds).
+    issue : dict
+        ``{model: summary}``: CPU time to issue each model's ``packed_pinned`` load
+        (:func:`issue_time`; GPU only: the one path whose copies are asynchronous).
     """
     owner = {}
     for m, bs in zoo.models.items():
@@ -184,6 +187,7 @@ def measure_blocks(zoo, device: torch.device, paths, repeats: int, warmup: int,
             owner.setdefault(b, m)
     blocks: dict[str, dict] = {b: {} for b in zoo.blocks}
     models: dict[str, dict] = {m: {} for m in zoo.models}
+    issue: dict[str, dict] = {}
     flush = _CacheFlush()
     with tempfile.TemporaryDirectory(dir=store_dir) as store:
         for path in paths:
@@ -209,8 +213,10 @@ def measure_blocks(zoo, device: torch.device, paths, repeats: int, warmup: int,
                 for j, b in enumerate(bs):
                     if owner[b] == m:
                         blocks[b][path] = summary(t[:, j])
+                if path == "packed_pinned" and device.type == "cuda":
+                    issue[m] = issue_time(loader, m, repeats, warmup)
             loader = None                # frees its host buffers before the next path
-    return blocks, models
+    return blocks, models, issue
 
 
 def measure_inference(zoo, device: torch.device, batches, repeats: int, warmup: int) -> dict:
@@ -302,11 +308,7 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
         stage(f"{arch}: blocks ...")
         zoo = build_zoo(arch, models_per_cluster=1, scale=scale)
         model = next(iter(zoo.models))
-        blocks, whole = measure_blocks(zoo, dev, paths, repeats, warmup, store_dir)
-        issue = None
-        if dev.type == "cuda":
-            issue = issue_time(PartialLoader(zoo, dev, path="packed_pinned"), model, repeats,
-                               warmup)
+        blocks, whole, issue = measure_blocks(zoo, dev, paths, repeats, warmup, store_dir)
         progress(f"{arch}: inference ...")
         infer = measure_inference(zoo, dev, batches, max(3, repeats // 4), warmup)[arch]
         rows = []
@@ -331,7 +333,7 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
             "model_load_spread_s": {p: [whole[model][p]["p10"], whole[model][p]["p90"]]
                                     for p in paths},
             # CPU time to issue the packed_pinned load (GPU only: elsewhere a copy is synchronous).
-            "loader_issue_s": issue,
+            "loader_issue_s": issue.get(model),
             # Fig. 1 of the paper: share of loading in load + inference (batch 1), per path.
             "loading_share": {p: load_total[p] / (load_total[p] + infer["1"]["median"])
                               for p in paths},

@@ -149,8 +149,9 @@ def test_measure_blocks_times_every_block_within_model_loads():
 
     zoo = build_zoo("resnet18", n_clusters=1, models_per_cluster=2, shared_depth=8, scale=0.125)
     # torch_to runs here too (a CPU `.to` copies nothing): its branch is exercised, not measured.
-    blocks, models = measure_blocks(zoo, torch.device("cpu"), ["packed_pageable", "torch_to"],
-                                    repeats=3, warmup=1)
+    blocks, models, issue = measure_blocks(zoo, torch.device("cpu"),
+                                           ["packed_pageable", "torch_to"], repeats=3, warmup=1)
+    assert issue == {}                   # issue times are of asynchronous (GPU) copies only
     assert set(blocks) == set(zoo.blocks) and set(models) == set(zoo.models)
     for b, by_path in blocks.items():
         assert set(by_path) == {"packed_pageable", "torch_to"}, b
