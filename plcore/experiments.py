@@ -65,6 +65,12 @@ def summarize_optimality(df: pd.DataFrame) -> pd.DataFrame:
 METHODS = ("dp", "greedy", "no-sharing", "fcfs-full", "edf", "random")
 
 
+def _columns(changes: dict) -> dict:
+    """Scenario changes as table columns: scalars as they are, anything else (a range, a
+    tuple) as its text, so the tidy CSVs of a sweep stay flat."""
+    return {k: v if np.isscalar(v) else str(v) for k, v in changes.items()}
+
+
 def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
     """Every method on one paper-like scenario drawn with ``seed`` (see :mod:`plcore.scenarios`).
 
@@ -84,7 +90,7 @@ def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
             continue
         seq = solve(inst, method=method)
         ev = evaluate(inst, seq, partial=method not in WHOLE_MODEL_LOADER)
-        rows.append({**{k: v if np.isscalar(v) else str(v) for k, v in changes.items()},
+        rows.append({**_columns(changes),
                      "seed": seed, "method": method, "served": len(seq),
                      "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
                      "load_s": float(ev.load_s.sum()), "infer_s": float(inst.arrays.infer_s[seq].sum())})
@@ -168,7 +174,6 @@ def decoupling_trial(seed: int, n_users: int = 6, n_timings: int = 200,
     and the starts never later. Columns: seed, timing, ratio, starts_within_alap.
     """
     from .evaluate import evaluate
-    from .synthetic import random_instance
     from .timeline import user_bandwidth
 
     rng = np.random.default_rng(seed)
@@ -214,7 +219,7 @@ def service_trial(seed: int, methods=SERVICE_METHODS, share: str = "equal", **ch
     inst = make_instance(seed=seed, **changes)
     arr = inst.arrays
     names = list(inst.models)
-    fixed = {k: v if np.isscalar(v) else str(v) for k, v in changes.items()}
+    fixed = _columns(changes)
     frames = []
     for method in methods:
         seq = solve(inst, method=method)
