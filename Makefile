@@ -62,6 +62,7 @@ book: results $(MATHJAX)
 student-book: results $(MATHJAX)
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
 	    c['sphinx']['config']['hide_solutions'] = True; c['title'] += ' (student edition)'; \
+	    ext = c['sphinx']['local_extensions']; ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
 	    yaml.safe_dump(c, open('_build/student_config.yml', 'w'), sort_keys=False)"
 	$(BIN)/jupyter-book build . --all -W -n --keep-going --config _build/student_config.yml \
 	    --path-output _build/student
