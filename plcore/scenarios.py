@@ -95,6 +95,28 @@ class Scenario:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """The scenario in words, for prose that must not retype its numbers.
+
+        Examples
+        --------
+        >>> Scenario().describe()[:60]
+        'users in a 300 m cell, 20 MHz of uplink in total, 2 clusters'
+        """
+        dl = self.deadline_s
+        deadline = (f"per-user deadlines drawn from {1e3 * dl[0]:g} to {1e3 * dl[1]:g} ms"
+                    if isinstance(dl, tuple) else f"a common {1e3 * dl:g} ms deadline")
+        sharing = (f"each cluster's models sharing their {self.shared_depth} bottom blocks"
+                   if self.sharing == "bottom" else
+                   f"each model re-training {self.private_blocks} blocks at random positions and "
+                   "sharing the rest with its cluster")
+        requests = (f"models requested Zipf-distributed (exponent {self.zipf:g})" if self.zipf
+                    else "models requested uniformly")
+        return (f"users in a {self.radius_m:g} m cell, {self.bandwidth_hz / 1e6:g} MHz of uplink "
+                f"in total, {self.n_clusters} clusters of {self.models_per_cluster} models "
+                f"fine-tuned from {self.architecture}, {sharing}, {deadline}, {requests}, "
+                f"and block load times of the {self.profile} profile's {self.loader_path} path")
+
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad parameter."""
         positive = ("n_users", "radius_m", "power_w", "bandwidth_hz", "compression_ratio",

@@ -7,6 +7,7 @@ import pytest
 
 import plcore
 from plcore import radio
+from plcore.experiments import CASES, small_instance
 from plcore.scenarios import IMAGE_BITS, Scenario, load_profile, make_instance
 from plcore.sharing import is_bottom_layer
 
@@ -82,3 +83,28 @@ def test_dp_beats_no_sharing_on_average_on_scenarios():
         for method in served:
             served[method] += len(plcore.solve(inst, method=method))
     assert served["dp"] > served["no-sharing"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_small_instance_budget_changes_nothing_else(case):
+    # dp_vs_exact compares the two optima of one seed to say how often a budget binds.
+    for seed in range(20):
+        ample, binding = (small_instance(seed, case, b).to_dict() for b in (False, True))
+        assert binding.pop("bandwidth_hz") < ample.pop("bandwidth_hz")
+        assert ample == binding
+
+
+@pytest.mark.parametrize("changes", [{}, {"sharing": "general", "deadline_s": (0.1, 0.3),
+                                          "zipf": 0.8, "radius_m": 250.0}])
+def test_describe_states_the_parameters(changes):
+    sc = Scenario().replace(**changes)
+    text = sc.describe()
+    for part in (f"{sc.radius_m:g} m cell", f"{sc.bandwidth_hz / 1e6:g} MHz",
+                 f"{sc.n_clusters} clusters of {sc.models_per_cluster} models", sc.architecture,
+                 sc.profile, sc.loader_path):
+        assert part in text
+    if sc.sharing == "bottom":
+        assert f"{sc.shared_depth} bottom blocks" in text and "common 200 ms deadline" in text
+    else:
+        assert f"{sc.private_blocks} blocks at random" in text and "from 100 to 300 ms" in text
+        assert "Zipf" in text
