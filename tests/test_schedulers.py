@@ -155,6 +155,25 @@ def test_greedy_groups_models_and_follows_sharing():
     assert plcore.evaluate(inst, seq).load_s.sum() == pytest.approx(0.02 * 2 + 6e-3)
 
 
+def test_greedy_trap_of_the_scheduling_exercise():
+    """The instance of the solution to exercise ex-greedy-trap (book/schedulers.md): following the
+    shared backbone makes the greedy serve fewer users than EDF, and the optimum skips A1."""
+    inst = plcore.Instance.from_dict({
+        "blocks": {"bb": {"bytes": 1e8, "load_s": 0.040}, "h1": {"bytes": 1e6, "load_s": 0.002},
+                   "h2": {"bytes": 1e6, "load_s": 0.002}, "c": {"bytes": 2e7, "load_s": 0.010}},
+        "models": {"A1": {"blocks": ["bb", "h1"], "infer_s": 0.005},
+                   "A2": {"blocks": ["bb", "h2"], "infer_s": 0.005},
+                   "B1": {"blocks": ["c"], "infer_s": 0.002}},
+        "users": [{"model": m, "data_bits": 1e4, "deadline_s": d, "spectral_eff": 5.0}
+                  for m, d in [("A1", 0.047), ("A2", 0.100)] + [("B1", 0.070)] * 8],
+        "rate": "linear", "bandwidth_hz": 1e9})
+    served = {m: [inst.users[k].model for k in plcore.solve(inst, method=m)]
+              for m in ("greedy", "edf", "exact")}
+    assert served["greedy"] == ["A1", "A2"] + ["B1"] * 3
+    assert served["edf"] == ["A1"] + ["B1"] * 6
+    assert sorted(served["exact"]) == ["A2"] + ["B1"] * 8
+
+
 @settings(max_examples=80, deadline=None)
 @given(instances, st.data())
 def test_unshared_partial_equals_whole_model_loader(inst, data):
