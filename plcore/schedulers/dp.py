@@ -166,8 +166,8 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     fits. The result is always feasible; how often it
     is optimal is measured against the exact solver in the book.
 
-    **Cost.** The tree knapsack is O(n^2) in the number of users n (min-plus merges of tables whose
-    sizes add up), O(n * N) with N tree nodes in the worst case; the binding search multiplies it by
+    **Cost.** The tree knapsack is O(n^2 + n N) for n users and N tree nodes: O(n^2) for the
+    min-plus merges of tables whose sizes add up, O(n N) at worst for adding each node's load time; the binding search multiplies it by
     ``len(lambdas)`` and by the number of counts tried, plus O(c^3) assignments.
     """
     T = _common_deadline(instance)
