@@ -38,7 +38,7 @@ def solve_greedy(instance: Instance, *, max_work: int = 2_000_000) -> list[int]:
 
     Notes
     -----
-    **Rule** (the paper's, as its abstract and our notes give it): repeatedly load next the pending
+    **Rule** (our reading of the paper's heuristic): repeatedly load next the pending
     model that shares the most parameter bytes with the one on the GPU, so that consecutively loaded
     models reuse resident blocks.
 
