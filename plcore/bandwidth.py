@@ -37,18 +37,35 @@ def shannon_rate(b_hz, a_hz):
         Bandwidth (Hz), ``>= 0``.
     a_hz : array_like
         ``a = p g / N0`` (Hz). Broadcasts with ``b_hz``.
+
+    Returns
+    -------
+    ndarray
+        Rate (bit/s), the broadcast shape; ``a / ln 2`` (the supremum) at ``b = inf``.
     """
     b = np.asarray(b_hz, dtype=float)
     a = np.asarray(a_hz, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = b * np.log1p(a / b) / LN2
-    return np.where(b > 0, r, 0.0)
+    return np.where(np.isinf(b), a / LN2, np.where(b > 0, r, 0.0))
 
 
 def min_time(data_bits, a_hz):
     r"""Shortest possible upload time (s), at infinite bandwidth: :math:`D \ln 2 / a`.
 
     :func:`min_bandwidth` is finite exactly for ``t`` strictly above this.
+
+    Parameters
+    ----------
+    data_bits : array_like
+        Input size ``D`` (bit).
+    a_hz : array_like
+        ``a = p g / N0`` (Hz), ``> 0``. Broadcasts with ``data_bits``.
+
+    Returns
+    -------
+    ndarray
+        Time (s), the broadcast shape.
     """
     return np.asarray(data_bits, dtype=float) * LN2 / np.asarray(a_hz, dtype=float)
 
@@ -99,7 +116,9 @@ def min_bandwidth(data_bits, a_hz, t_s, *, rate: str = "shannon"):
     Notes
     -----
     Equation: MODEL.md section 2 (our reconstruction of the paper's closed form). Cost: a series
-    start and at most eight Newton steps per element, O(1).
+    start and at most eight Newton steps per element, O(1). One refinement of MODEL.md, which gives
+    ``+inf`` for every ``t <= 0``: with no data (``D = 0``) the answer is 0 at ``t = 0`` too, since
+    nothing has to arrive.
     """
     D, a, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (data_bits, a_hz, t_s)))
     if np.isnan(D).any() or np.isnan(a).any() or np.isnan(t).any():
@@ -133,6 +152,20 @@ def min_bandwidth_linear(data_bits, spectral_eff, t_s):
     """Least bandwidth (Hz) under the linear rate ``r(b) = b * spectral_eff``: ``D / (se * t)``.
 
     Same conventions as :func:`min_bandwidth` (``inf`` for ``t <= 0``, 0 for no data).
+
+    Parameters
+    ----------
+    data_bits : array_like
+        Input size ``D`` (bit), ``>= 0``.
+    spectral_eff : array_like
+        Spectral efficiency (bit/s/Hz), ``> 0``.
+    t_s : array_like
+        Time available for the upload (s).
+
+    Returns
+    -------
+    ndarray
+        Bandwidth (Hz), the broadcast shape of the inputs.
     """
     return min_bandwidth(data_bits, spectral_eff, t_s, rate="linear")
 

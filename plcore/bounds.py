@@ -26,14 +26,14 @@ from .timeline import TIME_TOL_S, user_bandwidth
 __all__ = ["upper_bound", "bounds"]
 
 
-def _moore_hodgson(p: np.ndarray, d: np.ndarray) -> int:
+def _moore_hodgson(p: np.ndarray, d: np.ndarray, tol_s: float = TIME_TOL_S) -> int:
     """Most jobs (processing ``p``, due ``d``) one machine can finish on time (Moore-Hodgson 1968)."""
     heap: list[float] = []
     t = 0.0
     for k in np.argsort(d, kind="stable"):
         heapq.heappush(heap, -p[k])
         t += p[k]
-        if t > d[k] + TIME_TOL_S:
+        if t > d[k] + tol_s:
             t += heapq.heappop(heap)   # drop the longest job so far
     return len(heap)
 
@@ -60,7 +60,7 @@ def bounds(instance: Instance) -> dict[str, int]:
         return {"deadlines": 0, "bandwidth": 0}
     need = np.sort(user_bandwidth(instance, np.arange(n), arr.deadline_s - arr.infer_s))
     out = {
-        "deadlines": _moore_hodgson(arr.infer_s, arr.deadline_s),
+        "deadlines": _moore_hodgson(arr.infer_s, arr.deadline_s, arr.time_tol_s),
         "bandwidth": int(np.searchsorted(np.cumsum(need), instance.bandwidth_hz * (1 + 1e-9),
                                          side="right")),
     }
@@ -76,7 +76,7 @@ def bounds(instance: Instance) -> dict[str, int]:
             alone = user_bandwidth(instance, np.arange(n), d - arr.infer_s)
             servable = np.flatnonzero(alone <= instance.bandwidth_hz * (1 + 1e-9))
             table = dp_time_table(instance, tree, servable)
-            out["dp-time"] = int(np.flatnonzero(table <= d[0] + TIME_TOL_S).max())
+            out["dp-time"] = int(np.flatnonzero(table <= d[0] + arr.time_tol_s).max())
     return out
 
 

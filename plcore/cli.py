@@ -47,11 +47,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sequence(text: str) -> list[int]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    try:
-        return [int(t) for t in items]
-    except ValueError:
-        raise ScheduleError(f"sequence must be comma-separated integers, got {text!r}") from None
+    if not text.strip():
+        return []                     # the empty schedule
+    out = []
+    for pos, t in enumerate(text.split(",")):
+        try:
+            out.append(int(t.strip()))
+        except ValueError:
+            raise ScheduleError(f"sequence item {pos}: {t.strip()!r} is not an integer (the "
+                                f"sequence must be comma-separated user indices, got {text!r})") from None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

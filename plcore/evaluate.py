@@ -8,7 +8,7 @@ import numpy as np
 
 from .bandwidth import min_time
 from .instance import Instance
-from .timeline import (TIME_TOL_S, alap_starts, asap_finish, check_sequence, load_times,
+from .timeline import (alap_starts, asap_finish, check_sequence, load_times,
                        meets_deadlines, user_bandwidth, within_budget)
 
 __all__ = ["Evaluation", "evaluate"]
@@ -132,13 +132,13 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
     bw = user_bandwidth(instance, seq, s) if n else np.zeros(0)
     total = float(bw.sum()) if n else 0.0
     slack = float(s[0] - L[0]) if n else np.inf
-    meets = meets_deadlines(s, L)
+    meets = meets_deadlines(s, L, arr.time_tol_s)
     feasible = bool(meets and within_budget(total, instance.bandwidth_hz))
 
     reason = None
     if not meets:
         finish = asap_finish(arr, seq, L)
-        late = int(np.argmax(finish > arr.deadline_s[seq] + TIME_TOL_S))
+        late = int(np.argmax(finish - arr.deadline_s[seq]))   # the latest user
         k = seq[late]
         reason = (f"deadline missed: user {k} (position {late}) finishes at {finish[late]:.6g} s "
                   f"even when everything runs as early as possible; its deadline is "

@@ -1,6 +1,8 @@
 """Problem instances: blocks, models, users, uplink and loader (MODEL.md sections 1 and 4).
 
-An :class:`Instance` is an immutable, validated record. It is built from a plain dict (the JSON
+An :class:`Instance` is a validated record, to be treated as read-only: its integer-indexed view
+(``Instance.arrays``) is computed once and cached, so changing a block or a model in place would
+leave evaluations on the old values (build a new instance with :meth:`Instance.replace`). It is built from a plain dict (the JSON
 layout of MODEL.md section 4) by :meth:`Instance.from_dict`, and written back by
 :meth:`Instance.to_dict`; ``Instance.from_dict(inst.to_dict()) == inst``.
 
@@ -24,6 +26,9 @@ from .errors import InstanceError
 
 RATES = ("shannon", "linear")
 
+# Timing tolerance of every feasibility test (s), at least: see InstanceArrays.time_tol_s.
+TIME_TOL_FLOOR_S = 1e-12
+
 
 # --------------------------------------------------------------------------------------------------
 # Small validators: each names the entry it checks.
@@ -41,7 +46,10 @@ def _number(obj: Mapping, key: str, where: str, *, minimum: float | None = None,
     # bool is an int subclass in Python; a true/false in a numeric field is a mistake, not a 1/0.
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InstanceError(f"{name}: must be a number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:   # an integer too large for a float (JSON allows any number of digits)
+        raise InstanceError(f"{name}: too large, got an integer of {len(str(value))} digits") from None
     if math.isnan(value):
         raise InstanceError(f"{name}: is NaN")
     if math.isinf(value):
@@ -173,6 +181,16 @@ class Instance:
     def from_dict(cls, d: Mapping) -> "Instance":
         """Validate a dict in the layout of MODEL.md section 4 and build an :class:`Instance`.
 
+        Parameters
+        ----------
+        d : Mapping
+            ``blocks``, ``models``, ``users``, ``bandwidth_hz`` and, as the rate needs,
+            ``noise_psd_w_hz``; optional ``rate``, ``resident``, ``loader`` and ``meta``.
+
+        Returns
+        -------
+        Instance
+
         Raises
         ------
         InstanceError
@@ -227,8 +245,14 @@ class Instance:
             models[mname] = Model(blocks=tuple(mb),
                                   infer_s=_number(m, "infer_s", where, minimum=0))
 
-        noise = _number(d, "noise_psd_w_hz", "", minimum=0, strict=True,
-                        required=(rate == "shannon"))
+        shannon = rate == "shannon"
+        # A field the rate model does not use is refused: it would be silently ignored otherwise
+        # (most likely the rate was meant to be the other one).
+        unused = {"shannon": ("spectral_eff",), "linear": ("power_w", "channel_gain")}[rate]
+        if not shannon and d.get("noise_psd_w_hz") is not None:
+            raise InstanceError("noise_psd_w_hz: not used with rate 'linear' (remove it, or set "
+                                "rate: shannon)")
+        noise = _number(d, "noise_psd_w_hz", "", minimum=0, strict=True, required=shannon)
         bandwidth = _number(d, "bandwidth_hz", "", minimum=0, strict=True)
 
         raw_users = d.get("users")
@@ -243,7 +267,10 @@ class Instance:
             model = u.get("model")
             if not isinstance(model, str) or model not in models:
                 raise InstanceError(f"{where}.model: unknown model {model!r}")
-            shannon = rate == "shannon"
+            for key in unused:
+                if u.get(key) is not None:
+                    raise InstanceError(f"{where}.{key}: not used with rate {rate!r} (remove it, "
+                                        f"or set rate: {'linear' if shannon else 'shannon'})")
             users.append(User(
                 model=model,
                 data_bits=_number(u, "data_bits", where, minimum=0),
@@ -254,6 +281,11 @@ class Instance:
                 spectral_eff=_number(u, "spectral_eff", where, minimum=0, strict=True,
                                      required=not shannon),
             ))
+            if shannon:   # each factor is finite and positive, but their ratio may not be
+                a = users[-1].power_w * users[-1].channel_gain / noise
+                if not (math.isfinite(a) and a > 0):
+                    raise InstanceError(f"{where}: power_w * channel_gain / noise_psd_w_hz = {a:g} "
+                                        "Hz is not a finite positive number")
 
         raw_res = d.get("resident", [])
         if not isinstance(raw_res, Sequence) or isinstance(raw_res, str):
@@ -261,8 +293,12 @@ class Instance:
         for i, bname in enumerate(raw_res):
             if not isinstance(bname, str) or bname not in blocks:
                 raise InstanceError(f"resident[{i}]: unknown block {bname!r}")
-        if len(set(raw_res)) != len(raw_res):
-            raise InstanceError("resident: a block is listed twice")
+        first: dict[str, int] = {}
+        for i, bname in enumerate(raw_res):
+            if bname in first:
+                raise InstanceError(f"resident[{i}]: block {bname!r} is listed twice "
+                                    f"(first at resident[{first[bname]}])")
+            first[bname] = i
 
         meta = d.get("meta", {})
         _mapping(meta, "meta")
@@ -271,7 +307,13 @@ class Instance:
                    meta=dict(meta))
 
     def to_dict(self) -> dict:
-        """The JSON-ready dict of MODEL.md section 4 (inverse of :meth:`from_dict`)."""
+        """The JSON-ready dict of MODEL.md section 4 (inverse of :meth:`from_dict`).
+
+        Returns
+        -------
+        dict
+            Plain numbers, strings, lists and dicts; ``Instance.from_dict(d) == self``.
+        """
         d: dict[str, Any] = {
             "blocks": {n: ({"bytes": b.bytes} if b.load_s is None
                            else {"bytes": b.bytes, "load_s": b.load_s})
@@ -298,7 +340,22 @@ class Instance:
     __hash__ = None  # mutable-looking dict fields: instances are compared, not hashed
 
     def replace(self, **changes) -> "Instance":
-        """A validated copy with some top-level fields changed (e.g. ``bandwidth_hz=1e8``)."""
+        """A validated copy with some top-level fields changed (e.g. ``bandwidth_hz=1e8``).
+
+        Parameters
+        ----------
+        **changes
+            Top-level keys of :meth:`to_dict` and their new values.
+
+        Returns
+        -------
+        Instance
+
+        Raises
+        ------
+        InstanceError
+            If the changed instance is not valid (naming the entry).
+        """
         d = self.to_dict()
         d.update(changes)
         return Instance.from_dict(d)
@@ -361,6 +418,7 @@ class InstanceArrays:
     shared_bytes: np.ndarray     # (n_models, n_models) B
     radio: np.ndarray            # (n_users,) a_k (Hz) for Shannon, spectral_eff for linear
     rate: str
+    time_tol_s: float            # s, timing tolerance of feasibility tests (see build)
 
     @classmethod
     def build(cls, inst: Instance) -> "InstanceArrays":
@@ -386,24 +444,38 @@ class InstanceArrays:
         else:
             radio = np.array([u.spectral_eff for u in inst.users], dtype=float)
         model_infer = np.array([inst.models[m].infer_s for m in mnames], dtype=float)
+        deadline = np.array([u.deadline_s for u in inst.users], dtype=float)
+        # Start times are running sums of n terms, taken in different orders by the evaluator and
+        # the solvers: their rounding grows with n and with the time scale, so the tolerance does
+        # too (1 ps for any instance of milliseconds; more only for huge horizons or n).
+        horizon = float(deadline.max()) if deadline.size else 0.0
+        time_tol = TIME_TOL_FLOOR_S + 4 * (deadline.size + 1) * np.finfo(float).eps * horizon
         return cls(
             model_names=mnames, block_names=bnames, model_of=model_of, block_load_s=load,
             block_bytes=size, incidence=X, resident=resident,
             model_full_s=(Xf * load).sum(axis=1),
             model_infer_s=model_infer,
             infer_s=model_infer[model_of] if model_of.size else np.zeros(0),
-            deadline_s=np.array([u.deadline_s for u in inst.users], dtype=float),
+            deadline_s=deadline,
             data_bits=np.array([u.data_bits for u in inst.users], dtype=float),
             link_s=link,
             from_resident_s=(Xf * load) @ (~resident).astype(float),
             resident_holds=~(X & ~resident).any(axis=1),
             shared_bytes=(Xf * size) @ Xf.T,
-            radio=radio, rate=inst.rate,
+            radio=radio, rate=inst.rate, time_tol_s=time_tol,
         )
 
 
 def load_instance(path: str | Path) -> Instance:
     """Read and validate an instance file: JSON, or YAML for a ``.yaml``/``.yml`` name.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Instance
 
     Raises
     ------
@@ -422,7 +494,14 @@ def load_instance(path: str | Path) -> Instance:
 
 def save_instance(inst: Instance, path: str | Path) -> None:
     """Write an instance as indented JSON, or YAML for a ``.yaml``/``.yml`` name (round-trips
-    through :func:`load_instance`)."""
+    through :func:`load_instance`).
+
+    Parameters
+    ----------
+    inst : Instance
+    path : str or Path
+        The file to write (replaced if it exists).
+    """
     from .files import write_mapping
 
     write_mapping(inst.to_dict(), path)

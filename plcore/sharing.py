@@ -66,6 +66,16 @@ class NotBottomLayer(ValueError):
 def layer_tree(instance: Instance) -> LayerTree:
     """Build the tree of layers of a bottom-layer-sharing instance.
 
+    Parameters
+    ----------
+    instance : Instance
+
+    Returns
+    -------
+    LayerTree
+        One node per block (node 0 is the root, no block), each model at the node of its top block,
+        and the path of resident nodes from the root.
+
     Raises
     ------
     NotBottomLayer
@@ -75,7 +85,8 @@ def layer_tree(instance: Instance) -> LayerTree:
     Notes
     -----
     Bottom-layer sharing holds iff inserting every model's block list into a trie puts each block
-    in exactly one trie node. O(total number of model blocks).
+    in exactly one trie node. O(total number of model blocks), plus the resident path's length times
+    the branching along it.
     """
     arr = instance.arrays
     block = [-1]
@@ -89,12 +100,13 @@ def layer_tree(instance: Instance) -> LayerTree:
         v = 0
         for bname in instance.models[mname].blocks:
             j = bidx[bname]
-            nxt = next((c for c in children[v] if block[c] == j), None)
-            if nxt is None:
-                if j in node_of_block:
+            if j in node_of_block:   # a block has one node: it must be a child of v
+                nxt = node_of_block[j][0]
+                if parent[nxt] != v:
                     raise NotBottomLayer(
                         f"not bottom-layer sharing: block {bname!r} of model {mname!r} is also in "
                         f"model {node_of_block[j][1]!r} but outside their common bottom layers")
+            else:
                 nxt = len(block)
                 block.append(j)
                 parent.append(v)
@@ -106,7 +118,7 @@ def layer_tree(instance: Instance) -> LayerTree:
         models_at[v].append(mi)
         model_node[mi] = v
 
-    res_nodes = sorted(node_of_block[j][0] for j in np.flatnonzero(arr.resident) if j in node_of_block)
+    res_nodes = {node_of_block[j][0] for j in np.flatnonzero(arr.resident) if j in node_of_block}
     path = []
     v = 0
     while True:
@@ -138,15 +150,27 @@ def is_bottom_layer(instance: Instance) -> bool:
 def unshared(instance: Instance) -> Instance:
     """The same instance with every model holding private copies of its blocks.
 
-    Block ``b`` of model ``m`` becomes ``"m/b"``. A model all of whose blocks are resident keeps its
-    copies resident, so the first model is reused exactly when the whole-model loader would reuse
-    it. Partial loading on this instance *is* the whole-model loader on the original one.
+    Block ``b`` of model ``m`` becomes ``"m/b"`` (or ``"'m'/'b'"``, quoted, if names holding ``/``
+    would make two copies collide). A model all of whose blocks are resident keeps its copies
+    resident, so the first model is reused exactly when the whole-model loader would reuse it.
+    Partial loading on this instance *is* the whole-model loader on the original one.
+
+    Parameters
+    ----------
+    instance : Instance
+
+    Returns
+    -------
+    Instance
+        Same users, uplink and models (by name); each model's blocks are its own copies.
     """
     d = instance.to_dict()
     resident = set(instance.resident)
+    pairs = [(mname, b) for mname, m in instance.models.items() for b in m.blocks]
+    name = "{}/{}" if len({f"{m}/{b}" for m, b in pairs}) == len(pairs) else "{!r}/{!r}"
     blocks, models, res = {}, {}, []
     for mname, m in instance.models.items():
-        names = [f"{mname}/{b}" for b in m.blocks]
+        names = [name.format(mname, b) for b in m.blocks]
         for b, new in zip(m.blocks, names):
             blocks[new] = d["blocks"][b]
         models[mname] = {"blocks": names, "infer_s": m.infer_s}

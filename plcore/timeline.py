@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ScheduleError
-from .instance import Instance, InstanceArrays
+from .instance import TIME_TOL_FLOOR_S, Instance, InstanceArrays
 
 # Feasibility tolerances, shared by evaluator and solvers so that their verdicts agree despite sums
-# taken in different orders: 1 ps of timing, and a 1e-9 relative excess of the bandwidth budget.
-TIME_TOL_S = 1e-12
+# taken in different orders: timing to ``InstanceArrays.time_tol_s`` (1 ps, more only for huge time
+# horizons; TIME_TOL_S is that floor), and a 1e-9 relative excess of the bandwidth budget.
+TIME_TOL_S = TIME_TOL_FLOOR_S
 BANDWIDTH_RTOL = 1e-9
 
 
@@ -27,6 +28,9 @@ def check_sequence(inst: Instance, sequence) -> list[int]:
     ScheduleError
         Naming the first bad position: not an integer, out of range, or a repeated user.
     """
+    if isinstance(sequence, (set, frozenset, dict)):
+        raise ScheduleError(f"schedule must be ordered (a list or array of user indices), got a "
+                            f"{type(sequence).__name__}")
     try:
         items = list(sequence)
     except TypeError:
@@ -118,10 +122,11 @@ def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
     return min_bandwidth(arr.data_bits[users], arr.radio[users], t_s, rate=arr.rate)
 
 
-def meets_deadlines(starts: np.ndarray, L: np.ndarray) -> bool:
+def meets_deadlines(starts: np.ndarray, L: np.ndarray, tol_s: float = TIME_TOL_S) -> bool:
     """Whether ALAP ``starts`` with loads ``L`` meet every deadline: the first load fits after
-    t = 0, ``s_1 - L_1 >= 0`` (MODEL.md section 2), up to the shared tolerance. True when empty."""
-    return starts.size == 0 or bool(starts[0] - L[0] >= -TIME_TOL_S)
+    t = 0, ``s_1 - L_1 >= 0`` (MODEL.md section 2), up to ``tol_s`` (pass the instance's
+    ``arrays.time_tol_s``). True when empty."""
+    return starts.size == 0 or bool(starts[0] - L[0] >= -tol_s)
 
 
 def within_budget(total_hz: float, budget_hz: float) -> bool:

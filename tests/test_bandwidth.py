@@ -137,3 +137,8 @@ def test_agrees_with_the_test_suites_bisection_reference():
     finite = np.isfinite(ref) & (ref < 1e15)
     assert np.array_equal(np.isinf(got[~finite]), np.isinf(ref[~finite]))
     np.testing.assert_allclose(got[finite], ref[finite], rtol=1e-9)
+
+
+def test_shannon_rate_limits():
+    np.testing.assert_allclose(shannon_rate([0.0, np.inf], 1e8), [0.0, 1e8 / np.log(2)])
+    assert shannon_rate(1e15, 1e8) == pytest.approx(1e8 / np.log(2), rel=1e-6)

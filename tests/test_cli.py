@@ -56,7 +56,7 @@ def test_bad_files_give_one_line_and_exit_2(tmp_path, content, message):
 
 
 def test_bad_sequence_is_an_error(instance_file):
-    for seq in ("0,0", "0,x", "99"):
+    for seq in ("0,0", "0,x", "99", "0,,1", "0,"):
         res = run("evaluate", str(instance_file), seq)
         assert res.returncode == 2 and "Traceback" not in res.stderr
 

@@ -132,6 +132,7 @@ def test_empty_schedule():
     ([0.0], r"schedule\[0\]: user index must be an integer"),
     ([True], r"must be an integer"),
     (5, r"schedule must be a sequence"),
+    ({0, 1}, r"schedule must be ordered .* got a set"),
 ])
 def test_bad_sequences_raise(seq, message):
     with pytest.raises(ScheduleError, match=message):
@@ -143,3 +144,20 @@ def test_to_dict_is_json_ready():
 
     inst = random_instance(3, 2, 1, data_bits=(1e9, 2e9))
     json.dumps(plcore.evaluate(inst, [1, 0]).to_dict(), allow_nan=False)
+
+
+def test_deadlines_met_exactly_on_a_long_horizon():
+    """Start times are running sums: at a horizon of days their rounding exceeds 1 ps. Deadlines
+    met exactly (as early as possible) stay feasible, and every solver's answer passes evaluate."""
+    load, infer = 0.1, 30000.7
+    inst = plcore.Instance.from_dict({
+        "blocks": {"a": {"bytes": 1, "load_s": load}},
+        "models": {"m": {"blocks": ["a"], "infer_s": infer}},
+        "users": [{"model": "m", "data_bits": 0, "deadline_s": load + (k + 1) * infer,
+                   "spectral_eff": 1.0} for k in range(3)],
+        "rate": "linear", "bandwidth_hz": 1.0})
+    assert plcore.evaluate(inst, [0, 1, 2]).feasible
+    for method in ("exact", "greedy", "edf", "no-sharing"):
+        assert plcore.solve(inst, method=method) == [0, 1, 2]
+    for method in ("random", "fcfs-full"):
+        assert plcore.evaluate(inst, plcore.solve(inst, method=method)).feasible

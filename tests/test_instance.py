@@ -62,8 +62,14 @@ def test_linear_rate_needs_spectral_eff_not_radio():
     for u in d["users"]:
         del u["power_w"], u["channel_gain"]
         u["spectral_eff"] = 4.0
+    with pytest.raises(InstanceError, match="noise_psd_w_hz: not used with rate 'linear'"):
+        plcore.Instance.from_dict({**d, "noise_psd_w_hz": 3.98e-21})
     inst = plcore.Instance.from_dict(d)
     assert inst.rate == "linear"
+    d["users"][1]["power_w"] = 0.2
+    with pytest.raises(InstanceError, match=r"users\[1\]\.power_w: not used with rate 'linear'"):
+        plcore.Instance.from_dict(d)
+    d["users"][1].pop("power_w")
     with pytest.raises(InstanceError, match=r"users\[0\].spectral_eff: missing"):
         d["users"][0].pop("spectral_eff")
         plcore.Instance.from_dict(d)
@@ -114,6 +120,14 @@ BAD = [
     ("loader bandwidth zero", ("loader", "bandwidth_Bps"), 0.0, r"loader\.bandwidth_Bps: must be > 0"),
     ("no models", ("models",), {}, r"models: empty"),
     ("no blocks", ("blocks",), {}, r"blocks: empty"),
+    ("integer too large for a float", ("blocks", "h2", "bytes"), 10 ** 400,
+     r"blocks\['h2'\]\.bytes: too large, got an integer of 401 digits"),
+    ("a_k overflows", ("users", 0, "power_w"), 1e300,
+     r"users\[0\]: power_w \* channel_gain / noise_psd_w_hz = inf Hz"),
+    ("resident block listed twice", ("resident",), ["bb", "h1", "bb"],
+     r"resident\[2\]: block 'bb' is listed twice \(first at resident\[0\]\)"),
+    ("spectral_eff with the Shannon rate", ("users", 1, "spectral_eff"), 4.0,
+     r"users\[1\]\.spectral_eff: not used with rate 'shannon'"),
 ]
 
 
@@ -128,6 +142,14 @@ def test_validation_leaves_the_input_untouched():
     before = copy.deepcopy(d)
     plcore.Instance.from_dict(d)
     assert d == before
+
+
+def test_a_k_that_underflows_is_rejected():
+    d = base()
+    d["users"][1].update(power_w=1e-200, channel_gain=1e-200)
+    with pytest.raises(InstanceError, match=r"users\[1\]: power_w \* channel_gain / noise_psd_w_hz "
+                                            r"= 0 Hz is not a finite positive number"):
+        plcore.Instance.from_dict(d)
 
 
 def test_bad_files(tmp_path):

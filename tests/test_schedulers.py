@@ -227,3 +227,24 @@ def test_dominance_reduction_keeps_the_optimal_assignment():
         assert (a is None) == (b is None)
         if a is not None:
             assert a[1] == pytest.approx(b[1], rel=1e-12), seed
+
+
+def test_no_sharing_copies_never_collide():
+    """Model 'a' with block 'b/c' and model 'a/b' with block 'c' would both copy to 'a/b/c'."""
+    inst = plcore.Instance.from_dict({
+        "blocks": {"b/c": {"bytes": 1, "load_s": 0.05}, "c": {"bytes": 1, "load_s": 0.001}},
+        "models": {"a": {"blocks": ["b/c"], "infer_s": 0.001},
+                   "a/b": {"blocks": ["c"], "infer_s": 0.001}},
+        "users": [{"model": m, "data_bits": 0, "deadline_s": d, "spectral_eff": 1.0}
+                  for m, d in (("a", 0.03), ("a/b", 0.03))],
+        "rate": "linear", "bandwidth_hz": 1.0})
+    copies = unshared(inst)
+    assert len(copies.blocks) == 2
+    assert copies.model_load_s("a") == 0.05 and copies.model_load_s("a/b") == 0.001
+    assert [inst.users[k].model for k in plcore.solve(inst, method="no-sharing")] == ["a/b"]
+
+
+def test_bad_solver_option_is_a_value_error():
+    inst = random_instance(0, 4, 2)
+    with pytest.raises(ValueError, match="method 'greedy': .*unexpected keyword argument 'foo'"):
+        plcore.solve(inst, method="greedy", foo=1)

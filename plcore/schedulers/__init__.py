@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 from ..evaluate import evaluate
@@ -53,6 +54,10 @@ def solve(instance: Instance, method: str, **options) -> list[int]:
         solver = SOLVERS[method]
     except KeyError:
         raise ValueError(f"unknown method {method!r}; available: {', '.join(SOLVERS)}") from None
+    try:
+        inspect.signature(solver).bind(instance, **options)
+    except TypeError as exc:
+        raise ValueError(f"method {method!r}: {exc}") from None
     seq = solver(instance, **options)
     # Every solver's answer must pass the evaluator; a failure here is a bug, never bad input.
     for partial in (True, False) if method in WHOLE_MODEL_LOADER else (True,):

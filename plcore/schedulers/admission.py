@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..instance import Instance
-from ..timeline import (TIME_TOL_S, alap_starts, load_times, meets_deadlines, model_load_times,
+from ..timeline import (alap_starts, load_times, meets_deadlines, model_load_times,
                         user_bandwidth, within_budget)
 
 
@@ -46,7 +46,7 @@ def admit_deadlines(instance: Instance, order, partial: bool = True) -> list[int
         # The same loading rule as the evaluator: the load of m right after the last kept model.
         L = model_load_times(arr, np.array([m] if prev < 0 else [prev, m]), partial)[-1]
         finish = t + L + arr.infer_s[k]
-        if finish <= arr.deadline_s[k] + TIME_TOL_S:
+        if finish <= arr.deadline_s[k] + arr.time_tol_s:
             kept.append(int(k))
             t = finish
             prev = m
@@ -149,7 +149,7 @@ def _total_if_feasible(instance: Instance, seq: list[int], partial: bool) -> flo
     arr = instance.arrays
     L = load_times(arr, seq, partial=partial)
     s = alap_starts(arr, seq, L)
-    if not meets_deadlines(s, L):
+    if not meets_deadlines(s, L, arr.time_tol_s):
         return None
     total = float(user_bandwidth(instance, seq, s).sum())
     return total if within_budget(total, instance.bandwidth_hz) else None

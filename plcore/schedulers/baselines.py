@@ -21,6 +21,10 @@ def solve_no_sharing(instance: Instance) -> list[int]:
     star, so the DP is exact in time), the greedy otherwise. So the comparison isolates the value of
     sharing, not of a cleverer scheduler.
 
+    Parameters
+    ----------
+    instance : Instance
+
     Returns
     -------
     list of int
@@ -83,8 +87,16 @@ def solve_random(instance: Instance, *, seed: int = 0, partial: bool = True) -> 
 
     Parameters
     ----------
+    instance : Instance
     seed : int
         Seed of ``numpy.random.default_rng``: same seed, same schedule.
+    partial : bool
+        Admission under partial loading (default) or the whole-model loader.
+
+    Returns
+    -------
+    list of int
+        A schedule that :func:`plcore.evaluate` finds feasible with the same ``partial``.
 
     Notes
     -----
@@ -99,6 +111,17 @@ def solve_edf(instance: Instance, *, partial: bool = True) -> list[int]:
 
     A sanity reference: the order that meets the most deadlines when loading is free, blind to
     sharing and to bandwidth.
+
+    Parameters
+    ----------
+    instance : Instance
+    partial : bool
+        Admission under partial loading (default) or the whole-model loader.
+
+    Returns
+    -------
+    list of int
+        A schedule that :func:`plcore.evaluate` finds feasible with the same ``partial``.
 
     Notes
     -----

@@ -7,7 +7,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..instance import Instance
 from ..sharing import LayerTree, layer_tree
-from ..timeline import (TIME_TOL_S, alap_from, meets_deadlines, model_load_times, user_bandwidth,
+from ..timeline import (alap_from, meets_deadlines, model_load_times, user_bandwidth,
                         within_budget)
 from .admission import fit_bandwidth
 
@@ -187,7 +187,7 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     by_model = [servable[arr.model_of[servable] == m] for m in range(n_models)]
     time_items = [np.arange(u.size + 1) * arr.model_infer_s[m] for m, u in enumerate(by_model)]
     f = _Knapsack(tree, weight, time_items)
-    fits = np.flatnonzero(f.table[0] <= T + TIME_TOL_S)
+    fits = np.flatnonzero(f.table[0] <= T + arr.time_tol_s)
     j_time = int(fits.max())
     if j_time == 0:
         return []
@@ -345,7 +345,7 @@ class _Layout:
         models = np.array(self._flatten(0, order, counts), dtype=int)
         L = model_load_times(arr, models)
         starts = alap_from(L, arr.model_infer_s[models], np.full(models.size, self.T))
-        if not meets_deadlines(starts, L):
+        if not meets_deadlines(starts, L, arr.time_tol_s):
             return None
         # A model's assignment depends only on its slots' start times: the local search moves a few
         # items at a time, so most models' slots keep their starts and their assignment is reused.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..instance import Instance
-from ..timeline import TIME_TOL_S, BANDWIDTH_RTOL, user_bandwidth
+from ..timeline import BANDWIDTH_RTOL, user_bandwidth
 
 __all__ = ["solve_exact"]
 
@@ -86,6 +86,7 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     arr = instance.arrays
     budget = instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL)
     m_of, d, infer = arr.model_of, arr.deadline_s, arr.infer_s
+    tol = arr.time_tol_s
 
     # Least time before f's start that any predecessor situation needs (see "Time" above).
     via_user = np.full(n, np.inf)
@@ -96,7 +97,7 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     need = np.minimum(arr.from_resident_s[m_of], via_user)
 
     def alive(f, s, b):
-        return (s - need[f] >= -TIME_TOL_S) & (b <= budget)
+        return (s - need[f] >= -tol) & (b <= budget)
 
     # A label is (s, b, u, parent): start of u, bandwidth of the suffix, u, the rest of the suffix.
     level: dict[tuple[int, int], list[tuple]] = {}
@@ -110,7 +111,7 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     all_users = np.arange(n)
     while level:
         done = [lab for (mask, f), labs in level.items() for lab in labs
-                if lab[0] - arr.from_resident_s[m_of[f]] >= -TIME_TOL_S]
+                if lab[0] - arr.from_resident_s[m_of[f]] >= -tol]
         if done:
             best = min(done, key=lambda lab: lab[1])
         nxt: dict[tuple[int, int], list[tuple]] = {}

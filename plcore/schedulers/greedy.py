@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..instance import Instance
-from ..timeline import TIME_TOL_S
 from .admission import fit_bandwidth, reinsert
 
 __all__ = ["solve_greedy"]
@@ -81,7 +80,7 @@ def solve_greedy(instance: Instance, *, max_work: int = 2_000_000) -> list[int]:
     cur = -1
     while True:
         load = arr.from_resident_s if cur < 0 else arr.link_s[cur]
-        reachable = pending & (t + load + infer <= last_deadline + TIME_TOL_S)
+        reachable = pending & (t + load + infer <= last_deadline + arr.time_tol_s)
         if not reachable.any():
             break
         share = arr.incidence.astype(float) @ (arr.resident * arr.block_bytes) if cur < 0 \
@@ -92,7 +91,7 @@ def solve_greedy(instance: Instance, *, max_work: int = 2_000_000) -> list[int]:
         t += load[m]
         users = by_model[m]
         for k in users[head[m]:]:
-            if t + infer[m] <= arr.deadline_s[k] + TIME_TOL_S:
+            if t + infer[m] <= arr.deadline_s[k] + arr.time_tol_s:
                 order.append(k)
                 t += infer[m]
         head[m] = len(users)
