@@ -21,13 +21,14 @@ import numpy as np
 
 from .instance import Instance
 from .sharing import NotBottomLayer, layer_tree
-from .timeline import TIME_TOL_S, user_bandwidth
+from .timeline import BANDWIDTH_RTOL, user_bandwidth, within_budget
 
 __all__ = ["upper_bound", "bounds"]
 
 
-def _moore_hodgson(p: np.ndarray, d: np.ndarray, tol_s: float = TIME_TOL_S) -> int:
-    """Most jobs (processing ``p``, due ``d``) one machine can finish on time (Moore-Hodgson 1968)."""
+def _moore_hodgson(p: np.ndarray, d: np.ndarray, tol_s: float) -> int:
+    """Most jobs (processing ``p``, due ``d``) one machine can finish on time (Moore-Hodgson 1968),
+    counting a job late only by more than ``tol_s``."""
     heap: list[float] = []
     t = 0.0
     for k in np.argsort(d, kind="stable"):
@@ -61,7 +62,7 @@ def bounds(instance: Instance) -> dict[str, int]:
     need = np.sort(user_bandwidth(instance, np.arange(n), arr.deadline_s - arr.infer_s))
     out = {
         "deadlines": _moore_hodgson(arr.infer_s, arr.deadline_s, arr.time_tol_s),
-        "bandwidth": int(np.searchsorted(np.cumsum(need), instance.bandwidth_hz * (1 + 1e-9),
+        "bandwidth": int(np.searchsorted(np.cumsum(need), instance.bandwidth_hz * (1 + BANDWIDTH_RTOL),
                                          side="right")),
     }
     d = arr.deadline_s
@@ -74,7 +75,7 @@ def bounds(instance: Instance) -> dict[str, int]:
             from .schedulers.dp import dp_time_table
 
             alone = user_bandwidth(instance, np.arange(n), d - arr.infer_s)
-            servable = np.flatnonzero(alone <= instance.bandwidth_hz * (1 + 1e-9))
+            servable = np.flatnonzero(within_budget(alone, instance.bandwidth_hz))
             table = dp_time_table(instance, tree, servable)
             out["dp-time"] = int(np.flatnonzero(table <= d[0] + arr.time_tol_s).max())
     return out

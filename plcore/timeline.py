@@ -11,12 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ScheduleError
-from .instance import TIME_TOL_FLOOR_S, Instance, InstanceArrays
+from .instance import Instance, InstanceArrays
 
 # Feasibility tolerances, shared by evaluator and solvers so that their verdicts agree despite sums
-# taken in different orders: timing to ``InstanceArrays.time_tol_s`` (1 ps, more only for huge time
-# horizons; TIME_TOL_S is that floor), and a 1e-9 relative excess of the bandwidth budget.
-TIME_TOL_S = TIME_TOL_FLOOR_S
+# taken in different orders: timing to the instance's ``arrays.time_tol_s`` (1 ps, more only for
+# huge time horizons), and a 1e-9 relative excess of the bandwidth budget.
 BANDWIDTH_RTOL = 1e-9
 
 
@@ -122,13 +121,13 @@ def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
     return min_bandwidth(arr.data_bits[users], arr.radio[users], t_s, rate=arr.rate)
 
 
-def meets_deadlines(starts: np.ndarray, L: np.ndarray, tol_s: float = TIME_TOL_S) -> bool:
+def meets_deadlines(starts: np.ndarray, L: np.ndarray, tol_s: float) -> bool:
     """Whether ALAP ``starts`` with loads ``L`` meet every deadline: the first load fits after
-    t = 0, ``s_1 - L_1 >= 0`` (MODEL.md section 2), up to ``tol_s`` (pass the instance's
+    t = 0, ``s_1 - L_1 >= 0`` (MODEL.md section 2), up to ``tol_s`` (the instance's
     ``arrays.time_tol_s``). True when empty."""
     return starts.size == 0 or bool(starts[0] - L[0] >= -tol_s)
 
 
 def within_budget(total_hz: float, budget_hz: float) -> bool:
-    """``total <= budget`` up to the shared relative tolerance."""
+    """``total <= budget`` up to the shared relative tolerance (elementwise for arrays)."""
     return total_hz <= budget_hz * (1.0 + BANDWIDTH_RTOL)

@@ -180,7 +180,7 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
 
     # Users that cannot be served even alone, as late as possible, within the whole budget.
     alone = user_bandwidth(instance, np.arange(instance.n_users), T - arr.infer_s)
-    servable = np.flatnonzero(alone <= B * (1 + 1e-9))
+    servable = np.flatnonzero(within_budget(alone, B))
     if servable.size == 0:
         return []
     weight = _node_weights(instance, tree)
@@ -194,7 +194,7 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
 
     layout = _Layout(instance, tree, T, by_model)
     base = layout.schedule(f.counts(j_time, n_models), local_search=False)
-    if base is not None and base[1] <= B * (1 + 1e-9):
+    if base is not None and within_budget(base[1], B):
         return base[0]          # bandwidth does not bind: optimal
 
     # Bandwidth binds: Lagrangian choices of users for each count, from the largest down.
