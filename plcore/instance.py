@@ -281,20 +281,14 @@ class Instance:
                 spectral_eff=_number(u, "spectral_eff", where, minimum=0, strict=True,
                                      required=not shannon),
             ))
-            if shannon:   # each factor is finite and positive, but their ratio may not be
-                a = users[-1].power_w * users[-1].channel_gain / noise
-                if not (math.isfinite(a) and a > 0):
-                    raise InstanceError(f"{where}: power_w * channel_gain / noise_psd_w_hz = {a:g} "
-                                        "Hz is not a finite positive number")
 
         raw_res = d.get("resident", [])
         if not isinstance(raw_res, Sequence) or isinstance(raw_res, str):
             raise InstanceError(f"resident: must be a list of block names, got {raw_res!r}")
+        first: dict[str, int] = {}
         for i, bname in enumerate(raw_res):
             if not isinstance(bname, str) or bname not in blocks:
                 raise InstanceError(f"resident[{i}]: unknown block {bname!r}")
-        first: dict[str, int] = {}
-        for i, bname in enumerate(raw_res):
             if bname in first:
                 raise InstanceError(f"resident[{i}]: block {bname!r} is listed twice "
                                     f"(first at resident[{first[bname]}])")
@@ -302,9 +296,16 @@ class Instance:
 
         meta = d.get("meta", {})
         _mapping(meta, "meta")
-        return cls(blocks=blocks, models=models, users=tuple(users), bandwidth_hz=bandwidth,
+        inst = cls(blocks=blocks, models=models, users=tuple(users), bandwidth_hz=bandwidth,
                    noise_psd_w_hz=noise, rate=rate, resident=tuple(raw_res), loader=loader,
                    meta=dict(meta))
+        if shannon:   # each factor is finite and positive, but their product may not be
+            bad = np.flatnonzero(~(np.isfinite(inst.a_hz) & (inst.a_hz > 0)))
+            if bad.size:
+                k = int(bad[0])
+                raise InstanceError(f"users[{k}]: power_w * channel_gain / noise_psd_w_hz = "
+                                    f"{inst.a_hz[k]:g} Hz is not a finite positive number")
+        return inst
 
     def to_dict(self) -> dict:
         """The JSON-ready dict of MODEL.md section 4 (inverse of :meth:`from_dict`).
