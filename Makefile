@@ -40,7 +40,7 @@ test: $(STAMP)
 refresh-notebooks: $(STAMP)
 	for nb in $(NOTEBOOKS); do \
 	    PLCORE_QUICK=1 PLCORE_RESULTS=$(CURDIR)/_build/test-results \
-	        $(BIN)/python -m plcore.notebook_runner $$nb $$nb || exit 1; done
+	        $(BIN)/python -m plcore.study.notebook_runner $$nb $$nb || exit 1; done
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -x -q -p no:cacheprovider
@@ -51,7 +51,7 @@ results: $(EXECUTED)
 
 book/executed/%.ipynb: notebooks/%.ipynb $(LIBRARY) $(STAMP)
 	@mkdir -p $(@D)
-	$(BIN)/python -m plcore.notebook_runner $< $@
+	$(BIN)/python -m plcore.study.notebook_runner $< $@
 
 ## book: results, then the HTML book, warnings as errors (MathJax served from the book itself)
 book: results $(MATHJAX)

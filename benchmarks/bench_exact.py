@@ -16,7 +16,7 @@ import pandas as pd
 
 import plcore
 from plcore.paths import result_dir
-from plcore.synthetic import random_instance
+from plcore.study.synthetic import random_instance
 
 REGIMES = {
     "loose, ample bandwidth": dict(deadline_s=(0.5, 1.0), bandwidth_hz=1e10),

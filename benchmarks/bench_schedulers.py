@@ -15,7 +15,7 @@ import platform
 import pandas as pd
 from tqdm import tqdm
 
-from plcore.experiments import (CASES, growth_exponents, optimality_trial, runtime_point,
+from plcore.study.experiments import (CASES, growth_exponents, optimality_trial, runtime_point,
                                 scenario_trial, summarize_optimality)
 from plcore.paths import result_dir
 

@@ -6,12 +6,37 @@ Public API (MODEL.md section 5)::
     min_bandwidth(data_bits, a_hz, t_s)
     evaluate(instance, sequence, partial=True) -> Evaluation
     solve(instance, method, **options) -> list[int]
+
+Layout
+------
+The library is organised in four wings, layered so that imports only go down:
+
+============== ===================================================================================
+``model``      the system model of MODEL.md: instances and their files, the closed-form
+               bandwidth, the ALAP timeline, evaluation, sharing structures, the radio channel
+``schedulers`` one module per algorithm (exact, DP, greedy, baselines), admission, upper bounds
+``gpu``        torch: the model zoo with shared blocks, the packed loader, the real executor,
+               the profiler and the profile schema
+``study``      what the book's notebooks use: scenarios, synthetic instances, sweeps,
+               experiments, statistics, claims, plots, the notebook runner
+============== ===================================================================================
+
+Rules (checked by ``tests/test_layout.py``):
+
+* ``model`` imports nothing else of plcore;
+* ``schedulers`` imports only ``model``;
+* ``gpu`` imports ``model``, and ``schedulers`` only where it runs a schedule;
+* ``study`` may import all three;
+* nothing in plcore imports ``study`` except the command line (``cli``);
+* the root modules ``errors`` and ``paths`` import nothing of plcore and any wing may use them;
+  this package itself exposes only ``model`` and ``schedulers`` (importing plcore never
+  imports torch, pandas or matplotlib).
 """
 
-from .bandwidth import min_bandwidth, min_bandwidth_linear, shannon_rate
 from .errors import InstanceError, ScheduleError
-from .evaluate import Evaluation, evaluate
-from .instance import Instance, load_instance, save_instance
+from .model.bandwidth import min_bandwidth, min_bandwidth_linear, shannon_rate
+from .model.evaluate import Evaluation, evaluate
+from .model.instance import Instance, load_instance, save_instance
 from .schedulers import SOLVERS, solve
 
 __version__ = "0.1.0"

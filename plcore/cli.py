@@ -1,6 +1,6 @@
 """Command line: ``plcore solve INSTANCE.json --method exact`` (or a .yaml file) and ``plcore evaluate``.
 
-Also ``plcore measure`` (a device profile, :mod:`plcore.loadtime`) and ``plcore profile PATH``
+Also ``plcore measure`` (a device profile, :mod:`plcore.gpu.loadtime`) and ``plcore profile PATH``
 (its report; ``--check`` exits 1 when a target is missed).
 
 Output is JSON on stdout. Bad input gives one line ``plcore: error: ...`` on stderr and exit code 2;
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--full-loader", action="store_true")
 
     sub.add_parser("validate", help="check an instance file").add_argument("instance")
-    sub.add_parser("measure", help="measure a device profile (see plcore.loadtime); "
+    sub.add_parser("measure", help="measure a device profile (see plcore.gpu.loadtime); "
                    "plcore measure --help", add_help=False)
     r = sub.add_parser("profile", help="report on a device profile (data/profiles/*.json)")
     r.add_argument("profile")
@@ -62,7 +62,7 @@ def _sequence(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["measure"]:   # torch is imported only for measuring
-        from .loadtime import main as measure
+        from .gpu.loadtime import main as measure
 
         return measure(argv[1:])
     args = _parser().parse_args(argv)
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _profile(args) -> int:
-    from .profile import report, targets
+    from .gpu.profile import report, targets
 
     try:
         with open(args.profile) as f:

@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from plcore.synthetic import random_instance
+from plcore.study.synthetic import random_instance
 
 
 def instances(min_users: int = 1, max_users: int = 7):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq
 
 import plcore
-from plcore.bandwidth import min_time, shannon_rate
+from plcore.model.bandwidth import min_time, shannon_rate
 
 from .reference import bandwidth_bisect
 

@@ -1,8 +1,8 @@
-"""The verdict rule for claimed changes (plcore.claims)."""
+"""The verdict rule for claimed changes (plcore.study.claims)."""
 
 import pytest
 
-from plcore.claims import change_verdict, relative_change_pct, sweep_verdict
+from plcore.study.claims import change_verdict, relative_change_pct, sweep_verdict
 
 
 @pytest.mark.parametrize("measured, claimed, verdict", [

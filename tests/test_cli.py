@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import plcore
-from plcore.synthetic import random_instance
+from plcore.study.synthetic import random_instance
 
 
 def run(*args):
@@ -100,7 +100,7 @@ def test_profile_report_of_the_committed_profiles(name):
 
 def test_profile_check_fails_on_a_missed_target(tmp_path):
     from plcore.paths import PROFILES
-    from plcore.profile import targets
+    from plcore.gpu.profile import targets
 
     prof = json.loads((PROFILES / "cpu-epyc-2core.json").read_text())
     prof["h2d_pinned_peak_Bps"] = prof["loader_Bps"] / 0.85      # loader at 85 % of the peak

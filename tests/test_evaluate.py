@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import plcore
 from plcore import ScheduleError
-from plcore.synthetic import random_instance
+from plcore.study.synthetic import random_instance
 
 from . import strategies
 from .reference import asap_meets_deadlines, bandwidth_bisect, radio, ref_loads

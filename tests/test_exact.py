@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import plcore
-from plcore.synthetic import random_instance
+from plcore.study.synthetic import random_instance
 
 from .reference import exhaustive_optimum
 

@@ -8,7 +8,7 @@ import pytest
 
 import plcore
 from plcore import InstanceError
-from plcore.synthetic import random_instance
+from plcore.study.synthetic import random_instance
 
 EXAMPLE = "data/instances/example.json"
 

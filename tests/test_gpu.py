@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from plcore.loader import PartialLoader, named_tensors
-from plcore.loadtime import h2d_pinned_peak, time_runs
-from plcore.zoo import build_zoo
+from plcore.gpu.loader import PartialLoader, named_tensors
+from plcore.gpu.loadtime import h2d_pinned_peak, time_runs
+from plcore.gpu.zoo import build_zoo
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

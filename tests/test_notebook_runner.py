@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from plcore.notebook_runner import _is_progress, strip_volatile
+from plcore.study.notebook_runner import _is_progress, strip_volatile
 
 
 @pytest.mark.parametrize("output, progress", [

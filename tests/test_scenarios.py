@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import plcore
-from plcore import radio
-from plcore.experiments import CASES, small_instance
-from plcore.scenarios import IMAGE_BITS, Scenario, load_profile, make_instance
-from plcore.sharing import is_bottom_layer
+from plcore.model import radio
+from plcore.model.sharing import is_bottom_layer
+from plcore.study.experiments import CASES, small_instance
+from plcore.study.scenarios import IMAGE_BITS, Scenario, load_profile, make_instance
 
 
 def test_defaults_are_documented_values():

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import plcore
-from plcore.bounds import bounds, upper_bound
-from plcore.sharing import NotBottomLayer, is_bottom_layer, layer_tree, unshared
-from plcore.synthetic import random_instance
+from plcore.model.sharing import NotBottomLayer, is_bottom_layer, layer_tree, unshared
+from plcore.schedulers.bounds import bounds, upper_bound
+from plcore.study.synthetic import random_instance
 
 from . import strategies
 from .reference import exhaustive_optimum
@@ -96,7 +96,7 @@ def test_every_solver_is_feasible_and_never_beats_the_optimum(inst):
 
 
 def test_solvers_on_paper_scenarios_are_feasible():
-    from plcore.scenarios import make_instance
+    from plcore.study.scenarios import make_instance
 
     for seed in range(3):
         for sharing in ("bottom", "general"):

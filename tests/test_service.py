@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import plcore
 from plcore import ScheduleError
-from plcore.service import serve
-from plcore.stats import jain_index
+from plcore.study.service import serve
+from plcore.study.stats import jain_index
 
 from . import strategies
 from .reference import radio, rate, ref_loads
@@ -126,7 +126,7 @@ def test_jain_index_rejects_bad_input(bad, where):
 def test_service_summary_by_hand():
     import pandas as pd
 
-    from plcore.experiments import service_summary
+    from plcore.study.experiments import service_summary
 
     nan = float("nan")
     df = pd.DataFrame({

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from plcore import sweep
+from plcore.study import sweep
 
 
 def square(x: int) -> pd.DataFrame:

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 import plcore
-from plcore.loader import DeviceArena, PartialLoader, pack_block, read_safetensors, save_safetensors, tensor_view
+from plcore.gpu.loader import (DeviceArena, PartialLoader, pack_block, read_safetensors,
+                               save_safetensors, tensor_view)
+from plcore.gpu.profile import validate_profile
+from plcore.gpu.runtime import execute, validate
+from plcore.gpu.zoo import build_blocks, build_zoo, tensor_bytes
+from plcore.model.sharing import is_bottom_layer
 from plcore.paths import PROFILES
-from plcore.profile import validate_profile
-from plcore.runtime import execute, validate
-from plcore.sharing import is_bottom_layer
-from plcore.zoo import build_blocks, build_zoo, tensor_bytes
 
 # torchvision's parameter counts for the standard networks (1000 classes).
 PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
@@ -135,7 +136,7 @@ def test_reloads_reuse_bound_views_and_stay_exact():
 def test_time_steps_times_each_step_in_sequence():
     import time
 
-    from plcore.loadtime import time_steps
+    from plcore.gpu.loadtime import time_steps
 
     calls = []
     t = time_steps([lambda: time.sleep(0.001), lambda: time.sleep(0.02)], torch.device("cpu"),
@@ -145,7 +146,7 @@ def test_time_steps_times_each_step_in_sequence():
 
 
 def test_measure_blocks_times_every_block_within_model_loads():
-    from plcore.loadtime import measure_blocks
+    from plcore.gpu.loadtime import measure_blocks
 
     zoo = build_zoo("resnet18", n_clusters=1, models_per_cluster=2, shared_depth=8, scale=0.125)
     # torch_to runs here too (a CPU `.to` copies nothing): its branch is exercised, not measured.
@@ -180,7 +181,7 @@ def test_pinned_path_needs_a_gpu():
 
 
 def test_measured_profile_is_schema_valid_on_this_machine():
-    from plcore.loadtime import measure_profile
+    from plcore.gpu.loadtime import measure_profile
 
     prof = measure_profile("cpu", archs=("resnet18",), batches=(1, 2), repeats=2, warmup=1,
                            scale=0.125, validation_users=4, progress=lambda *_: None)
@@ -194,7 +195,7 @@ def test_measured_profile_is_schema_valid_on_this_machine():
 
 
 def test_measure_keeps_what_it_measured_when_a_late_stage_fails(tmp_path, monkeypatch):
-    import plcore.loadtime as lt
+    import plcore.gpu.loadtime as lt
 
     def broken(*args, **kwargs):
         raise RuntimeError("validation failed")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from ..evaluate import evaluate
-from ..instance import Instance
+from ..model.evaluate import evaluate
+from ..model.instance import Instance
 from .baselines import solve_edf, solve_fcfs_full, solve_no_sharing, solve_random
 from .dp import solve_dp
 from .exact import solve_exact

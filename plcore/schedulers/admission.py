@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..instance import Instance
-from ..timeline import (alap_starts, load_times, meets_deadlines, model_load_times,
+from ..model.instance import Instance
+from ..model.timeline import (alap_starts, load_times, meets_deadlines, model_load_times,
                         user_bandwidth, within_budget)
 
 

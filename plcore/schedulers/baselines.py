@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..instance import Instance
-from ..sharing import NotBottomLayer, unshared
+from ..model.instance import Instance
+from ..model.sharing import NotBottomLayer, unshared
 from .admission import admit_deadlines, fit_bandwidth
 
 __all__ = ["solve_no_sharing", "solve_fcfs_full", "solve_random", "solve_edf"]
@@ -15,7 +15,7 @@ __all__ = ["solve_no_sharing", "solve_fcfs_full", "solve_random", "solve_edf"]
 def solve_no_sharing(instance: Instance) -> list[int]:
     """The paper's baseline: schedule as if no block were shared, for the whole-model loader.
 
-    The instance is rewritten with private copies of every block (:func:`plcore.sharing.unshared`),
+    The instance is rewritten with private copies of every block (:func:`plcore.model.sharing.unshared`),
     on which partial loading *is* the traditional loader, and scheduled there by the same algorithms
     PartialLoading uses: the DP when all users share one deadline (the tree of layers is then a
     star, so the DP is exact in time), the greedy otherwise. So the comparison isolates the value of

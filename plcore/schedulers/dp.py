@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..instance import Instance
-from ..sharing import LayerTree, layer_tree
-from ..timeline import (alap_from, meets_deadlines, model_load_times, user_bandwidth,
+from ..model.instance import Instance
+from ..model.sharing import LayerTree, layer_tree
+from ..model.timeline import (alap_from, meets_deadlines, model_load_times, user_bandwidth,
                         within_budget)
 from .admission import fit_bandwidth
 
@@ -134,7 +134,7 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     Examples
     --------
     >>> import plcore
-    >>> from plcore.synthetic import random_instance
+    >>> from plcore.study.synthetic import random_instance
     >>> inst = random_instance(4, 8, 4, structure="bottom", common_deadline=True, bandwidth_hz=1e9)
     >>> len(plcore.solve(inst, method="dp")) == len(plcore.solve(inst, method="exact"))
     True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..instance import Instance
-from ..timeline import BANDWIDTH_RTOL, user_bandwidth
+from ..model.instance import Instance
+from ..model.timeline import BANDWIDTH_RTOL, user_bandwidth
 
 __all__ = ["solve_exact"]
 

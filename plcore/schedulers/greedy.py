@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..instance import Instance
+from ..model.instance import Instance
 from .admission import fit_bandwidth, reinsert
 
 __all__ = ["solve_greedy"]
@@ -29,7 +29,7 @@ def solve_greedy(instance: Instance, *, max_work: int = 2_000_000) -> list[int]:
     Examples
     --------
     >>> import plcore
-    >>> from plcore.synthetic import random_instance
+    >>> from plcore.study.synthetic import random_instance
     >>> inst = random_instance(0, 8, 4, structure="general", bandwidth_hz=5e7)
     >>> seq = plcore.solve(inst, method="greedy")
     >>> plcore.evaluate(inst, seq).feasible

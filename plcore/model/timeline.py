@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ScheduleError
+from ..errors import ScheduleError
 from .instance import Instance, InstanceArrays
 
 # Feasibility tolerances, shared by evaluator and solvers so that their verdicts agree despite sums

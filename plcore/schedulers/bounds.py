@@ -19,9 +19,9 @@ import heapq
 
 import numpy as np
 
-from .instance import Instance
-from .sharing import NotBottomLayer, layer_tree
-from .timeline import BANDWIDTH_RTOL, user_bandwidth, within_budget
+from ..model.instance import Instance
+from ..model.sharing import NotBottomLayer, layer_tree
+from ..model.timeline import BANDWIDTH_RTOL, user_bandwidth, within_budget
 
 __all__ = ["upper_bound", "bounds"]
 
@@ -45,8 +45,8 @@ def bounds(instance: Instance) -> dict[str, int]:
     Examples
     --------
     >>> import plcore
-    >>> from plcore.bounds import bounds, upper_bound
-    >>> from plcore.synthetic import random_instance
+    >>> from plcore.schedulers.bounds import bounds, upper_bound
+    >>> from plcore.study.synthetic import random_instance
     >>> inst = random_instance(2, 8, 3, structure="bottom", common_deadline=True)
     >>> upper_bound(inst) >= len(plcore.solve(inst, method="exact"))
     True
@@ -72,7 +72,7 @@ def bounds(instance: Instance) -> dict[str, int]:
         except NotBottomLayer:
             tree = None
         if tree is not None:
-            from .schedulers.dp import dp_time_table
+            from .dp import dp_time_table
 
             alone = user_bandwidth(instance, np.arange(n), d - arr.infer_s)
             servable = np.flatnonzero(within_budget(alone, instance.bandwidth_hz))

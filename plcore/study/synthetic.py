@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .instance import Instance
+from ..model.instance import Instance
 
 __all__ = ["random_instance"]
 
@@ -98,7 +98,7 @@ def random_instance(rng: np.random.Generator | int, n_users: int = 6, n_models: 
             u["spectral_eff"] = float(rng.uniform(1.0, 8.0))
         users.append(u)
     d = {"blocks": blocks, "models": models, "users": users, "bandwidth_hz": bandwidth_hz,
-         "rate": rate, "meta": {"generator": "plcore.synthetic.random_instance",
+         "rate": rate, "meta": {"generator": "plcore.study.synthetic.random_instance",
                                 "structure": structure}}
     if rate == "shannon":
         d["noise_psd_w_hz"] = 10 ** (-174 / 10) * 1e-3   # -174 dBm/Hz

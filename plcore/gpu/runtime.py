@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .evaluate import evaluate
-from .timeline import asap_finish
-from .instance import Instance
+from ..model.evaluate import evaluate
+from ..model.instance import Instance
+from ..model.timeline import asap_finish
 from .loader import PartialLoader
 
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InstanceError
+from ..errors import InstanceError
 
 RATES = ("shannon", "linear")
 
@@ -482,7 +482,7 @@ def load_instance(path: str | Path) -> Instance:
     ------
     InstanceError
         If the file is missing, does not parse (with line and column), repeats a key, or is not a
-        valid instance (naming the entry); see :mod:`plcore.files`.
+        valid instance (naming the entry); see :mod:`plcore.model.files`.
     """
     from .files import read_mapping
 

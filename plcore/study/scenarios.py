@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import radio
-from .instance import Instance
-from .paths import PROFILES
+from ..model import radio
+from ..model.instance import Instance
+from ..paths import PROFILES
 
 __all__ = ["Scenario", "make_instance", "load_profile", "IMAGE_BITS"]
 
@@ -158,7 +158,7 @@ def _read_profile(path: str) -> str:
 
 def load_profile(name: str) -> dict:
     """Read ``data/profiles/<name>.json`` (or a path to a profile file)."""
-    from .profile import validate_profile
+    from ..gpu.profile import validate_profile
 
     path = Path(name) if name.endswith(".json") else PROFILES / f"{name}.json"
     if not path.exists():
@@ -194,7 +194,7 @@ def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) ->
 
     Examples
     --------
-    >>> from plcore.scenarios import make_instance
+    >>> from plcore.study.scenarios import make_instance
     >>> inst = make_instance(seed=1, n_users=12, n_clusters=3)
     >>> inst.n_users, len(inst.models)
     (12, 15)

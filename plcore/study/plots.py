@@ -29,7 +29,7 @@ def ordered_paths(paths) -> list:
 
 
 def plot_methods(ax, ci, x: str, *, xlabel: str, ylabel: str, logx: bool = False):
-    """One line per method (mean) with its confidence band, from a :func:`plcore.stats.mean_ci`
+    """One line per method (mean) with its confidence band, from a :func:`plcore.study.stats.mean_ci`
     table with columns ``x``, method, mean, lo, hi."""
     for method, (label, color, marker) in METHOD_STYLE.items():
         c = ci[ci.method == method].sort_values(x)

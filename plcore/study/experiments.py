@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schedulers import WHOLE_MODEL_LOADER, solve
+from ..schedulers import WHOLE_MODEL_LOADER, solve
 from .synthetic import random_instance
 
 CASES = ("bottom, common deadline", "general, per-user deadlines")
@@ -72,14 +72,14 @@ def _columns(changes: dict) -> dict:
 
 
 def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
-    """Every method on one paper-like scenario drawn with ``seed`` (see :mod:`plcore.scenarios`).
+    """Every method on one paper-like scenario drawn with ``seed`` (see :mod:`plcore.study.scenarios`).
 
-    ``changes`` override :class:`~plcore.scenarios.Scenario` defaults and are repeated as columns,
+    ``changes`` override :class:`~plcore.study.scenarios.Scenario` defaults and are repeated as columns,
     so sweeps over any parameter stay tidy. ``dp`` is skipped where it does not apply (per-user
     deadlines or general sharing). "no-sharing" and "fcfs-full" are evaluated under the
     whole-model loader they assume. Columns: the changes, seed, method, served, bandwidth_mhz_used, load_s, infer_s.
     """
-    from .evaluate import evaluate
+    from ..model.evaluate import evaluate
     from .scenarios import make_instance
 
     inst = make_instance(seed=seed, **changes)
@@ -105,7 +105,7 @@ def runtime_instance(method: str, size: int, axis: str = "users", seed: int = 0)
     ``axis="models"``: 10,000 users and ``size`` models (clusters of 10).
     dp: bottom-layer sharing over a ResNet-50 zoo (4 clusters, 12 shared blocks), a common deadline
     of 5 ms per user; ``"dp"`` with ample bandwidth, ``"dp-binding"`` with 20 MHz.
-    exact: a random general-sharing instance (:func:`plcore.synthetic.random_instance`, ``size``
+    exact: a random general-sharing instance (:func:`plcore.study.synthetic.random_instance`, ``size``
     users, ``size // 2`` models) with loose deadlines and ample bandwidth, where almost nothing is
     pruned: the exact solver's worst case.
     """
@@ -135,7 +135,7 @@ def runtime_point(method: str, size: int, axis: str = "users", reps: int = 3,
     """
     import time
 
-    from .instance import Instance
+    from ..model.instance import Instance
 
     inst = runtime_instance(method, size, axis, seed)
     d = inst.to_dict()
@@ -173,8 +173,8 @@ def decoupling_trial(seed: int, n_users: int = 6, n_timings: int = 200,
     whether every start is at most the ALAP start. The decoupling theorem says the ratio is >= 1
     and the starts never later. Columns: seed, timing, ratio, starts_within_alap.
     """
-    from .evaluate import evaluate
-    from .timeline import user_bandwidth
+    from ..model.evaluate import evaluate
+    from ..model.timeline import user_bandwidth
 
     rng = np.random.default_rng(seed)
     inst = random_instance(seed, n_users, 3, structure=structure, deadline_s=(0.03, 0.15),
@@ -209,7 +209,7 @@ def service_trial(seed: int, methods=SERVICE_METHODS, share: str = "equal", **ch
     """Per-user latencies of each method's schedule on one paper-like scenario.
 
     Each schedule is served as early as possible with the leftover bandwidth shared out
-    (:func:`plcore.service.serve`); "no-sharing" and "fcfs-full" under the whole-model loader they
+    (:func:`plcore.study.service.serve`); "no-sharing" and "fcfs-full" under the whole-model loader they
     assume. One row per user and method (dropped users too, with NaN times). Columns: the changes,
     seed, method, user, model, served, upload_s, latency_s.
     """
@@ -246,7 +246,7 @@ def service_summary(df: pd.DataFrame, by=("method",), n_boot: int = 400) -> pd.D
       of the served users, pooled over scenarios (interval: bootstrap over scenarios);
     * ``jain``: Jain's index of the fraction of each requested model's users served.
 
-    Per-scenario metrics get Student-t intervals over the scenarios (:func:`plcore.stats.mean_ci`).
+    Per-scenario metrics get Student-t intervals over the scenarios (:func:`plcore.study.stats.mean_ci`).
     """
     from .stats import cluster_bootstrap_ci, jain_index, mean_ci
 
@@ -274,7 +274,7 @@ def throughput_ratios(ci: pd.DataFrame, x: str, method: str = "dp",
                       baselines=("no-sharing", "fcfs-full")) -> pd.DataFrame:
     """Mean users served per method at each ``x``, and ``method``'s ratio over each baseline.
 
-    ``ci`` is a :func:`plcore.stats.mean_ci` table of ``served`` by ``[x, "method"]``. The ratio
+    ``ci`` is a :func:`plcore.study.stats.mean_ci` table of ``served`` by ``[x, "method"]``. The ratio
     columns are named ``"<method> / <baseline>"``.
     """
     table = ci.pivot(index=x, columns="method", values="mean")

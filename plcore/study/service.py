@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bandwidth import shannon_rate
-from .errors import ScheduleError
-from .evaluate import evaluate
-from .instance import Instance
-from .timeline import asap_finish
+from ..errors import ScheduleError
+from ..model.bandwidth import shannon_rate
+from ..model.evaluate import evaluate
+from ..model.instance import Instance
+from ..model.timeline import asap_finish
 
 __all__ = ["Service", "serve", "upload_time", "SHARES"]
 
@@ -91,7 +91,7 @@ def serve(instance: Instance, sequence, partial: bool = True, share: str = "equa
     Examples
     --------
     >>> import plcore
-    >>> from plcore.service import serve
+    >>> from plcore.study.service import serve
     >>> inst = plcore.load_instance("data/instances/example.json")
     >>> seq = plcore.solve(inst, method="exact")
     >>> sv = serve(inst, seq)

@@ -182,7 +182,7 @@ class PartialLoader:
 
     Parameters
     ----------
-    zoo : plcore.zoo.Zoo
+    zoo : plcore.gpu.zoo.Zoo
     device : str or torch.device
         ``"cuda"`` on a GPU; ``"cpu"`` runs the same code with host memory as the "device".
     path : {"packed_pinned", "packed_pageable", "disk"}

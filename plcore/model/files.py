@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from .errors import InstanceError
+from ..errors import InstanceError
 
 __all__ = ["read_mapping", "write_mapping", "YAML_SUFFIXES"]
 

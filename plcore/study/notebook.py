@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .paths import result_dir
+from ..paths import result_dir
 
 
 def quick_mode(quick: bool) -> bool:
@@ -46,7 +46,7 @@ GAIN_KEYS = {"no-sharing": "gain", "fcfs-full": "fcfs_gain"}
 
 def glue_gains(prefix: str, table) -> None:
     """Glue ``<prefix>_<key>_min`` and ``_max``: the DP's least and largest gain (%) over each
-    baseline across a sweep, from a :func:`plcore.experiments.throughput_ratios` table."""
+    baseline across a sweep, from a :func:`plcore.study.experiments.throughput_ratios` table."""
     from myst_nb import glue
 
     for baseline, key in GAIN_KEYS.items():

@@ -1,7 +1,7 @@
 """Measure a device profile: block load times per loading path, inference latency, validation.
 
 ``plcore measure --out data/profiles/<device>.json`` runs :func:`measure_profile` and writes a
-profile with its provenance (device, driver, torch, date), which :mod:`plcore.scenarios` and the
+profile with its provenance (device, driver, torch, date), which :mod:`plcore.study.scenarios` and the
 book read. Timing follows the usual rules: warm-up runs first, CUDA events on a GPU (wall time on
 the CPU), medians with the 10th-90th percentile spread, and each loading path labelled:
 
@@ -360,7 +360,7 @@ def validation_run(prof: dict, dev: torch.device, *, arch: str = "resnet50", sca
     drift. The schedule runs ``runs`` times from an empty device; the median run is reported, with
     every run's error.
     """
-    from .instance import Instance
+    from ..model.instance import Instance
     from .runtime import validate
 
     if arch not in prof["architectures"]:

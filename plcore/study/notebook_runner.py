@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m plcore.notebook_runner notebooks/NAME.ipynb OUT.ipynb [-p NAME VALUE]...
+    python -m plcore.study.notebook_runner notebooks/NAME.ipynb OUT.ipynb [-p NAME VALUE]...
 
 The notebook runs with ``notebooks/`` as its working directory; ``-p`` overrides a value of its
 ``parameters`` cell (parsed as a Python literal, else kept as a string). Timestamps and durations
@@ -67,7 +67,7 @@ def run(src: Path, dst: Path, parameters: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m plcore.notebook_runner", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m plcore.study.notebook_runner", description=__doc__)
     p.add_argument("src", type=Path)
     p.add_argument("dst", type=Path)
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],

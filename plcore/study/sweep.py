@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from .paths import result_dir
+from ..paths import result_dir
 
 _LIB = Path(__file__).resolve().parent
 

@@ -105,7 +105,7 @@ def build_zoo(arch: str = "resnet50", *, n_clusters: int = 1, models_per_cluster
 
     Examples
     --------
-    >>> from plcore.zoo import build_zoo
+    >>> from plcore.gpu.zoo import build_zoo
     >>> zoo = build_zoo("resnet18", models_per_cluster=2, shared_depth=5, scale=0.125)
     >>> zoo.models["resnet18-c0-m0"][:2], zoo.models["resnet18-c0-m1"][5]
     (['c0.stem', 'c0.layer1.0'], 'c0m1.layer3.0')

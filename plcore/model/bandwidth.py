@@ -107,7 +107,7 @@ def min_bandwidth(data_bits, a_hz, t_s, *, rate: str = "shannon"):
     >>> b = plcore.min_bandwidth(1e6, 1e8, 0.05)
     >>> float(np.round(b / 1e6, 4))               # MHz
     4.3683
-    >>> from plcore.bandwidth import shannon_rate
+    >>> from plcore.model.bandwidth import shannon_rate
     >>> float(np.round(0.05 * shannon_rate(b, 1e8) / 1e6, 9))   # delivers exactly 1e6 bits
     1.0
     >>> plcore.min_bandwidth([1e6, 1e6], 1e8, [0.0, 0.001])   # too late, or beyond the supremum
