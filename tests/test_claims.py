@@ -21,10 +21,20 @@ def test_relative_change_refuses_undefined():
         relative_change_pct(0.0, 1.0)
 
 
-def test_sweep_verdict_judges_the_closest_point_and_reports_the_range():
-    v = sweep_verdict([5, 10, 20], [100.0, 100.0, 100.0], [99.0, 80.0, 40.0], -35.0)
-    assert (v["verdict"], v["x"]) == ("direction reproduced, size not", 10)
+def test_sweep_verdict_judges_the_fixed_point_not_the_closest():
+    # The change runs from -1 % to -60 %; -35 % is met only at 10 users.
+    x, before, after = [5, 10, 20], [100.0, 100.0, 100.0], [99.0, 70.0, 40.0]
+    v = sweep_verdict(x, before, after, -35.0, at=20)
+    assert (v["verdict"], v["x"]) == ("direction reproduced, size not", 20)
+    assert v["measured_pct"] == pytest.approx(-60.0)
     assert v["min_pct"] == pytest.approx(-60.0) and v["max_pct"] == pytest.approx(-1.0)
-    assert v["bracketed"]
+    assert (v["n_points"], v["n_reproduced"], v["n_direction"]) == (3, 1, 2)
+    assert sweep_verdict(x, before, after, -35.0, at=10)["verdict"] == "reproduced"
+    assert sweep_verdict(x, before, after, -35.0, at=5)["verdict"] == "not reproduced"
+
+
+def test_sweep_verdict_refuses_a_point_outside_the_sweep():
     with pytest.raises(ValueError, match="empty sweep"):
-        sweep_verdict([], [], [], -35.0)
+        sweep_verdict([], [], [], -35.0, at=5)
+    with pytest.raises(ValueError, match="not among the swept"):
+        sweep_verdict([5, 10], [1.0, 1.0], [1.0, 1.0], -35.0, at=30)

@@ -15,6 +15,8 @@ from plcore.study.scenarios import IMAGE_BITS, Scenario, load_profile, make_inst
 def test_defaults_are_documented_values():
     sc = Scenario()
     assert (sc.radius_m, sc.shadowing_std_db, sc.power_w, sc.noise_dbm_hz) == (300.0, 8.0, 0.2, -174.0)
+    # 3GPP TR 36.814, macro cell: 35 m minimum distance, 5 dB base-station noise figure.
+    assert (sc.min_distance_m, sc.noise_figure_db) == (35.0, 5.0)
     assert IMAGE_BITS == 1_204_224
     assert radio.path_loss_db(1000.0) == pytest.approx(128.1)
     assert radio.path_loss_db(100.0) == pytest.approx(128.1 - 37.6)
@@ -41,8 +43,17 @@ def test_users_lie_in_the_cell():
     inst = make_instance(seed=0, n_users=500, shadowing_std_db=0.0)
     gains = np.array([u.channel_gain for u in inst.users])
     d_far = radio.channel_gain(300.0)
-    d_near = radio.channel_gain(10.0)
+    d_near = radio.channel_gain(35.0)
     assert np.all(gains >= d_far * (1 - 1e-9)) and np.all(gains <= d_near * (1 + 1e-9))
+
+
+def test_noise_includes_the_noise_figure():
+    inst = make_instance(seed=0, n_users=3)
+    # -174 dBm/Hz + 5 dB = -169 dBm/Hz = 10^(-16.9) mW/Hz
+    assert inst.noise_psd_w_hz == pytest.approx(10 ** -16.9 * 1e-3, rel=1e-12)
+    # An independent SNR at 300 m without shadowing: 23 dBm - 108.44 dB - (-169 + 60) dBm over 1 MHz.
+    snr_db = 10 * np.log10(200) - (128.1 + 37.6 * np.log10(0.3)) - (-169 + 60)
+    assert 10 * np.log10(radio.a_hz(300.0) / 1e6) == pytest.approx(snr_db, abs=1e-9)
 
 
 def test_profile_sizes_match_known_parameter_counts():

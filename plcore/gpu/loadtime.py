@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .loader import PartialLoader, named_tensors
+from .profile import cpu_model
 from .zoo import build_zoo
 from .zoo.networks import ARCHITECTURES
 
@@ -41,7 +42,7 @@ PER_TENSOR = ("torch_to", "torch_to_pinned")   # torch's own copies, tensor by t
 def device_info(device: torch.device) -> dict:
     """Provenance: what was measured, with what."""
     info = {"torch": torch.__version__, "date": date.today().isoformat(),
-            "python": platform.python_version(), "os": platform.platform(), "cpu": _cpu_model(),
+            "python": platform.python_version(), "os": platform.platform(), "cpu": cpu_model(),
             "cpu_count": torch.get_num_threads()}
     if device.type == "cuda":
         info["device"] = torch.cuda.get_device_name(device)
@@ -52,16 +53,6 @@ def device_info(device: torch.device) -> dict:
         info["cuda"] = None
         info["driver"] = None
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _fs_type(path) -> str | None:

@@ -9,6 +9,7 @@ real run. :func:`validate_profile` names the first missing or bad entry.
 from __future__ import annotations
 
 import math
+import platform
 
 SCHEMA = "plcore.profile/1"
 
@@ -16,6 +17,18 @@ SCHEMA = "plcore.profile/1"
 #: makespan error of the real executor against the model's prediction.
 LOADER_PEAK_TARGET = 0.9
 MAKESPAN_ERR_TARGET = 0.05
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), for provenance of measured times."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _need(d: dict, key: str, where: str):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["relative_change_pct", "change_verdict", "sweep_verdict", "TOLERANCE_PP", "NEGLIGIBLE_PP"]
+__all__ = ["relative_change_pct", "change_verdict", "sweep_verdict", "throughput_verdict",
+           "raises_throughput_verdict", "TOLERANCE_PP", "NEGLIGIBLE_PP"]
 
 # A measured relative change within 10 percentage points of the claimed one reproduces it; one
 # smaller than 2 % either way is no change at all (Monte Carlo noise, not a direction).
@@ -51,12 +52,14 @@ def change_verdict(measured_pct: float, claimed_pct: float, tol_pp: float = TOLE
     return "not reproduced"
 
 
-def sweep_verdict(x, before, after, claimed_pct: float, tol_pp: float = TOLERANCE_PP) -> dict:
-    """Judge a claimed change against a sweep: the point whose measured change comes closest.
+def sweep_verdict(x, before, after, claimed_pct: float, at, tol_pp: float = TOLERANCE_PP) -> dict:
+    """Judge a claimed change at a point fixed before looking, and say how often it holds.
 
-    A claim usually comes from one operating point that we cannot identify, so every point of the
-    sweep is a candidate; the verdict is :func:`change_verdict` at the closest one, and the range
-    over the whole sweep is reported with it.
+    A claim comes from one operating point of the paper's that we cannot identify. Picking the
+    swept point that happens to match best would turn any sweep that crosses the claim into a
+    "reproduction"; instead the verdict is :func:`change_verdict` at ``at``, a point chosen before
+    the results are seen (the scenario's default), and the share of swept points where the claim
+    is reproduced is reported beside the range of the change.
 
     Parameters
     ----------
@@ -66,27 +69,102 @@ def sweep_verdict(x, before, after, claimed_pct: float, tol_pp: float = TOLERANC
         The metric without and with the claimed improvement, one per point.
     claimed_pct : float
         The claimed relative change (percent).
+    at
+        The swept value at which the claim is judged; must be one of ``x``.
 
     Returns
     -------
     dict
-        ``verdict``, ``x`` (closest point), ``measured_pct`` (its change), ``before``, ``after``
-        (its values), ``min_pct`` and ``max_pct`` (range of the change over the sweep) and
-        ``bracketed`` (whether the claimed change lies in that range: some operating point between
-        two swept ones would then match it).
+        ``verdict`` (at ``at``), ``x`` (= ``at``), ``measured_pct`` (the change there),
+        ``before``, ``after`` (the values there), ``min_pct`` and ``max_pct`` (the range of the
+        change over the sweep), ``n_points``, ``n_reproduced`` (points whose change reproduces the
+        claim) and ``n_direction`` (points reproducing at least its direction).
+
+    Raises
+    ------
+    ValueError
+        If the sweep is empty, ``at`` is not one of its points, or a change is undefined.
 
     Examples
     --------
-    >>> v = sweep_verdict([5, 10], [100.0, 100.0], [70.0, 99.0], -35.0)
-    >>> v["verdict"], v["x"], round(v["measured_pct"], 1), round(v["max_pct"], 1)
-    ('reproduced', 5, -30.0, -1.0)
+    A sweep whose change runs from -30 % to -1 %, judged at its default point (10):
+
+    >>> v = sweep_verdict([5, 10], [100.0, 100.0], [70.0, 99.0], -35.0, at=10)
+    >>> v["verdict"], round(v["measured_pct"], 1), v["n_reproduced"], v["n_points"]
+    ('not reproduced', -1.0, 1, 2)
     """
     pts = list(zip(x, before, after))
     if not pts:
         raise ValueError("sweep_verdict: empty sweep")
+    xs = [p[0] for p in pts]
+    if at not in xs:
+        raise ValueError(f"sweep_verdict: the judged point {at!r} is not among the swept {xs!r}")
     changes = [relative_change_pct(b, a) for _, b, a in pts]
-    i = min(range(len(pts)), key=lambda j: abs(changes[j] - claimed_pct))
-    return {"verdict": change_verdict(changes[i], claimed_pct, tol_pp), "x": pts[i][0],
-            "measured_pct": changes[i], "before": pts[i][1], "after": pts[i][2],
-            "min_pct": min(changes), "max_pct": max(changes),
-            "bracketed": min(changes) <= claimed_pct <= max(changes)}
+    verdicts = [change_verdict(c, claimed_pct, tol_pp) for c in changes]
+    i = xs.index(at)
+    return {"verdict": verdicts[i], "x": at, "measured_pct": changes[i],
+            "before": pts[i][1], "after": pts[i][2],
+            "min_pct": min(changes), "max_pct": max(changes), "n_points": len(pts),
+            "n_reproduced": sum(v == "reproduced" for v in verdicts),
+            "n_direction": sum(v != "not reproduced" for v in verdicts)}
+
+
+def throughput_verdict(x, lo, hi) -> dict:
+    """Where one method serves more, or fewer, users than another across a sweep.
+
+    Parameters
+    ----------
+    x : sequence
+        The swept values.
+    lo, hi : sequence of float
+        The confidence interval of the mean per-seed difference (method - baseline) at each point
+        (:func:`plcore.study.stats.paired_difference`); NaN where it is undefined (one seed).
+
+    Returns
+    -------
+    dict
+        ``n_points``; ``x_more`` and ``x_fewer``, the points where the whole interval lies above
+        (below) zero; ``n_more``, ``n_fewer``, their counts. A point with an interval across zero,
+        or none, counts as neither.
+
+    Examples
+    --------
+    >>> v = throughput_verdict([0, 8, 17], [-3.0, -0.5, 1.0], [-1.0, 0.5, 3.0])
+    >>> v["x_more"], v["x_fewer"], v["n_points"]
+    ([17], [0], 3)
+    """
+    pts = list(zip(x, lo, hi))
+    more = [v for v, a, _ in pts if a > 0]         # NaN compares False: neither
+    fewer = [v for v, _, b in pts if b < 0]
+    return {"n_points": len(pts), "x_more": more, "x_fewer": fewer,
+            "n_more": len(more), "n_fewer": len(fewer)}
+
+
+def _values(xs) -> str:
+    return ", ".join(f"{v:g}" for v in xs)
+
+
+def raises_throughput_verdict(dp: dict, greedy: dict, what: str) -> str:
+    """The verdict on "PartialLoading raises throughput over scheduling without sharing", from the
+    :func:`throughput_verdict` of the DP and of the greedy against no-sharing over one sweep of
+    ``what`` (e.g. "shared depths"). Confirmed only for a method that is never significantly
+    below no-sharing and above it somewhere.
+
+    Examples
+    --------
+    >>> dp = {"n_points": 3, "x_more": [8, 17], "x_fewer": [], "n_more": 2, "n_fewer": 0}
+    >>> gr = {"n_points": 3, "x_more": [17], "x_fewer": [0], "n_more": 1, "n_fewer": 1}
+    >>> raises_throughput_verdict(dp, gr, "shared depths")  # doctest: +NORMALIZE_WHITESPACE
+    'confirmed for the DP (more users than no-sharing at 2 of 3 shared depths, never fewer); not for
+    the greedy, which serves fewer than no-sharing at 1 of 3 shared depths (0) and more at 1'
+    """
+    def one(name: str, v: dict) -> str:
+        n = v["n_points"]
+        if v["n_fewer"] == 0 and v["n_more"] > 0:
+            return (f"confirmed for the {name} (more users than no-sharing at {v['n_more']} of {n} "
+                    f"{what}, never fewer)")
+        if v["n_fewer"] == 0:
+            return f"not shown for the {name} (no {what[:-1]} where it serves significantly more)"
+        return (f"not for the {name}, which serves fewer than no-sharing at {v['n_fewer']} of {n} "
+                f"{what} ({_values(v['x_fewer'])}) and more at {v['n_more']}")
+    return f"{one('DP', dp)}; {one('greedy', greedy)}"

@@ -7,13 +7,14 @@ seed, same instance.
 Defaults and their sources
 --------------------------
 * **Cell**: users dropped uniformly (in area) in a disc of ``radius_m = 300`` m, at least
-  ``min_distance_m = 10`` m from the base station.
+  ``min_distance_m = 35`` m from the base station (3GPP TR 36.814's minimum distance).
 * **Channel**: path loss 128.1 + 37.6 log10(d / km) dB with 8 dB log-normal shadowing (3GPP
   TR 36.814 macro-cell model, the usual choice in edge-inference papers); 0.2 W transmit power;
-  noise -174 dBm/Hz.
+  thermal noise -174 dBm/Hz and a 5 dB receiver noise figure (TR 36.814's base station), see
+  :mod:`plcore.model.radio` for the spectral efficiencies they give.
 * **Uplink**: 20 MHz in total (swept over 10-100 MHz in the book).
-* **Inputs**: a 224 x 224 x 3 image, 8 bits per value: 1,204,224 bits raw; ``compression_ratio``
-  divides it (about 10 for a JPEG).
+* **Inputs**: a raw 224 x 224 x 3 image, 8 bits per value: 1,204,224 bits (150 kB);
+  ``compression_ratio`` divides it (a JPEG of that image is about ten times smaller).
 * **Deadline**: 200 ms for every user by default; a pair ``(low, high)`` draws per-user deadlines.
 * **Models**: ``n_clusters`` pretrained networks (distinct weights, same ``architecture``), each
   fine-tuned into ``models_per_cluster`` models. With ``sharing="bottom"`` the first
@@ -54,10 +55,11 @@ class Scenario:
 
     n_users: int = 20
     radius_m: float = 300.0
-    min_distance_m: float = 10.0
+    min_distance_m: float = radio.MIN_DISTANCE_M
     shadowing_std_db: float = 8.0
     power_w: float = radio.POWER_W
     noise_dbm_hz: float = radio.NOISE_DBM_HZ
+    noise_figure_db: float = radio.NOISE_FIGURE_DB
     bandwidth_hz: float = 20e6
     compression_ratio: float = 1.0
     deadline_s: float | tuple[float, float] = 0.2
@@ -124,6 +126,8 @@ class Scenario:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"scenario.{name}: must be > 0, got {getattr(self, name)!r}")
+        if not self.noise_figure_db >= 0:
+            raise ValueError(f"scenario.noise_figure_db: must be >= 0 dB, got {self.noise_figure_db!r}")
         if not 0 < self.min_distance_m < self.radius_m:
             raise ValueError("scenario.min_distance_m: must be in (0, radius_m)")
         dl = self.deadline_s
@@ -246,7 +250,7 @@ def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) ->
               "channel_gain": float(gain[k])} for k in range(sc.n_users)]
     return Instance.from_dict({
         "blocks": blocks, "models": models, "users": users,
-        "noise_psd_w_hz": radio.dbm_hz_to_w_hz(sc.noise_dbm_hz),
+        "noise_psd_w_hz": radio.noise_psd_w_hz(sc.noise_dbm_hz, sc.noise_figure_db),
         "bandwidth_hz": sc.bandwidth_hz, "rate": "shannon", "resident": [],
         "meta": {"scenario": sc.to_dict(), "seed": seed, "profile": prof.get("device"),
                  "profile_synthetic": bool(prof.get("synthetic", False))},

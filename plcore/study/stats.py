@@ -25,6 +25,26 @@ def mean_ci(df: pd.DataFrame, by: list[str], value: str, level: float = 0.95) ->
     return df.groupby(by)[value].apply(one).unstack().reset_index()
 
 
+
+def paired_difference(trials: pd.DataFrame, by: list[str], value: str, method: str,
+                      baseline: str, level: float = 0.95) -> pd.DataFrame:
+    """Mean per-seed difference ``value(method) - value(baseline)`` per group, with a Student-t
+    interval: the two methods see the same scenario for a seed, so the pair removes its luck.
+
+    ``trials`` has one row per ``by`` group, ``seed`` and ``method``. Returns the ``by`` columns
+    and ``mean``, ``lo``, ``hi``, ``n`` (see :func:`mean_ci`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"x": [1] * 4, "seed": [0, 0, 1, 1], "method": ["a", "b"] * 2,
+    ...                   "served": [5, 3, 6, 4]})
+    >>> paired_difference(t, ["x"], "served", "a", "b")[["x", "mean", "lo", "hi"]].values.tolist()
+    [[1.0, 2.0, 2.0, 2.0]]
+    """
+    wide = trials.pivot_table(index=by + ["seed"], columns="method", values=value)
+    diff = (wide[method] - wide[baseline]).rename("diff").reset_index()
+    return mean_ci(diff, by, "diff", level)
+
 def jain_index(x) -> float:
     r"""Jain's fairness index :math:`(\sum x)^2 / (n \sum x^2)` of non-negative values.
 
