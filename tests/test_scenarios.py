@@ -119,3 +119,19 @@ def test_describe_states_the_parameters(changes):
     else:
         assert f"{sc.private_blocks} blocks at random" in text and "from 100 to 300 ms" in text
         assert "Zipf" in text
+
+
+def test_growth_exponent_separates_the_fixed_cost():
+    """t = c + b n^k with a large fixed cost: the plain log-log slope is far below k, the fit is not."""
+    import pandas as pd
+
+    from plcore.study.experiments import growth_exponents
+
+    n = np.array([1000.0, 2000.0, 5000.0, 10000.0])
+    df = pd.DataFrame({"method": "greedy", "axis": "users", "size": n,
+                       "seconds": 0.3 + 2e-6 * n ** 1.2})
+    row = growth_exponents(df).iloc[0]
+    assert row.exponent == pytest.approx(1.2, abs=1e-3) and row.fixed_s == pytest.approx(0.3, rel=1e-3)
+    assert row.loglog_slope < 0.2 and row.fit == "c + b n^k"
+    two = growth_exponents(df.iloc[2:]).iloc[0]        # too few sizes for three parameters
+    assert two.fit == "two largest sizes" and two.fixed_s == 0.0
