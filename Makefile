@@ -17,7 +17,7 @@ LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -ty
 export MPLBACKEND := agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv test test-fast refresh-notebooks results book student-book test-book bench clean distclean
+.PHONY: all venv test test-portable test-fast refresh-notebooks results book student-book test-book bench clean distclean
 
 all: book
 
@@ -34,6 +34,14 @@ test: $(STAMP)
 	PLCORE_QUICK=1 PLCORE_RESULTS=$(CURDIR)/_build/test-results \
 	    $(BIN)/python -m pytest tests notebooks --nbval-lax --doctest-modules plcore \
 	    --nbval-cell-timeout=600 -p no:cacheprovider
+
+## test-portable: the notebooks through nbval as on another CPU: numpy's AVX2/AVX-512 kernels off
+# and one BLAS thread. Checked outputs are rounded to what the book shows, so they must still match.
+test-portable: $(STAMP)
+	NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR" OMP_NUM_THREADS=1 \
+	    OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 PLCORE_QUICK=1 \
+	    PLCORE_RESULTS=$(CURDIR)/_build/test-portable $(BIN)/python -m pytest notebooks \
+	    --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
 
 ## refresh-notebooks: re-execute the committed notebooks in place with quick parameters, so the
 # outputs that nbval compares (cells marked NBVAL_CHECK_OUTPUT) are current. Commit the result.
