@@ -9,7 +9,7 @@ Public API (MODEL.md section 5)::
 
 Layout
 ------
-The library is organised in four wings, layered so that imports only go down:
+The library is organised in wings, layered so that imports only go down:
 
 ============== ===================================================================================
 ``model``      the system model of MODEL.md: instances and their files, the closed-form
@@ -17,6 +17,8 @@ The library is organised in four wings, layered so that imports only go down:
 ``schedulers`` one module per algorithm (exact, DP, greedy, baselines), admission, upper bounds
 ``gpu``        torch: the model zoo with shared blocks, the packed loader, the real executor,
                the profiler and the profile schema
+``online``     requests arriving over time: workloads, a block cache, a discrete-event server
+               simulator and its serving policies
 ``study``      what the book's notebooks use: scenarios, synthetic instances, sweeps,
                experiments, statistics, claims, plots, the notebook runner
 ============== ===================================================================================
@@ -26,7 +28,8 @@ Rules (checked by ``tests/test_layout.py``):
 * ``model`` imports nothing else of plcore;
 * ``schedulers`` imports only ``model``;
 * ``gpu`` imports ``model``, and ``schedulers`` only where it runs a schedule;
-* ``study`` may import all three;
+* ``online`` imports ``model`` and ``schedulers``;
+* ``study`` may import every other wing;
 * nothing in plcore imports ``study`` except the command line (``cli``);
 * the root modules ``errors`` and ``paths`` import nothing of plcore and any wing may use them;
   this package itself exposes only ``model`` and ``schedulers`` (importing plcore never
