@@ -1,6 +1,6 @@
 """Checked notebook outputs carry numbers at the precision the book shows, never a float's last digits.
 
-nbval compares the outputs of cells marked ``NBVAL_CHECK_OUTPUT`` with the committed ones. A float
+nbval compares the outputs of cells tagged ``nbval-check-output`` with the committed ones. A float
 printed or glued at full precision passes where it was recorded and may fail on a CPU whose
 vectorized maths (log, power, exp) round differently in the last bit. So every number in a checked
 output must be rounded to what the book displays:
@@ -76,10 +76,16 @@ def too_precise(token: str, decimals: int | None, significant: int) -> bool:
     return dec > decimals
 
 
+def is_checked(cell: dict) -> bool:
+    """Whether nbval compares this cell's outputs (its tag, or the comment marker nbval also reads)."""
+    return ("nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+            or "# NBVAL_CHECK_OUTPUT" in "".join(cell["source"]))
+
+
 def checked_outputs(path: Path):
     """(cell index, kind, glue key or None, text) of every output of the checked cells."""
     for i, cell in enumerate(json.loads(path.read_text())["cells"]):
-        if cell["cell_type"] != "code" or "NBVAL_CHECK_OUTPUT" not in "".join(cell["source"]):
+        if cell["cell_type"] != "code" or not is_checked(cell):
             continue
         for out in cell.get("outputs", []):
             if out["output_type"] == "stream":
@@ -120,7 +126,7 @@ def test_checked_outputs_are_rounded_to_what_the_book_shows(path):
 
 def test_the_rule_catches_full_precision_floats(tmp_path):
     """A glued raw float (as in the latency notebook once) and a printed one are both refused."""
-    cell = {"cell_type": "code", "source": ["# NBVAL_CHECK_OUTPUT\n"], "metadata": {},
+    cell = {"cell_type": "code", "source": ["x = 1\n"], "metadata": {"tags": ["nbval-check-output"]},
             "outputs": [
                 {"output_type": "display_data", "metadata": {"scrapbook": {"name": "lf_p99_pct"}},
                  "data": {GLUE_MIME: "-45.65457750867724"}},
@@ -151,3 +157,31 @@ def test_formats_are_read_from_the_book():
     assert ".1f" in formats["dp_rate_ample"] and "s" in formats["tvb_verdict"]
     assert allowed(".2f") == (2, MAX_SIGNIFICANT) and allowed("d")[0] == 0
     assert allowed(".3g") == (None, 3)
+
+
+def test_checked_cells_are_tagged_not_commented():
+    """The marker is a cell tag, so no page of the book shows an ``NBVAL_CHECK_OUTPUT`` comment,
+    and every notebook with headline numbers has checked cells with committed outputs."""
+    checked = 0
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            assert "NBVAL_CHECK_OUTPUT" not in "".join(cell["source"]), path.name
+            if cell["cell_type"] == "code" and is_checked(cell):
+                checked += 1
+                assert cell.get("outputs"), f"{path.name}: a checked cell without outputs passes " \
+                                            "silently; commit the notebook executed"
+    assert checked >= 12
+
+
+def test_plumbing_is_hidden_and_parameters_shown():
+    """A reader follows a result page without its code: every code cell but the parameters is
+    folded away (tag ``hide-input``), and the parameters cell stays visible."""
+    for path in NOTEBOOKS:
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(params) == 1, f"{path.name}: one cell tagged 'parameters'"
+        assert "hide-input" not in params[0]["metadata"]["tags"]
+        for c in cells:
+            tags = c.get("metadata", {}).get("tags", [])
+            assert "parameters" in tags or {"hide-input", "remove-input"} & set(tags), \
+                f"{path.name}: a code cell shows its input: {''.join(c['source'])[:60]!r}"
