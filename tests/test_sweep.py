@@ -1,7 +1,11 @@
 """Sweeps resume from their cache and recompute when the library changes."""
 
-import pandas as pd
+from pathlib import Path
 
+import pandas as pd
+import pytest
+
+import plcore
 from plcore.study import sweep
 
 
@@ -31,3 +35,15 @@ def test_fingerprint_tracks_the_source():
     fp = sweep.library_fingerprint()
     assert len(fp) == 12 and fp == sweep.library_fingerprint()
     assert sweep.point_key(square, {"x": 1}) != sweep.point_key(square, {"x": 2})
+
+
+@pytest.mark.parametrize("module", ["paths.py", "model/instance.py", "schedulers/dp.py",
+                                    "gpu/profile.py", "study/experiments.py"])
+def test_the_library_fingerprint_covers_every_module(monkeypatch, module):
+    """An edit anywhere in plcore changes the fingerprint (here: the file reads one byte longer)."""
+    before = sweep.library_fingerprint()
+    edited = Path(plcore.__file__).resolve().parent / module
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes",
+                        lambda self: read_bytes(self) + (b"#" if self == edited else b""))
+    assert sweep.library_fingerprint() != before

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..paths import result_dir
 
-_LIB = Path(__file__).resolve().parent
+_LIB = Path(__file__).resolve().parents[1]   # plcore/, not plcore/study/
 
 
 def library_fingerprint() -> str:
