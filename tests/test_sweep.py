@@ -1,16 +1,27 @@
-"""Sweeps resume from their cache and recompute when the library changes."""
+"""Sweeps resume from their cache and recompute when the library, data or versions change."""
 
+import platform
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import scipy
 
 import plcore
+from plcore import paths
 from plcore.study import sweep
+from tests import sweep_points
+from tests.sweep_points import profile_scale, square
 
 
-def square(x: int) -> pd.DataFrame:
-    return pd.DataFrame({"x": [x], "y": [x * x]})
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """The results folder of the sweeps this process runs (a fresh one per test)."""
+    root = tmp_path / "results"
+    monkeypatch.setattr(sweep, "result_dir", lambda name: root / name)
+    sweep_points.CALLS.clear()
+    return root
 
 
 def test_sweep_caches_and_resumes(tmp_path, monkeypatch):
@@ -47,3 +58,44 @@ def test_the_library_fingerprint_covers_every_module(monkeypatch, module):
     monkeypatch.setattr(Path, "read_bytes",
                         lambda self: read_bytes(self) + (b"#" if self == edited else b""))
     assert sweep.library_fingerprint() != before
+
+
+def test_a_data_change_computes_the_points_again(results, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    (data / "profiles").mkdir(parents=True)
+    monkeypatch.setattr(paths, "DATA", data)
+    profile = data / "profiles" / "p.json"
+
+    def scale():
+        return sweep.run_sweep("prof", profile_scale, [{"profile": "p"}], n_jobs=1,
+                               progress=False).scale.tolist()
+
+    profile.write_text('{"scale": 1.0}')
+    assert scale() == [1.0]
+    profile.write_text('{"scale": 2.0}')
+    assert scale() == [2.0]
+    # Any file counts, also one the point does not read: the key cannot know what a point reads.
+    sweep_points.CALLS.clear()
+    (data / "other.json").write_text("{}")
+    assert scale() == [2.0] and sweep_points.CALLS == ["p"]
+    # Back to the first data: its points are found again.
+    (data / "other.json").unlink()
+    profile.write_text('{"scale": 1.0}')
+    sweep_points.CALLS.clear()
+    assert scale() == [1.0] and sweep_points.CALLS == []
+
+
+VERSIONS = {"python": (platform, "python_version"), "numpy": (np, "__version__"),
+            "scipy": (scipy, "__version__"), "pandas": (pd, "__version__")}
+
+
+@pytest.mark.parametrize("where", VERSIONS.values(), ids=VERSIONS.keys())
+def test_a_version_change_computes_the_points_again(results, monkeypatch, where):
+    points = [{"x": 2}]
+    sweep.run_sweep("ver", square, points, n_jobs=1, progress=False)
+    module, attribute = where
+    value = getattr(module, attribute)
+    monkeypatch.setattr(module, attribute,
+                        (lambda: "0.0.0") if callable(value) else value + "+other")
+    sweep.run_sweep("ver", square, points, n_jobs=1, progress=False)
+    assert sweep_points.CALLS == [2, 2]

@@ -2,8 +2,15 @@
 
 A sweep is a list of parameter dicts and a module-level function returning a ``DataFrame`` for one
 point. Finished points are written to ``results/<name>/cache/<fingerprint>/<key>.csv`` as soon as
-they finish, so an interrupted run resumes where it stopped and loses nothing. The fingerprint
-hashes plcore's own source: change the library and stale points are recomputed, not reused.
+they finish, so an interrupted run resumes where it stopped and loses nothing.
+
+A cached point is reused only if nothing it may depend on has changed. The folder's
+``<fingerprint>`` hashes plcore's own source (every ``plcore/**/*.py``), every file under
+``plcore.paths.DATA`` (read when the sweep starts) and the versions of Python, numpy, scipy and
+pandas; the point's key hashes the function's qualified name and the point's parameters. Change
+any of these and the point is computed again. Anything else a point might read (other packages,
+environment variables, the machine) is not covered, and the source is hashed as it is on disk: a
+process that imported plcore before an edit (a notebook's kernel) still computes with the old code.
 """
 
 from __future__ import annotations
@@ -11,26 +18,59 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
 
+from .. import paths
 from ..paths import result_dir
 
-_LIB = Path(__file__).resolve().parents[1]   # plcore/, not plcore/study/
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _tree_digest(root: Path, pattern: str) -> str:
+    """sha256 over the files under ``root`` matching ``pattern``: their relative paths and bytes."""
+    h = hashlib.sha256()
+    files = sorted(p for p in root.rglob(pattern) if p.is_file()) if root.is_dir() else []
+    for path in files:
+        data = path.read_bytes()
+        # Lengths first, so that no two different trees feed the hash the same bytes.
+        name = path.relative_to(root).as_posix().encode()
+        h.update(b"%d:%s%d:" % (len(name), name, len(data)))
+        h.update(data)
+    return h.hexdigest()
 
 
 def library_fingerprint() -> str:
     """Short hash of every ``plcore/**/*.py`` file: results depend on exactly this code."""
-    h = hashlib.sha256()
-    for path in sorted(_LIB.rglob("*.py")):
-        h.update(path.relative_to(_LIB).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    return _tree_digest(_PACKAGE, "*.py")[:12]
+
+
+def data_fingerprint() -> str:
+    """Short hash of every file under ``plcore.paths.DATA`` (looked up now, not at import)."""
+    return _tree_digest(Path(paths.DATA), "*")[:12]
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python, numpy, scipy and pandas, which the points' numbers may depend on."""
+    import numpy
+    import scipy
+
+    return {"python": f"{platform.python_implementation()} {platform.python_version()}",
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "pandas": pd.__version__}
+
+
+def fingerprint() -> str:
+    """The cache folder's name: a short hash of the library, the data and the versions."""
+    text = json.dumps({"library": library_fingerprint(), "data": data_fingerprint(),
+                       "versions": versions()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def point_key(fn: Callable, point: dict) -> str:
+    """Short hash of ``fn``'s qualified name and the point's parameters."""
     text = json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "point": point},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -70,7 +110,7 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
     from tqdm import tqdm
 
     points = list(points)
-    cache = result_dir(name) / "cache" / library_fingerprint()
+    cache = result_dir(name) / "cache" / fingerprint()
     cache.mkdir(parents=True, exist_ok=True)
     paths = [cache / f"{point_key(fn, p)}.csv" for p in points]
     todo = [i for i, path in enumerate(paths) if not path.exists()]
