@@ -1,6 +1,11 @@
-"""Sweeps resume from their cache and recompute when the library, data or versions change."""
+"""Sweeps resume from a verified cache, recompute what changed or was damaged, and survive races
+with the result of a clean run."""
 
+import os
 import platform
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +17,11 @@ import plcore
 from plcore import paths
 from plcore.study import sweep
 from tests import sweep_points
-from tests.sweep_points import profile_scale, square
+from tests.sweep_points import block, profile_scale, square, trial, trial_points
+
+ROOT = Path(__file__).resolve().parents[1]
+# A child process running tests.sweep_points.run(NAME, FN, N_POINTS, N_JOBS, OUT).
+CHILD = [sys.executable, "-c", "import sys; from tests.sweep_points import run; run(*sys.argv[1:])"]
 
 
 @pytest.fixture
@@ -24,22 +33,39 @@ def results(tmp_path, monkeypatch):
     return root
 
 
-def test_sweep_caches_and_resumes(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "result_dir", lambda name: tmp_path / name)
+def cache_dir(results: Path, name: str) -> Path:
+    (folder,) = (results / name / "cache").iterdir()
+    return folder
+
+
+def cached_file(results: Path, name: str, fn, point: dict) -> Path:
+    (path,) = cache_dir(results, name).glob(f"{sweep.point_key(fn, point)}*.csv")
+    return path
+
+
+def clean_run(tmp_path: Path, name: str, fn, points: list) -> pd.DataFrame:
+    """The sweep run once, uninterrupted, into a cache of its own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sweep, "result_dir", lambda n: tmp_path / "clean" / n)
+        return sweep.run_sweep(name, fn, points, n_jobs=1, progress=False)
+
+
+def child_env(results: Path, **extra) -> dict:
+    env = dict(os.environ, PLCORE_RESULTS=str(results), **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_sweep_caches_and_resumes(results):
     points = [{"x": i} for i in range(5)]
     first = sweep.run_sweep("sq", square, points, n_jobs=1, progress=False)
-    assert first.y.tolist() == [0, 1, 4, 9, 16]
-    cache = next((tmp_path / "sq" / "cache").iterdir())
-    files = sorted(cache.glob("*.csv"))
-    assert len(files) == 5
+    assert first.y.tolist() == [0, 1, 4, 9, 16] and sweep_points.CALLS == [0, 1, 2, 3, 4]
+    assert len(list(cache_dir(results, "sq").glob("*.csv"))) == 5
     # An "interrupted" run: one point lost; the rest is reused, not recomputed.
-    files[0].unlink()
-    calls = []
-    monkeypatch.setattr(sweep, "_run_point",
-                        lambda fn, p, path: calls.append(p) or sweep.__dict__["_write"](fn, p, path))
-    monkeypatch.setitem(sweep.__dict__, "_write", lambda fn, p, path: (fn(**p).to_csv(path, index=False)))
+    cached_file(results, "sq", square, {"x": 3}).unlink()
+    sweep_points.CALLS.clear()
     again = sweep.run_sweep("sq", square, points, n_jobs=1, progress=False)
-    assert again.equals(first) and len(calls) == 1
+    assert again.equals(first) and sweep_points.CALLS == [3]
 
 
 def test_fingerprint_tracks_the_source():
@@ -99,3 +125,76 @@ def test_a_version_change_computes_the_points_again(results, monkeypatch, where)
                         (lambda: "0.0.0") if callable(value) else value + "+other")
     sweep.run_sweep("ver", square, points, n_jobs=1, progress=False)
     assert sweep_points.CALLS == [2, 2]
+
+
+CORRUPTIONS = {
+    "last byte cut": lambda b: b[:-1],
+    "header only": lambda b: b.split(b"\n")[0] + b"\n",
+    "rows doubled": lambda b: b + b.split(b"\n", 1)[1],
+    "column dropped": lambda b: b"\n".join(line.rsplit(b",", 1)[0] for line in b.split(b"\n")),
+    "number edited": lambda b: b.replace(b"\n4,", b"\n5,", 1),
+    "empty": lambda b: b"",
+    "text garbage": lambda b: b"not,a\ncsv\n",
+    "binary garbage": lambda b: bytes(range(256)) * 4,
+    "open quote": lambda b: b'seed,method\n"4,dp\n',
+}
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+def test_a_damaged_cache_file_is_reported_and_computed_again(results, tmp_path, capfd, corrupt):
+    points = trial_points(6)
+    clean = clean_run(tmp_path, "dmg", trial, points)
+    sweep.run_sweep("dmg", trial, points, n_jobs=1, progress=False)
+    path = cached_file(results, "dmg", trial, {"seed": 4})    # two rows
+    path.write_bytes(corrupt(path.read_bytes()))
+    capfd.readouterr()
+    sweep_points.CALLS.clear()
+    again = sweep.run_sweep("dmg", trial, points, n_jobs=1, progress=False)
+    err = capfd.readouterr().err.splitlines()
+    assert again.to_csv() == clean.to_csv()
+    assert sweep_points.CALLS == [4]
+    assert len(err) == 1 and str(path) in err[0] and "checksum" in err[0], err
+    # The damaged file is gone and the point is whole again: a third run is silent and computes
+    # nothing.
+    sweep_points.CALLS.clear()
+    third = sweep.run_sweep("dmg", trial, points, n_jobs=1, progress=False)
+    assert third.to_csv() == clean.to_csv() and sweep_points.CALLS == []
+    assert capfd.readouterr().err == ""
+
+
+def test_a_file_reaches_the_disk_before_its_name(results, monkeypatch):
+    """fsync of the data, then the atomic rename, then fsync of the folder (the rename itself)."""
+    events = []
+    fsync, replace = os.fsync, os.replace
+
+    def record_fsync(fd):
+        events.append(("fsync", "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        fsync(fd)
+
+    def record_replace(src, dst):
+        events.append(("replace", Path(dst).suffix))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", record_fsync)
+    monkeypatch.setattr(os, "replace", record_replace)
+    sweep.run_sweep("sync", square, [{"x": 1}], n_jobs=1, progress=False)
+    assert events == [("fsync", "file"), ("replace", ".csv"), ("fsync", "dir")]
+
+
+def test_concurrent_sweeps_on_one_cache_give_the_clean_result(tmp_path):
+    n_points, jobs = 8, (1, 1, 2)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = child_env(tmp_path / "results", SWEEP_TEST_BARRIER=str(barrier),
+                    SWEEP_TEST_PARTIES=str(len(jobs)))
+    procs = [subprocess.Popen(CHILD + ["race", "block", str(n_points), str(n),
+                                       str(tmp_path / f"out{i}")],
+                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for i, n in enumerate(jobs)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0 and err == "", err
+    clean = clean_run(tmp_path, "race", block, trial_points(n_points)).to_csv()
+    for i in range(len(jobs)):
+        assert (tmp_path / f"out{i}").read_text() == clean

@@ -1,8 +1,8 @@
 """Monte Carlo sweeps: run points in parallel, show progress, cache every finished point.
 
 A sweep is a list of parameter dicts and a module-level function returning a ``DataFrame`` for one
-point. Finished points are written to ``results/<name>/cache/<fingerprint>/<key>.csv`` as soon as
-they finish, so an interrupted run resumes where it stopped and loses nothing.
+point. Finished points are written under ``results/<name>/cache/<fingerprint>/`` as soon as they
+finish, so an interrupted run resumes where it stopped and loses nothing.
 
 A cached point is reused only if nothing it may depend on has changed. The folder's
 ``<fingerprint>`` hashes plcore's own source (every ``plcore/**/*.py``), every file under
@@ -11,13 +11,19 @@ pandas; the point's key hashes the function's qualified name and the point's par
 any of these and the point is computed again. Anything else a point might read (other packages,
 environment variables, the machine) is not covered, and the source is hashed as it is on disk: a
 process that imported plcore before an edit (a notebook's kernel) still computes with the old code.
+
+Each point is stored by :mod:`plcore.study.cache`: written to a temporary file of its own, synced
+to disk, committed by one atomic rename under a name holding the sha256 of its bytes, and checked
+against that checksum before it is used. A damaged file is reported on stderr (one line naming it)
+and the point computed again. Sweeps sharing a cache folder at the same time may compute a point
+twice but never read a partial one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import platform
 from pathlib import Path
 from typing import Callable, Iterable
@@ -26,6 +32,7 @@ import pandas as pd
 
 from .. import paths
 from ..paths import result_dir
+from . import cache
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -76,12 +83,10 @@ def point_key(fn: Callable, point: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _run_point(fn: Callable, point: dict, path: Path) -> pd.DataFrame:
-    df = fn(**point)
-    tmp = path.with_suffix(".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)       # atomic: a killed run never leaves half a file
-    return df
+def _run_point(fn: Callable, point: dict, directory: Path, key: str) -> tuple[str, bytes]:
+    data = fn(**point).to_csv(index=False).encode()
+    cache.save(directory, key, data)
+    return key, data
 
 
 def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict], *,
@@ -104,23 +109,27 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
     Returns
     -------
     pandas.DataFrame
-        The rows of every point, in the order of ``points``.
+        The rows of every point, in the order of ``points``, as read back from their CSV (a point
+        computed now and one taken from the cache give the same values).
     """
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
     points = list(points)
-    cache = result_dir(name) / "cache" / fingerprint()
-    cache.mkdir(parents=True, exist_ok=True)
-    paths = [cache / f"{point_key(fn, p)}.csv" for p in points]
-    todo = [i for i, path in enumerate(paths) if not path.exists()]
+    directory = result_dir(name) / "cache" / fingerprint()
+    directory.mkdir(parents=True, exist_ok=True)
+    keys = [point_key(fn, p) for p in points]
+    csv = cache.load(directory, keys)
+    todo = {k: p for k, p in zip(keys, points) if k not in csv}   # a repeated point runs once
     if todo:
-        jobs = (delayed(_run_point)(fn, points[i], paths[i]) for i in todo)
+        jobs = (delayed(_run_point)(fn, p, directory, k) for k, p in todo.items())
         runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for _ in tqdm(runner(jobs), total=len(todo), desc=desc or name, disable=not progress,
-                      initial=len(points) - len(todo), mininterval=1.0):
-            pass
-    frames = [pd.read_csv(path) for path in paths]
+        for key, data in tqdm(runner(jobs), total=len(todo), desc=desc or name,
+                              disable=not progress, initial=len(points) - len(todo),
+                              mininterval=1.0):
+            csv[key] = data
+    parsed = {k: pd.read_csv(io.BytesIO(data)) for k, data in csv.items()}
+    frames = [parsed[k] for k in keys]
     # Points without rows (e.g. an order that cannot meet its deadlines) must not turn the
     # columns into objects.
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
