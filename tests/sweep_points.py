@@ -1,8 +1,8 @@
 """Point functions for the sweep tests, and a sweep to run in a child process.
 
 They live at module level in an importable module because joblib's workers unpickle a function
-by importing it. ``run`` is what the tests start with ``python -c``: a sweep whose result goes to
-a file, so that a test can run several at once and compare them.
+by importing it. ``run`` is what the tests start with ``python -c``: a sweep of :func:`trial`
+whose result goes to a file, so a test can interrupt it, run several at once, or compare them.
 """
 
 import json
@@ -25,8 +25,13 @@ def square(x: int) -> pd.DataFrame:
 
 
 def trial(seed: int) -> pd.DataFrame:
-    """Rows of ints, text and floats (full precision through CSV); none where seed % 5 == 3."""
+    """Rows of ints, text and floats (full precision through CSV); none where seed % 5 == 3.
+
+    Sleeps ``SWEEP_TEST_DELAY`` seconds (an environment variable, so the points, and so their
+    keys, do not depend on it): slow points give a test time to interrupt a sweep.
+    """
     CALLS.append(seed)
+    time.sleep(float(os.environ.get("SWEEP_TEST_DELAY", "0")))
     n = 0 if seed % 5 == 3 else 1 + seed % 3
     rng = np.random.default_rng(seed)
     return pd.DataFrame({"seed": [seed] * n, "method": ["dp", "exact", "greedy"][:n],

@@ -1,15 +1,19 @@
 """Sweeps resume from a verified cache, recompute what changed or was damaged, and survive races
-with the result of a clean run."""
+and kills with the result of a clean run."""
 
 import os
 import platform
+import signal
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import scipy
 
@@ -66,6 +70,9 @@ def test_sweep_caches_and_resumes(results):
     sweep_points.CALLS.clear()
     again = sweep.run_sweep("sq", square, points, n_jobs=1, progress=False)
     assert again.equals(first) and sweep_points.CALLS == [3]
+    # The points ran in this process: it must not get a worker's watchdog, which would end it
+    # with its own parent (a notebook's kernel with the notebook server).
+    assert "plcore-sweep-watchdog" not in [t.name for t in threading.enumerate()]
 
 
 def test_fingerprint_tracks_the_source():
@@ -198,3 +205,49 @@ def test_concurrent_sweeps_on_one_cache_give_the_clean_result(tmp_path):
     clean = clean_run(tmp_path, "race", block, trial_points(n_points)).to_csv()
     for i in range(len(jobs)):
         assert (tmp_path / f"out{i}").read_text() == clean
+
+
+def running(procs: list) -> list:
+    """Those of ``procs`` still running (a zombie waiting for its new parent counts as ended)."""
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def committed(results: Path, name: str) -> list:
+    folder = results / name / "cache"
+    return list(folder.glob("*/*.csv")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
+def test_an_interrupted_sweep_leaves_no_workers_and_resumes_to_the_clean_result(
+        results, tmp_path, sig):
+    n_points, out, log = 16, tmp_path / "out", tmp_path / "stderr"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(CHILD + ["intr", "trial", str(n_points), "2", str(out)], cwd=ROOT,
+                                env=child_env(results, SWEEP_TEST_DELAY="0.4"), stderr=stderr)
+    deadline = time.monotonic() + 60
+    while len(committed(results, "intr")) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(workers) >= 2
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0 and not out.exists()     # it was interrupted, not finished
+    deadline = time.monotonic() + 5
+    while running(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(workers), [p.cmdline() for p in running(workers)]
+
+    done = len(committed(results, "intr"))
+    assert 2 <= done < n_points
+    rerun = sweep.run_sweep("intr", trial, trial_points(n_points), n_jobs=1, progress=False)
+    assert len(sweep_points.CALLS) == n_points - done    # the finished points were reused
+    assert rerun.to_csv() == clean_run(tmp_path, "intr", trial, trial_points(n_points)).to_csv()

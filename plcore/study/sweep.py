@@ -16,7 +16,8 @@ Each point is stored by :mod:`plcore.study.cache`: written to a temporary file o
 to disk, committed by one atomic rename under a name holding the sha256 of its bytes, and checked
 against that checksum before it is used. A damaged file is reported on stderr (one line naming it)
 and the point computed again. Sweeps sharing a cache folder at the same time may compute a point
-twice but never read a partial one.
+twice but never read a partial one. A worker process ends within a second of its sweep's process
+dying, so a killed sweep does not leave workers running.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import platform
+import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -35,6 +39,7 @@ from ..paths import result_dir
 from . import cache
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+_WATCH_S = 0.5   # how often a worker checks that its sweep is still alive
 
 
 def _tree_digest(root: Path, pattern: str) -> str:
@@ -83,10 +88,39 @@ def point_key(fn: Callable, point: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _run_point(fn: Callable, point: dict, directory: Path, key: str) -> tuple[str, bytes]:
+def _run_point(fn: Callable, point: dict, directory: Path, key: str,
+               owner: int) -> tuple[str, bytes]:
+    if os.getpid() != owner:           # in a worker process, not in the sweep's own
+        _exit_with_parent()
     data = fn(**point).to_csv(index=False).encode()
     cache.save(directory, key, data)
     return key, data
+
+
+_watching = False
+_watching_lock = threading.Lock()
+
+
+def _exit_with_parent() -> None:
+    """End this worker process soon after the process that started it dies (once per process).
+
+    loky keeps idle workers alive for up to 300 s, also when the sweep that started them was
+    killed (SIGKILL, or SIGTERM, which Python does not catch) and cannot end them. A daemon thread
+    polls the parent's pid: a worker whose parent died has been given another one, and exits.
+    """
+    global _watching
+    with _watching_lock:
+        if _watching:
+            return
+        _watching = True
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(_WATCH_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="plcore-sweep-watchdog", daemon=True).start()
 
 
 def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict], *,
@@ -122,7 +156,7 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
     csv = cache.load(directory, keys)
     todo = {k: p for k, p in zip(keys, points) if k not in csv}   # a repeated point runs once
     if todo:
-        jobs = (delayed(_run_point)(fn, p, directory, k) for k, p in todo.items())
+        jobs = (delayed(_run_point)(fn, p, directory, k, os.getpid()) for k, p in todo.items())
         runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         for key, data in tqdm(runner(jobs), total=len(todo), desc=desc or name,
                               disable=not progress, initial=len(points) - len(todo),
