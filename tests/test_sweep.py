@@ -75,6 +75,15 @@ def test_sweep_caches_and_resumes(results):
     assert "plcore-sweep-watchdog" not in [t.name for t in threading.enumerate()]
 
 
+def test_the_progress_bar_counts_every_point(results, capfd):
+    points = [{"x": i} for i in range(5)]
+    sweep.run_sweep("bar", square, points[:2], n_jobs=1, progress=False)
+    capfd.readouterr()
+    sweep.run_sweep("bar", square, points, n_jobs=1, progress=True)
+    err = capfd.readouterr().err
+    assert "2/5" in err and "5/5" in err, err
+
+
 def test_fingerprint_tracks_the_source():
     fp = sweep.library_fingerprint()
     assert len(fp) == 12 and fp == sweep.library_fingerprint()

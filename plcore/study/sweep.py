@@ -29,6 +29,7 @@ import os
 import platform
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -158,10 +159,12 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
     if todo:
         jobs = (delayed(_run_point)(fn, p, directory, k, os.getpid()) for k, p in todo.items())
         runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for key, data in tqdm(runner(jobs), total=len(todo), desc=desc or name,
-                              disable=not progress, initial=len(points) - len(todo),
-                              mininterval=1.0):
-            csv[key] = data
+        count = Counter(keys)
+        with tqdm(total=len(points), initial=len(points) - sum(count[k] for k in todo),
+                  desc=desc or name, disable=not progress, mininterval=1.0) as bar:
+            for key, data in runner(jobs):
+                csv[key] = data
+                bar.update(count[key])
     parsed = {k: pd.read_csv(io.BytesIO(data)) for k, data in csv.items()}
     frames = [parsed[k] for k in keys]
     # Points without rows (e.g. an order that cannot meet its deadlines) must not turn the
