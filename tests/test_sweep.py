@@ -198,7 +198,7 @@ def test_a_file_reaches_the_disk_before_its_name(results, monkeypatch):
 
 
 def test_concurrent_sweeps_on_one_cache_give_the_clean_result(tmp_path):
-    n_points, jobs = 8, (1, 1, 2)
+    n_points, jobs = 8, (1, 1, 1)
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     env = child_env(tmp_path / "results", SWEEP_TEST_BARRIER=str(barrier),
