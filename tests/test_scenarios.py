@@ -66,6 +66,16 @@ def test_profile_sizes_match_known_parameter_counts():
     assert [b["name"] for b in r50][:2] == ["stem", "layer1.0"] and r50[-1]["name"] == "fc"
 
 
+def test_an_edited_profile_is_read_again(tmp_path):
+    """A process that lives on (a notebook's kernel, a sweep's worker) sees the profile as is."""
+    path = tmp_path / "p.json"
+    profile = load_profile("synthetic")
+    path.write_text(json.dumps(profile))
+    assert load_profile(str(path))["device"] == "synthetic"
+    path.write_text(json.dumps(dict(profile, device="edited")))
+    assert load_profile(str(path))["device"] == "edited"
+
+
 @pytest.mark.parametrize("change,message", [
     ({"n_users": 0}, "n_users"),
     ({"shared_depth": 18}, "shared_depth"),

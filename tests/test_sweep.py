@@ -1,33 +1,262 @@
-"""Sweeps resume from their cache and recompute when the library changes."""
+"""Sweeps resume from a verified cache, recompute what changed or was damaged, and survive races
+and kills with the result of a clean run."""
 
+import os
+import platform
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
+import psutil
+import pytest
+import scipy
 
+import plcore
+from plcore import paths
 from plcore.study import sweep
+from tests import sweep_points
+from tests.sweep_points import block, profile_scale, square, trial, trial_points
+
+ROOT = Path(__file__).resolve().parents[1]
+# A child process running tests.sweep_points.run(NAME, FN, N_POINTS, N_JOBS, OUT).
+CHILD = [sys.executable, "-c", "import sys; from tests.sweep_points import run; run(*sys.argv[1:])"]
 
 
-def square(x: int) -> pd.DataFrame:
-    return pd.DataFrame({"x": [x], "y": [x * x]})
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """The results folder of the sweeps this process runs (a fresh one per test)."""
+    root = tmp_path / "results"
+    monkeypatch.setattr(sweep, "result_dir", lambda name: root / name)
+    sweep_points.CALLS.clear()
+    return root
 
 
-def test_sweep_caches_and_resumes(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "result_dir", lambda name: tmp_path / name)
+def cache_dir(results: Path, name: str) -> Path:
+    (folder,) = (results / name / "cache").iterdir()
+    return folder
+
+
+def cached_file(results: Path, name: str, fn, point: dict) -> Path:
+    (path,) = cache_dir(results, name).glob(f"{sweep.point_key(fn, point)}*.csv")
+    return path
+
+
+def clean_run(tmp_path: Path, name: str, fn, points: list) -> pd.DataFrame:
+    """The sweep run once, uninterrupted, into a cache of its own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sweep, "result_dir", lambda n: tmp_path / "clean" / n)
+        return sweep.run_sweep(name, fn, points, n_jobs=1, progress=False)
+
+
+def child_env(results: Path, **extra) -> dict:
+    env = dict(os.environ, PLCORE_RESULTS=str(results), **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_sweep_caches_and_resumes(results):
     points = [{"x": i} for i in range(5)]
     first = sweep.run_sweep("sq", square, points, n_jobs=1, progress=False)
-    assert first.y.tolist() == [0, 1, 4, 9, 16]
-    cache = next((tmp_path / "sq" / "cache").iterdir())
-    files = sorted(cache.glob("*.csv"))
-    assert len(files) == 5
+    assert first.y.tolist() == [0, 1, 4, 9, 16] and sweep_points.CALLS == [0, 1, 2, 3, 4]
+    assert len(list(cache_dir(results, "sq").glob("*.csv"))) == 5
     # An "interrupted" run: one point lost; the rest is reused, not recomputed.
-    files[0].unlink()
-    calls = []
-    monkeypatch.setattr(sweep, "_run_point",
-                        lambda fn, p, path: calls.append(p) or sweep.__dict__["_write"](fn, p, path))
-    monkeypatch.setitem(sweep.__dict__, "_write", lambda fn, p, path: (fn(**p).to_csv(path, index=False)))
+    cached_file(results, "sq", square, {"x": 3}).unlink()
+    sweep_points.CALLS.clear()
     again = sweep.run_sweep("sq", square, points, n_jobs=1, progress=False)
-    assert again.equals(first) and len(calls) == 1
+    assert again.equals(first) and sweep_points.CALLS == [3]
+    # The points ran in this process: it must not get a worker's watchdog, which would end it
+    # with its own parent (a notebook's kernel with the notebook server).
+    assert "plcore-sweep-watchdog" not in [t.name for t in threading.enumerate()]
+
+
+def test_the_progress_bar_counts_every_point(results, capfd):
+    points = [{"x": i} for i in range(5)]
+    sweep.run_sweep("bar", square, points[:2], n_jobs=1, progress=False)
+    capfd.readouterr()
+    sweep.run_sweep("bar", square, points, n_jobs=1, progress=True)
+    err = capfd.readouterr().err
+    assert "2/5" in err and "5/5" in err, err
 
 
 def test_fingerprint_tracks_the_source():
     fp = sweep.library_fingerprint()
     assert len(fp) == 12 and fp == sweep.library_fingerprint()
     assert sweep.point_key(square, {"x": 1}) != sweep.point_key(square, {"x": 2})
+
+
+@pytest.mark.parametrize("module", ["paths.py", "model/instance.py", "schedulers/dp.py",
+                                    "gpu/profile.py", "study/experiments.py"])
+def test_the_library_fingerprint_covers_every_module(monkeypatch, module):
+    """An edit anywhere in plcore changes the fingerprint (here: the file reads one byte longer)."""
+    before = sweep.library_fingerprint()
+    edited = Path(plcore.__file__).resolve().parent / module
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes",
+                        lambda self: read_bytes(self) + (b"#" if self == edited else b""))
+    assert sweep.library_fingerprint() != before
+
+
+def test_a_data_change_computes_the_points_again(results, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    (data / "profiles").mkdir(parents=True)
+    monkeypatch.setattr(paths, "DATA", data)
+    profile = data / "profiles" / "p.json"
+
+    def scale():
+        return sweep.run_sweep("prof", profile_scale, [{"profile": "p"}], n_jobs=1,
+                               progress=False).scale.tolist()
+
+    profile.write_text('{"scale": 1.0}')
+    assert scale() == [1.0]
+    profile.write_text('{"scale": 2.0}')
+    assert scale() == [2.0]
+    # Any file counts, also one the point does not read: the key cannot know what a point reads.
+    sweep_points.CALLS.clear()
+    (data / "other.json").write_text("{}")
+    assert scale() == [2.0] and sweep_points.CALLS == ["p"]
+    # Back to the first data: its points are found again.
+    (data / "other.json").unlink()
+    profile.write_text('{"scale": 1.0}')
+    sweep_points.CALLS.clear()
+    assert scale() == [1.0] and sweep_points.CALLS == []
+
+
+VERSIONS = {"python": (platform, "python_version"), "numpy": (np, "__version__"),
+            "scipy": (scipy, "__version__"), "pandas": (pd, "__version__")}
+
+
+@pytest.mark.parametrize("where", VERSIONS.values(), ids=VERSIONS.keys())
+def test_a_version_change_computes_the_points_again(results, monkeypatch, where):
+    points = [{"x": 2}]
+    sweep.run_sweep("ver", square, points, n_jobs=1, progress=False)
+    module, attribute = where
+    value = getattr(module, attribute)
+    monkeypatch.setattr(module, attribute,
+                        (lambda: "0.0.0") if callable(value) else value + "+other")
+    sweep.run_sweep("ver", square, points, n_jobs=1, progress=False)
+    assert sweep_points.CALLS == [2, 2]
+
+
+CORRUPTIONS = {
+    "last byte cut": lambda b: b[:-1],
+    "header only": lambda b: b.split(b"\n")[0] + b"\n",
+    "rows doubled": lambda b: b + b.split(b"\n", 1)[1],
+    "column dropped": lambda b: b"\n".join(line.rsplit(b",", 1)[0] for line in b.split(b"\n")),
+    "number edited": lambda b: b.replace(b"\n4,", b"\n5,", 1),
+    "empty": lambda b: b"",
+    "text garbage": lambda b: b"not,a\ncsv\n",
+    "binary garbage": lambda b: bytes(range(256)) * 4,
+    "open quote": lambda b: b'seed,method\n"4,dp\n',
+}
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+def test_a_damaged_cache_file_is_reported_and_computed_again(results, tmp_path, capfd, corrupt):
+    points = trial_points(6)
+    clean = clean_run(tmp_path, "dmg", trial, points)
+    sweep.run_sweep("dmg", trial, points, n_jobs=1, progress=False)
+    path = cached_file(results, "dmg", trial, {"seed": 4})    # two rows
+    path.write_bytes(corrupt(path.read_bytes()))
+    capfd.readouterr()
+    sweep_points.CALLS.clear()
+    again = sweep.run_sweep("dmg", trial, points, n_jobs=1, progress=False)
+    err = capfd.readouterr().err.splitlines()
+    assert again.to_csv() == clean.to_csv()
+    assert sweep_points.CALLS == [4]
+    assert len(err) == 1 and str(path) in err[0] and "checksum" in err[0], err
+    # The damaged file is gone and the point is whole again: a third run is silent and computes
+    # nothing.
+    sweep_points.CALLS.clear()
+    third = sweep.run_sweep("dmg", trial, points, n_jobs=1, progress=False)
+    assert third.to_csv() == clean.to_csv() and sweep_points.CALLS == []
+    assert capfd.readouterr().err == ""
+
+
+def test_a_file_reaches_the_disk_before_its_name(results, monkeypatch):
+    """fsync of the data, then the atomic rename, then fsync of the folder (the rename itself)."""
+    events = []
+    fsync, replace = os.fsync, os.replace
+
+    def record_fsync(fd):
+        events.append(("fsync", "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        fsync(fd)
+
+    def record_replace(src, dst):
+        events.append(("replace", Path(dst).suffix))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", record_fsync)
+    monkeypatch.setattr(os, "replace", record_replace)
+    sweep.run_sweep("sync", square, [{"x": 1}], n_jobs=1, progress=False)
+    assert events == [("fsync", "file"), ("replace", ".csv"), ("fsync", "dir")]
+
+
+def test_concurrent_sweeps_on_one_cache_give_the_clean_result(tmp_path):
+    n_points, jobs = 8, (1, 1, 1)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = child_env(tmp_path / "results", SWEEP_TEST_BARRIER=str(barrier),
+                    SWEEP_TEST_PARTIES=str(len(jobs)))
+    procs = [subprocess.Popen(CHILD + ["race", "block", str(n_points), str(n),
+                                       str(tmp_path / f"out{i}")],
+                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for i, n in enumerate(jobs)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0 and err == "", err
+    clean = clean_run(tmp_path, "race", block, trial_points(n_points)).to_csv()
+    for i in range(len(jobs)):
+        assert (tmp_path / f"out{i}").read_text() == clean
+
+
+def running(procs: list) -> list:
+    """Those of ``procs`` still running (a zombie waiting for its new parent counts as ended)."""
+    alive = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def committed(results: Path, name: str) -> list:
+    folder = results / name / "cache"
+    return list(folder.glob("*/*.csv")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
+def test_an_interrupted_sweep_leaves_no_workers_and_resumes_to_the_clean_result(
+        results, tmp_path, sig):
+    n_points, out, log = 16, tmp_path / "out", tmp_path / "stderr"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(CHILD + ["intr", "trial", str(n_points), "2", str(out)], cwd=ROOT,
+                                env=child_env(results, SWEEP_TEST_DELAY="0.4"), stderr=stderr)
+    deadline = time.monotonic() + 60
+    while len(committed(results, "intr")) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(workers) >= 2
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0 and not out.exists()     # it was interrupted, not finished
+    deadline = time.monotonic() + 5
+    while running(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(workers), [p.cmdline() for p in running(workers)]
+
+    done = len(committed(results, "intr"))
+    assert 2 <= done < n_points
+    rerun = sweep.run_sweep("intr", trial, trial_points(n_points), n_jobs=1, progress=False)
+    assert len(sweep_points.CALLS) == n_points - done    # the finished points were reused
+    assert rerun.to_csv() == clean_run(tmp_path, "intr", trial, trial_points(n_points)).to_csv()

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -155,11 +154,6 @@ class Scenario:
                              f"profile {self.profile!r}")
 
 
-@lru_cache(maxsize=16)
-def _read_profile(path: str) -> str:
-    return Path(path).read_text()
-
-
 def load_profile(name: str) -> dict:
     """Read ``data/profiles/<name>.json`` (or a path to a profile file)."""
     from ..gpu.profile import validate_profile
@@ -167,7 +161,9 @@ def load_profile(name: str) -> dict:
     path = Path(name) if name.endswith(".json") else PROFILES / f"{name}.json"
     if not path.exists():
         raise ValueError(f"profile {name!r}: no file {path}")
-    profile = json.loads(_read_profile(str(path)))
+    # Read anew every time (a few microseconds): a process that lives on, such as a notebook's
+    # kernel or a sweep's worker, must see an edited profile, as the sweep's cache key does.
+    profile = json.loads(path.read_text())
     validate_profile(profile)
     return profile
 

@@ -1,47 +1,127 @@
 """Monte Carlo sweeps: run points in parallel, show progress, cache every finished point.
 
 A sweep is a list of parameter dicts and a module-level function returning a ``DataFrame`` for one
-point. Finished points are written to ``results/<name>/cache/<fingerprint>/<key>.csv`` as soon as
-they finish, so an interrupted run resumes where it stopped and loses nothing. The fingerprint
-hashes plcore's own source: change the library and stale points are recomputed, not reused.
+point. Finished points are written under ``results/<name>/cache/<fingerprint>/`` as soon as they
+finish, so an interrupted run resumes where it stopped and loses nothing.
+
+A cached point is reused only if nothing it may depend on has changed. The folder's
+``<fingerprint>`` hashes plcore's own source (every ``plcore/**/*.py``), every file under
+``plcore.paths.DATA`` (read when the sweep starts) and the versions of Python, numpy, scipy and
+pandas; the point's key hashes the function's qualified name and the point's parameters. Change
+any of these and the point is computed again. Anything else a point might read (other packages,
+environment variables, the machine) is not covered, and the source is hashed as it is on disk: a
+process that imported plcore before an edit (a notebook's kernel) still computes with the old code.
+
+Each point is stored by :mod:`plcore.study.cache`: written to a temporary file of its own, synced
+to disk, committed by one atomic rename under a name holding the sha256 of its bytes, and checked
+against that checksum before it is used. A damaged file is reported on stderr (one line naming it)
+and the point computed again. Sweeps sharing a cache folder at the same time may compute a point
+twice but never read a partial one. A worker process ends within a second of its sweep's process
+dying, so a killed sweep does not leave workers running.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import platform
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
 
+from .. import paths
 from ..paths import result_dir
+from . import cache
 
-_LIB = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
+_WATCH_S = 0.5   # how often a worker checks that its sweep is still alive
+
+
+def _tree_digest(root: Path, pattern: str) -> str:
+    """sha256 over the files under ``root`` matching ``pattern``: their relative paths and bytes."""
+    h = hashlib.sha256()
+    files = sorted(p for p in root.rglob(pattern) if p.is_file()) if root.is_dir() else []
+    for path in files:
+        data = path.read_bytes()
+        # Lengths first, so that no two different trees feed the hash the same bytes.
+        name = path.relative_to(root).as_posix().encode()
+        h.update(b"%d:%s%d:" % (len(name), name, len(data)))
+        h.update(data)
+    return h.hexdigest()
 
 
 def library_fingerprint() -> str:
     """Short hash of every ``plcore/**/*.py`` file: results depend on exactly this code."""
-    h = hashlib.sha256()
-    for path in sorted(_LIB.rglob("*.py")):
-        h.update(path.relative_to(_LIB).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    return _tree_digest(_PACKAGE, "*.py")[:12]
+
+
+def data_fingerprint() -> str:
+    """Short hash of every file under ``plcore.paths.DATA`` (looked up now, not at import)."""
+    return _tree_digest(Path(paths.DATA), "*")[:12]
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python, numpy, scipy and pandas, which the points' numbers may depend on."""
+    import numpy
+    import scipy
+
+    return {"python": f"{platform.python_implementation()} {platform.python_version()}",
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "pandas": pd.__version__}
+
+
+def fingerprint() -> str:
+    """The cache folder's name: a short hash of the library, the data and the versions."""
+    text = json.dumps({"library": library_fingerprint(), "data": data_fingerprint(),
+                       "versions": versions()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def point_key(fn: Callable, point: dict) -> str:
+    """Short hash of ``fn``'s qualified name and the point's parameters."""
     text = json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "point": point},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _run_point(fn: Callable, point: dict, path: Path) -> pd.DataFrame:
-    df = fn(**point)
-    tmp = path.with_suffix(".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)       # atomic: a killed run never leaves half a file
-    return df
+def _run_point(fn: Callable, point: dict, directory: Path, key: str,
+               owner: int) -> tuple[str, bytes]:
+    if os.getpid() != owner:           # in a worker process, not in the sweep's own
+        _exit_with_parent()
+    data = fn(**point).to_csv(index=False).encode()
+    cache.save(directory, key, data)
+    return key, data
+
+
+_watching = False
+_watching_lock = threading.Lock()
+
+
+def _exit_with_parent() -> None:
+    """End this worker process soon after the process that started it dies (once per process).
+
+    loky keeps idle workers alive for up to 300 s, also when the sweep that started them was
+    killed (SIGKILL, or SIGTERM, which Python does not catch) and cannot end them. A daemon thread
+    polls the parent's pid: a worker whose parent died has been given another one, and exits.
+    """
+    global _watching
+    with _watching_lock:
+        if _watching:
+            return
+        _watching = True
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(_WATCH_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="plcore-sweep-watchdog", daemon=True).start()
 
 
 def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict], *,
@@ -64,23 +144,29 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
     Returns
     -------
     pandas.DataFrame
-        The rows of every point, in the order of ``points``.
+        The rows of every point, in the order of ``points``, as read back from their CSV (a point
+        computed now and one taken from the cache give the same values).
     """
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
     points = list(points)
-    cache = result_dir(name) / "cache" / library_fingerprint()
-    cache.mkdir(parents=True, exist_ok=True)
-    paths = [cache / f"{point_key(fn, p)}.csv" for p in points]
-    todo = [i for i, path in enumerate(paths) if not path.exists()]
+    directory = result_dir(name) / "cache" / fingerprint()
+    directory.mkdir(parents=True, exist_ok=True)
+    keys = [point_key(fn, p) for p in points]
+    csv = cache.load(directory, keys)
+    todo = {k: p for k, p in zip(keys, points) if k not in csv}   # a repeated point runs once
     if todo:
-        jobs = (delayed(_run_point)(fn, points[i], paths[i]) for i in todo)
+        jobs = (delayed(_run_point)(fn, p, directory, k, os.getpid()) for k, p in todo.items())
         runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for _ in tqdm(runner(jobs), total=len(todo), desc=desc or name, disable=not progress,
-                      initial=len(points) - len(todo), mininterval=1.0):
-            pass
-    frames = [pd.read_csv(path) for path in paths]
+        count = Counter(keys)
+        with tqdm(total=len(points), initial=len(points) - sum(count[k] for k in todo),
+                  desc=desc or name, disable=not progress, mininterval=1.0) as bar:
+            for key, data in runner(jobs):
+                csv[key] = data
+                bar.update(count[key])
+    parsed = {k: pd.read_csv(io.BytesIO(data)) for k, data in csv.items()}
+    frames = [parsed[k] for k in keys]
     # Points without rows (e.g. an order that cannot meet its deadlines) must not turn the
     # columns into objects.
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
