@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 MATHJAX_VERSION := 3.2.2
 MATHJAX := vendor/mathjax/tex-mml-chtml.js
 
+ASSIGNMENTS := $(sort $(wildcard assignments/*.ipynb))
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED  := $(patsubst notebooks/%.ipynb,book/executed/%.ipynb,$(NOTEBOOKS))
 LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -type f 2>/dev/null) pyproject.toml
@@ -17,7 +18,8 @@ LIBRARY   := $(shell find plcore -name '*.py' 2>/dev/null) $(shell find data -ty
 export MPLBACKEND := agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all venv test test-portable test-fast refresh-notebooks results book student-book test-book bench clean distclean
+.PHONY: all venv test test-portable test-fast refresh-notebooks results book student-book test-book bench \
+        assignments grade clean distclean
 
 all: book
 
@@ -26,7 +28,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-	    -c requirements/lock.txt -e '.[torch,book,test]'
+	    -c requirements/lock.txt -e '.[torch,book,test,teach]'
 	touch $@
 
 ## test: the library's tests and every notebook (quick parameters) through nbval
@@ -95,6 +97,19 @@ $(MATHJAX):
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_exact.py
 	$(BIN)/python benchmarks/bench_schedulers.py
+
+## assignments: otter-grader builds each master notebook of assignments/ into
+# _build/assignments/NAME/student/ (hand out) and NAME/autograder.zip (grade), checking that the
+# solutions pass every test.
+assignments: $(STAMP)
+	for nb in $(ASSIGNMENTS); do name=$$(basename $$nb .ipynb); out=_build/assignments/$$name; \
+	    rm -rf $$out && $(BIN)/otter assign $$nb $$out || exit 1; \
+	    cp $$out/autograder/$$name-autograder_*.zip $$out/autograder.zip; done
+
+## grade: grade a folder of submissions without Docker, e.g.
+#   make grade NAME=a1_least_bandwidth SUBMISSIONS=path/to/folder   (scores in FOLDER/scores.csv)
+grade: $(STAMP)
+	$(BIN)/python scripts/grade_submissions.py _build/assignments/$(NAME)/autograder.zip $(SUBMISSIONS)
 
 clean:
 	rm -rf _build book/executed vendor
