@@ -161,3 +161,21 @@ def test_deadlines_met_exactly_on_a_long_horizon():
         assert plcore.solve(inst, method=method) == [0, 1, 2]
     for method in ("random", "fcfs-full"):
         assert plcore.evaluate(inst, plcore.solve(inst, method=method)).feasible
+
+
+def test_a_start_rounded_just_below_zero_needs_no_bandwidth_without_data():
+    """ALAP starts are running sums: one exactly at t = 0 can come out at -1e-28. Within the
+    timing tolerance it is t = 0, so a user with no data needs no bandwidth (as every solver,
+    computing the same start in another order, finds)."""
+    inst = plcore.Instance.from_dict({
+        "blocks": {"b": {"bytes": 1, "load_s": 3.3e-12}},
+        "models": {"m": {"blocks": ["b"], "infer_s": 1e-12},
+                   "far": {"blocks": ["b"], "infer_s": 1.0}},
+        "users": [{"model": "m", "data_bits": 0, "deadline_s": 1e-12, "spectral_eff": 1.0},
+                  {"model": "far", "data_bits": 1e6, "deadline_s": 999999.9, "spectral_eff": 1.0}],
+        "rate": "linear", "bandwidth_hz": 1e3})
+    ev = plcore.evaluate(inst, [0])
+    assert -inst.arrays.time_tol_s <= ev.start_s[0] <= 0 and ev.bandwidth_hz[0] == 0
+    assert ev.feasible
+    for method in ("exact", "greedy", "edf", "no-sharing"):
+        assert plcore.evaluate(inst, plcore.solve(inst, method=method)).feasible

@@ -113,12 +113,19 @@ def asap_finish(arr: InstanceArrays, seq: list[int], L: np.ndarray, ready=None) 
 
 
 def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
-    """Least bandwidth (Hz) of ``users`` whose data must arrive by ``t_s`` (vectorized)."""
+    """Least bandwidth (Hz) of ``users`` whose data must arrive by ``t_s`` (vectorized).
+
+    A start within the timing tolerance before t = 0 counts as t = 0, as the deadline test lets
+    it: a user with no data then needs no bandwidth, however the running sums of the start times
+    were rounded (one solver's exact 0 can be another's -1e-28).
+    """
     from .bandwidth import min_bandwidth
 
     arr = inst.arrays
     users = np.asarray(users, dtype=int)
-    return min_bandwidth(arr.data_bits[users], arr.radio[users], t_s, rate=arr.rate)
+    t = np.asarray(t_s, dtype=float)
+    t = np.where((t < 0) & (t >= -arr.time_tol_s), 0.0, t)
+    return min_bandwidth(arr.data_bits[users], arr.radio[users], t, rate=arr.rate)
 
 
 def meets_deadlines(starts: np.ndarray, L: np.ndarray, tol_s: float) -> bool:
