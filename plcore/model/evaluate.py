@@ -89,7 +89,8 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
         Distinct user indices, in service order. Users not listed are dropped.
     partial : bool, default True
         True: partial loading (only blocks missing from the previous model are loaded).
-        False: the traditional loader (whole model at every model change).
+        False: the traditional loader (whole model at every model change, and for the first
+        model whatever blocks are resident: it knows models, not blocks).
 
     Returns
     -------

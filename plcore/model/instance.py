@@ -484,7 +484,6 @@ class InstanceArrays:
     data_bits: np.ndarray        # (n_users,) bit
     link_s: np.ndarray           # (n_models, n_models) s
     from_resident_s: np.ndarray  # (n_models,) s
-    resident_holds: np.ndarray   # (n_models,) bool: the whole model is resident at t = 0
     shared_bytes: np.ndarray     # (n_models, n_models) B
     radio: np.ndarray            # (n_users,) a_k (Hz) for Shannon, spectral_eff for linear
     rate: str
@@ -530,7 +529,6 @@ class InstanceArrays:
             data_bits=np.array([u.data_bits for u in inst.users], dtype=float),
             link_s=link,
             from_resident_s=(Xf * load) @ (~resident).astype(float),
-            resident_holds=~(X & ~resident).any(axis=1),
             shared_bytes=(Xf * size) @ Xf.T,
             radio=radio, rate=inst.rate, time_tol_s=time_tol,
         )

@@ -55,7 +55,8 @@ def load_times(arr: InstanceArrays, seq, partial: bool = True) -> np.ndarray:
 
     ``partial=True``: only the blocks missing from the previous model (the resident blocks for the
     first) are loaded. ``partial=False``: the traditional loader loads the whole model whenever the
-    model changes; the first user's model is reused only if all its blocks are resident at t = 0.
+    model changes, the first user's model included whatever blocks are resident: it knows models,
+    not blocks (MODEL.md section 5).
     """
     return model_load_times(arr, arr.model_of[np.asarray(seq, dtype=int)], partial)
 
@@ -69,7 +70,7 @@ def model_load_times(arr: InstanceArrays, models: np.ndarray, partial: bool = Tr
         L[0] = arr.from_resident_s[models[0]]
         L[1:] = arr.link_s[models[:-1], models[1:]]
     else:
-        L[0] = 0.0 if arr.resident_holds[models[0]] else arr.model_full_s[models[0]]
+        L[0] = arr.model_full_s[models[0]]
         L[1:] = np.where(models[1:] == models[:-1], 0.0, arr.model_full_s[models[1:]])
     return L
 
