@@ -222,6 +222,23 @@ def test_whole_model_baselines_stay_feasible_with_resident_blocks(method):
         assert plcore.evaluate(inst, plcore.solve(inst, method=method), partial=False).feasible
 
 
+@pytest.mark.parametrize("partial", ["False", "True", None, 0, 1, [], np.array([True])])
+def test_partial_must_be_a_bool(partial):
+    inst = resident_instance()
+    with pytest.raises(TypeError, match="partial: must be True .* or False"):
+        plcore.evaluate(inst, [0], partial=partial)
+    from plcore.model.timeline import load_times
+
+    with pytest.raises(TypeError, match="partial"):
+        load_times(inst.arrays, [0], partial=partial)
+
+
+def test_partial_accepts_numpy_bools():
+    inst = resident_instance()
+    ev = plcore.evaluate(inst, [0, 1], partial=np.bool_(False))
+    assert ev.partial is False and ev.load_s[0] == pytest.approx(0.011)
+
+
 @settings(max_examples=80, deadline=None)
 @given(instances, st.data())
 def test_unshared_partial_equals_whole_model_loader_with_resident_blocks(inst, data):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ScheduleError
+from ..errors import ScheduleError, short_repr
 from .instance import Instance, InstanceArrays
 
 # Feasibility tolerances, shared by evaluator and solvers so that their verdicts agree despite sums
@@ -33,12 +33,14 @@ def check_sequence(inst: Instance, sequence) -> list[int]:
     try:
         items = list(sequence)
     except TypeError:
-        raise ScheduleError(f"schedule must be a sequence of user indices, got {sequence!r}") from None
+        raise ScheduleError(f"schedule must be a sequence of user indices, got "
+                            f"{short_repr(sequence)}") from None
     seen: dict[int, int] = {}
     out = []
     for pos, k in enumerate(items):
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-            raise ScheduleError(f"schedule[{pos}]: user index must be an integer, got {k!r}")
+            raise ScheduleError(f"schedule[{pos}]: user index must be an integer, got "
+                                f"{short_repr(k)}")
         k = int(k)
         if not 0 <= k < inst.n_users:
             raise ScheduleError(f"schedule[{pos}]: unknown user {k} "
@@ -50,6 +52,18 @@ def check_sequence(inst: Instance, sequence) -> list[int]:
     return out
 
 
+def check_partial(partial) -> bool:
+    """``partial`` as a bool; anything but True or False (``'False'``, None, 0) is a TypeError.
+
+    A string ``'False'`` is truthy: taking it as partial loading would silently give the other
+    loader's answer.
+    """
+    if not isinstance(partial, (bool, np.bool_)):
+        raise TypeError(f"partial: must be True (partial loading) or False (the whole-model "
+                        f"loader), got {short_repr(partial)} ({type(partial).__name__})")
+    return bool(partial)
+
+
 def load_times(arr: InstanceArrays, seq, partial: bool = True) -> np.ndarray:
     """Load time ``L_i`` (s) before each position's inference, shape ``(n,)``.
 
@@ -57,12 +71,18 @@ def load_times(arr: InstanceArrays, seq, partial: bool = True) -> np.ndarray:
     first) are loaded. ``partial=False``: the traditional loader loads the whole model whenever the
     model changes, the first user's model included whatever blocks are resident: it knows models,
     not blocks (MODEL.md section 5).
+
+    Raises
+    ------
+    TypeError
+        If ``partial`` is not a bool.
     """
     return model_load_times(arr, arr.model_of[np.asarray(seq, dtype=int)], partial)
 
 
 def model_load_times(arr: InstanceArrays, models: np.ndarray, partial: bool = True) -> np.ndarray:
     """:func:`load_times` for a sequence of model indices (one per position)."""
+    partial = check_partial(partial)
     L = np.empty(models.size)
     if models.size == 0:
         return L
