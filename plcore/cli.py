@@ -3,18 +3,20 @@
 Also ``plcore measure`` (a device profile, :mod:`plcore.gpu.loadtime`) and ``plcore profile PATH``
 (its report; ``--check`` exits 1 when a target is missed).
 
-Output is JSON on stdout. Bad input gives one line ``plcore: error: ...`` on stderr and exit code 2;
-no traceback.
+Output is JSON on stdout. Bad input (or output that cannot be written, as to a full disk) gives one
+line ``plcore: error: ...`` on stderr and exit code 2; no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 
 from . import SOLVERS, __version__, evaluate, load_instance, solve
-from .errors import InstanceError, ScheduleError
+from .errors import InstanceError, ScheduleError, short_repr
 from .schedulers import WHOLE_MODEL_LOADER
 
 
@@ -51,11 +53,12 @@ def _sequence(text: str) -> list[int]:
         return []                     # the empty schedule
     out = []
     for pos, t in enumerate(text.split(",")):
-        try:
-            out.append(int(t.strip()))
-        except ValueError:
-            raise ScheduleError(f"sequence item {pos}: {t.strip()!r} is not an integer (the "
-                                f"sequence must be comma-separated user indices, got {text!r})") from None
+        # Plain decimal digits only: int() would also take '1_0' and non-ASCII digits.
+        if not re.fullmatch(r"[-+]?[0-9]{1,18}", t.strip()):
+            raise ScheduleError(f"sequence item {pos}: {short_repr(t.strip())} is not a user "
+                                "index (the sequence must be comma-separated user indices, got "
+                                f"{short_repr(text)})")
+        out.append(int(t.strip()))
     return out
 
 
@@ -85,27 +88,55 @@ def main(argv: list[str] | None = None) -> int:
             out = {"schedule": seq,
                    "evaluation": evaluate(inst, seq, partial=not args.full_loader).to_dict()}
     except (InstanceError, ScheduleError, ValueError) as exc:
-        print(f"plcore: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
+    except MemoryError:   # an instance too large for this machine (models x blocks arrays)
+        from .model.files import show_path
+
+        return _error(f"{show_path(args.instance)}: out of memory: the instance is too large")
+    return _emit(json.dumps(out, indent=2) + "\n")
+
+
+def _error(message) -> int:
+    print(f"plcore: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _emit(text: str) -> int:
+    """Write ``text`` on stdout; 0, or 2 with one line on stderr where it cannot be written."""
     try:
-        json.dump(out, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:   # e.g. piped into `head`: not an error of ours
-        sys.stderr.close()
+        _drop_stdout()
+        return 0
+    except OSError as exc:    # e.g. a full disk
+        _drop_stdout()
+        return _error(f"cannot write the output: {exc.strerror or exc}")
     return 0
 
 
+def _drop_stdout() -> None:
+    """Point stdout at the null device: Python flushes it again at exit, and would print the same
+    failure as an "Exception ignored" message."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):   # no file descriptor (a captured stdout): nothing to flush
+        pass
+
+
 def _profile(args) -> int:
-    from .gpu.profile import report, targets
+    from .gpu.profile import read_profile, report, targets
 
     try:
-        with open(args.profile) as f:
-            prof = json.load(f)
-        print(report(prof))
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"plcore: error: {args.profile}: {exc}", file=sys.stderr)
-        return 2
+        prof = read_profile(args.profile)   # the whole schema, so report() cannot fail
+        text = report(prof) + "\n"
+    except ValueError as exc:
+        return _error(exc)
+    status = _emit(text)
+    if status:
+        return status
     return 1 if args.check and not all(met for *_, met in targets(prof).values()) else 0
 
 

@@ -58,7 +58,7 @@ def ref_loads(inst, seq, partial=True):
         if partial:
             out.append(sum(block_load(inst, b) for b in sorted(blocks - held)))
         else:
-            same = (blocks <= held) if i == 0 else (m == prev_model)
+            same = i > 0 and m == prev_model     # it knows models, not resident blocks
             out.append(0.0 if same else sum(block_load(inst, b) for b in sorted(blocks)))
         held = blocks
         prev_model = m

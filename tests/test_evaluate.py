@@ -161,3 +161,95 @@ def test_deadlines_met_exactly_on_a_long_horizon():
         assert plcore.solve(inst, method=method) == [0, 1, 2]
     for method in ("random", "fcfs-full"):
         assert plcore.evaluate(inst, plcore.solve(inst, method=method)).feasible
+
+
+def test_a_start_rounded_just_below_zero_needs_no_bandwidth_without_data():
+    """ALAP starts are running sums: one exactly at t = 0 can come out at -1e-28. Within the
+    timing tolerance it is t = 0, so a user with no data needs no bandwidth (as every solver,
+    computing the same start in another order, finds)."""
+    inst = plcore.Instance.from_dict({
+        "blocks": {"b": {"bytes": 1, "load_s": 3.3e-12}},
+        "models": {"m": {"blocks": ["b"], "infer_s": 1e-12},
+                   "far": {"blocks": ["b"], "infer_s": 1.0}},
+        "users": [{"model": "m", "data_bits": 0, "deadline_s": 1e-12, "spectral_eff": 1.0},
+                  {"model": "far", "data_bits": 1e6, "deadline_s": 999999.9, "spectral_eff": 1.0}],
+        "rate": "linear", "bandwidth_hz": 1e3})
+    ev = plcore.evaluate(inst, [0])
+    assert -inst.arrays.time_tol_s <= ev.start_s[0] <= 0 and ev.bandwidth_hz[0] == 0
+    assert ev.feasible
+    for method in ("exact", "greedy", "edf", "no-sharing"):
+        assert plcore.evaluate(inst, plcore.solve(inst, method=method)).feasible
+
+
+def resident_instance():
+    """Model m1 wholly resident at t = 0 (its blocks base and h1), m2 sharing base."""
+    return plcore.Instance.from_dict({
+        "blocks": {"base": {"bytes": 1, "load_s": 0.010}, "h1": {"bytes": 1, "load_s": 0.001},
+                   "h2": {"bytes": 1, "load_s": 0.002}},
+        "models": {"m1": {"blocks": ["base", "h1"], "infer_s": 0.005},
+                   "m2": {"blocks": ["base", "h2"], "infer_s": 0.004}},
+        "users": [{"model": "m1", "data_bits": 1e5, "deadline_s": 0.030, "spectral_eff": 2.0},
+                  {"model": "m2", "data_bits": 2e5, "deadline_s": 0.050, "spectral_eff": 4.0},
+                  {"model": "m1", "data_bits": 1e4, "deadline_s": 0.008, "spectral_eff": 2.0}],
+        "rate": "linear", "bandwidth_hz": 1e7, "resident": ["base", "h1"]})
+
+
+def test_whole_model_loader_loads_the_first_model_whatever_is_resident():
+    """MODEL.md section 5: the whole-model loader knows models, not blocks; residency is a block
+    notion only a partial loader can use."""
+    inst = resident_instance()
+    np.testing.assert_allclose(plcore.evaluate(inst, [0, 1]).load_s, [0.0, 0.002])
+    np.testing.assert_allclose(plcore.evaluate(inst, [0, 1], partial=False).load_s, [0.011, 0.012])
+    np.testing.assert_allclose(plcore.evaluate(inst, [0, 2], partial=False).load_s, [0.011, 0.0])
+    # User 2 (deadline 8 ms) is served at once by partial loading only.
+    assert plcore.evaluate(inst, [2]).feasible
+    whole = plcore.evaluate(inst, [2], partial=False)
+    assert not whole.feasible and "deadline missed" in whole.reason
+    assert ref_loads(inst, [2, 0, 1], partial=False) == pytest.approx([0.011, 0.0, 0.012])
+
+
+@pytest.mark.parametrize("method", ["no-sharing", "fcfs-full"])
+def test_whole_model_baselines_stay_feasible_with_resident_blocks(method):
+    """Their schedules are checked under the whole-model loader (solve() re-evaluates them with
+    partial=False): a wholly resident first model must not be counted as loaded."""
+    inst = resident_instance()
+    seq = plcore.solve(inst, method=method)
+    assert plcore.evaluate(inst, seq, partial=False).feasible
+    assert 2 not in seq                 # only reachable without loading m1
+    for seed in range(20):
+        inst = random_instance(seed, 6, 3, structure=("bottom", "general")[seed % 2])
+        inst = inst.replace(resident=list(next(iter(inst.models.values())).blocks))
+        assert plcore.evaluate(inst, plcore.solve(inst, method=method), partial=False).feasible
+
+
+@pytest.mark.parametrize("partial", ["False", "True", None, 0, 1, [], np.array([True])])
+def test_partial_must_be_a_bool(partial):
+    inst = resident_instance()
+    with pytest.raises(TypeError, match="partial: must be True .* or False"):
+        plcore.evaluate(inst, [0], partial=partial)
+    from plcore.model.timeline import load_times
+
+    with pytest.raises(TypeError, match="partial"):
+        load_times(inst.arrays, [0], partial=partial)
+
+
+def test_partial_accepts_numpy_bools():
+    inst = resident_instance()
+    ev = plcore.evaluate(inst, [0, 1], partial=np.bool_(False))
+    assert ev.partial is False and ev.load_s[0] == pytest.approx(0.011)
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances, st.data())
+def test_unshared_partial_equals_whole_model_loader_with_resident_blocks(inst, data):
+    """Partial loading on the unshared instance is the whole-model loader on the original, also
+    when blocks (or whole models) are resident at t = 0."""
+    from plcore.model.sharing import unshared
+
+    resident = data.draw(st.lists(st.sampled_from(sorted(inst.blocks)), unique=True))
+    inst = inst.replace(resident=resident)
+    order = data.draw(st.permutations(range(inst.n_users)))
+    a = plcore.evaluate(inst, order, partial=False)
+    b = plcore.evaluate(unshared(inst), order, partial=True)
+    np.testing.assert_allclose(a.load_s, b.load_s, rtol=1e-12, atol=1e-15)
+    assert a.feasible == b.feasible

@@ -3,9 +3,12 @@
 import copy
 import json
 import math
+import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import plcore
 from plcore import InstanceError
@@ -181,3 +184,213 @@ def test_random_instances_are_seeded_and_valid():
             while prefix < min(len(m1.blocks), len(m2.blocks)) and m1.blocks[prefix] == m2.blocks[prefix]:
                 prefix += 1
             assert common == set(m1.blocks[:prefix])
+
+
+# --------------------------------------------------------------------------------------------------
+# Valid ranges: every numeric field, at and beyond its limits
+
+RANGE_BAD = [
+    # (path, value, the message must contain)
+    (("users", 0, "deadline_s"), 1e308, r"users\[0\]\.deadline_s: 1e\+308 s is out of range "
+                                        r"\(valid: 1e-12 to 1e\+06 s\)"),
+    (("users", 0, "deadline_s"), 1e-13, r"users\[0\]\.deadline_s: .*valid: 1e-12 to 1e\+06 s"),
+    (("users", 0, "deadline_s"), 5e-324, r"users\[0\]\.deadline_s"),
+    (("blocks", "bb", "load_s"), 1e6 * (1 + 1e-15), r"blocks\['bb'\]\.load_s: .*valid: 0, or "
+                                                    r"1e-12 to 1e\+06 s"),
+    (("blocks", "bb", "load_s"), 1e-300, r"blocks\['bb'\]\.load_s"),
+    (("models", "m1", "infer_s"), 1e7, r"models\['m1'\]\.infer_s"),
+    (("loader", "overhead_s"), 1e308, r"loader\.overhead_s"),
+    (("loader", "bandwidth_Bps"), 5e-324, r"loader\.bandwidth_Bps: .*valid: 1 to 1e\+15 B/s"),
+    (("loader", "bandwidth_Bps"), 1e16, r"loader\.bandwidth_Bps"),
+    (("blocks", "bb", "bytes"), 1e300, r"blocks\['bb'\]\.bytes: .*valid: 0, or 1 to 1e\+15 bytes"),
+    (("blocks", "bb", "bytes"), 0.5, r"blocks\['bb'\]\.bytes"),
+    (("users", 1, "data_bits"), 1e16, r"users\[1\]\.data_bits: .*bits"),
+    (("users", 1, "data_bits"), 1e-300, r"users\[1\]\.data_bits"),
+    (("bandwidth_hz",), 1e300, r"bandwidth_hz: .*valid: 1 to 1e\+15 Hz"),
+    (("bandwidth_hz",), 0.5, r"bandwidth_hz"),
+    (("users", 1, "power_w"), 1e-300,
+     r"users\[1\]: power_w \* channel_gain / noise_psd_w_hz = \S+ Hz is not a finite positive "
+     r"number in \[1, 1e\+30\] Hz"),
+    (("users", 1, "channel_gain"), 1e12, r"users\[1\]: power_w \* channel_gain"),
+    (("noise_psd_w_hz",), 1e300, r"users\[0\]: .* / 1e\+300"),
+    (("noise_psd_w_hz",), 5e-324, r"users\[0\]: power_w \* channel_gain / noise_psd_w_hz = inf"),
+    # a block's load time from the loader: 2e6 bytes at 1 B/s is 23 days
+    (("loader",), {"bandwidth_Bps": 1.0, "overhead_s": 0.0},
+     r"blocks\['h1'\]: its load time loader\.overhead_s \+ bytes / loader\.bandwidth_Bps = "
+     r"2e\+06 s is more than 1e\+06 s"),
+]
+
+
+@pytest.mark.parametrize("path,value,message", RANGE_BAD,
+                         ids=[f"{'.'.join(map(str, p))}={v}" for p, v, _ in RANGE_BAD])
+def test_numbers_out_of_range_are_refused_with_the_range(path, value, message):
+    with pytest.raises(InstanceError, match=message):
+        plcore.Instance.from_dict(edit(path, value))
+
+
+def test_range_limits_themselves_are_valid():
+    for path, value in [(("users", 0, "deadline_s"), 1e6), (("users", 0, "deadline_s"), 1e-12),
+                        (("blocks", "bb", "load_s"), 0.0), (("blocks", "bb", "load_s"), 1e-12),
+                        (("blocks", "bb", "bytes"), 1e15), (("blocks", "bb", "bytes"), 0),
+                        (("bandwidth_hz",), 1.0), (("bandwidth_hz",), 1e15),
+                        (("users", 1, "data_bits"), 0), (("users", 1, "data_bits"), 1.0),
+                        (("loader", "bandwidth_Bps"), 1e15)]:
+        plcore.Instance.from_dict(edit(path, value))
+
+
+def test_every_instance_the_project_builds_is_in_range():
+    from plcore.paths import INSTANCES
+    from plcore.study.scenarios import Scenario, make_instance
+
+    for path in INSTANCES.glob("*.json"):
+        plcore.load_instance(path)
+    for seed in range(3):
+        make_instance(seed=seed, n_users=50, radius_m=2000.0, shadowing_std_db=12.0)
+        make_instance(Scenario(profile="cpu-epyc-2core", architecture="resnet50",
+                               loader_path="disk", shared_depth=10), seed=seed)
+        random_instance(seed, 8, 4, rate="linear", data_bits=(1.0, 1e9), bandwidth_hz=1.0)
+
+
+def linear_base() -> dict:
+    d = base()
+    d["rate"] = "linear"
+    del d["noise_psd_w_hz"]
+    for u in d["users"]:
+        del u["power_w"], u["channel_gain"]
+        u["spectral_eff"] = 4.0
+    return d
+
+
+SHANNON_FIELDS = [("blocks", "bb", "bytes"), ("blocks", "bb", "load_s"),
+                  ("blocks", "h1", "bytes"), ("loader", "bandwidth_Bps"), ("loader", "overhead_s"),
+                  ("models", "m1", "infer_s"), ("users", 0, "data_bits"),
+                  ("users", 0, "deadline_s"), ("users", 1, "power_w"),
+                  ("users", 1, "channel_gain"), ("noise_psd_w_hz",), ("bandwidth_hz",)]
+LINEAR_FIELDS = [f for f in SHANNON_FIELDS if f[-1] not in ("power_w", "channel_gain",
+                                                            "noise_psd_w_hz")]
+LINEAR_FIELDS.append(("users", 1, "spectral_eff"))
+EXTREMES = [0.0, 5e-324, 1e-310, 1e-300, 1e-30, 1e-13, 1e-12, 1e-9, 1e-3, 1.0, 1e6, 1.5e6, 1e9,
+            1e15, 1.1e15, 1e30, 1e100, 1e300, 1.7976931348623157e308]
+
+
+def clean_evaluation(inst):
+    """Evaluate orders and run every solver with numpy raising on any floating-point trouble
+    (underflow included) and warnings as errors; nothing may be NaN."""
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        n = inst.n_users
+        for seq in (list(range(n)), list(range(n))[::-1], [n - 1]):
+            for partial in (True, False):
+                ev = plcore.evaluate(inst, seq, partial=partial)
+                for values in (ev.load_s, ev.start_s, ev.finish_s, ev.bandwidth_hz):
+                    assert not np.isnan(values).any()
+                assert not math.isnan(ev.total_bandwidth_hz) and not math.isnan(ev.slack_s)
+        for method in ("exact", "greedy", "no-sharing", "fcfs-full", "edf", "random"):
+            plcore.solve(inst, method=method)
+
+
+@pytest.mark.parametrize("rate", ["shannon", "linear"])
+def test_extreme_values_are_refused_naming_the_field_or_computed_cleanly(rate):
+    """A grid over every numeric field: refused naming it, or evaluated and solved with no
+    overflow, underflow, invalid operation or warning."""
+    make, fields = (base, SHANNON_FIELDS) if rate == "shannon" else (linear_base, LINEAR_FIELDS)
+    refused = 0
+    for path in fields:
+        for value in EXTREMES + [-v for v in EXTREMES[1:4]]:
+            for every_user in (False, True) if path[0] == "users" else (False,):
+                d = make()
+                owners = d["users"] if every_user else [d]
+                if not every_user:
+                    for key in path[:-1]:
+                        owners = [owners[0][key]]
+                for obj in owners:
+                    obj[path[-1]] = value
+                try:
+                    inst = plcore.Instance.from_dict(d)
+                except InstanceError as exc:
+                    assert path[-1] in str(exc), (path, value, str(exc))
+                    refused += 1
+                    continue
+                clean_evaluation(inst)
+    assert refused > 50                 # the grid does reach beyond the ranges
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_instances_at_the_corners_of_the_ranges_compute_cleanly(data):
+    """All numbers drawn from near the ends of their ranges at once (start times that are not 0
+    but tiny, huge bandwidths, 1 Hz links): evaluation and every solver stay finite and quiet."""
+    time = st.sampled_from([0.0, 1e-12, 3.3e-12, 1e-6, 1.0, 1e3, 1e6])
+    positive_time = st.sampled_from([1e-12, 2.7e-12, 1e-6, 0.05, 1.0, 999999.9, 1e6])
+    size = st.sampled_from([0.0, 1.0, 3.0, 1e6, 1e15])
+    rate = data.draw(st.sampled_from(["shannon", "linear"]))
+    n_blocks = data.draw(st.integers(1, 4))
+    blocks = {}
+    for j in range(n_blocks):
+        blocks[f"b{j}"] = {"bytes": data.draw(size)}
+        if data.draw(st.booleans()):
+            blocks[f"b{j}"]["load_s"] = data.draw(time)
+    names = list(blocks)
+    models = {f"m{i}": {"blocks": data.draw(st.lists(st.sampled_from(names), min_size=1,
+                                                     unique=True)), "infer_s": data.draw(time)}
+              for i in range(data.draw(st.integers(1, 3)))}
+    users = []
+    for _ in range(data.draw(st.integers(1, 5))):
+        u = {"model": data.draw(st.sampled_from(list(models))), "data_bits": data.draw(size),
+             "deadline_s": data.draw(positive_time)}
+        if rate == "shannon":     # a_k from 1 Hz to 1e30 Hz
+            u.update(power_w=1.0, channel_gain=data.draw(st.sampled_from([1, 1.5, 1e6, 1e20, 1e30]))
+                     * 4e-21)
+        else:
+            u["spectral_eff"] = data.draw(st.sampled_from([1e-6, 1e-3, 1.0, 1e3]))
+        users.append(u)
+    d = {"blocks": blocks, "models": models, "users": users, "rate": rate,
+         "bandwidth_hz": data.draw(st.sampled_from([1.0, 1e3, 2e7, 1e15])),
+         "loader": {"bandwidth_Bps": data.draw(st.sampled_from([7.0, 1e6, 1e10, 1e15])),
+                    "overhead_s": data.draw(time)},
+         "resident": data.draw(st.lists(st.sampled_from(names), unique=True))}
+    if rate == "shannon":
+        d["noise_psd_w_hz"] = 4e-21
+    try:
+        inst = plcore.Instance.from_dict(d)
+    except InstanceError as exc:      # only a block's computed load time can be out of range here
+        assert "its load time" in str(exc)
+        return
+    clean_evaluation(inst)
+
+
+# --------------------------------------------------------------------------------------------------
+# Messages stay short and on one line, whatever the input holds
+
+
+@pytest.mark.parametrize("path,value,fragment", [
+    (("users", 0, "model"), "x" * 10 ** 6, r"users\[0\]\.model: unknown model 'x+\.\.\.' \(a "
+                                           r"string of 1000000 characters\)"),
+    (("users", 0, "deadline_s"), "1\n2\n" * 1000, r"users\[0\]\.deadline_s: must be a number"),
+    (("users",), {"k": list(range(10 ** 6))}, r"users: must be a list, got \{'k': \[0, 1, 2"),
+    (("blocks", "bb", "bytes"), 10 ** 5000, r"blocks\['bb'\]\.bytes: too large, got an integer "
+                                            r"of 5001 digits"),
+    (("rate",), "r" * 10 ** 5, r"rate: must be one of"),
+    (("users", 0), {f"key{i}": 1 for i in range(10 ** 5)}, r"users\[0\]: unknown key\(s\) "
+                                                           r"'key0', .* and 99995 more; allowed"),
+    (("users", 0, 3), 1, r"users\[0\]: unknown key\(s\) 3"),
+    (("users", 0, None), 1, r"users\[0\]: unknown key\(s\) None"),
+    (("blocks", "b" * 1000), {"bytes": -1.0, "load_s": 0.1},
+     r"blocks\['bbbbb.*\(a string of 1000 characters\)\]\.bytes: must be >= 0"),
+], ids=["megabyte-name", "multi-line-string", "million-item-list", "5001-digit-int",
+        "long-rate", "1e5-unknown-keys", "int-key", "null-key", "long-block-name"])
+def test_messages_quote_values_briefly(path, value, fragment):
+    with pytest.raises(InstanceError) as info:
+        plcore.Instance.from_dict(edit(path, value))
+    text = str(info.value)
+    assert re.search(fragment, text), text[:300]
+    assert len(text) < 400 and "\n" not in text
+
+
+def test_keys_of_mixed_types_are_listed_not_sorted_into_a_type_error():
+    d = base()
+    d["users"][0].update({1: "a", None: "b", ("t",): "c"})
+    with pytest.raises(InstanceError, match=r"users\[0\]: unknown key\(s\) "):
+        plcore.Instance.from_dict(d)

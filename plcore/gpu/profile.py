@@ -3,13 +3,22 @@
 A profile records what a device does with the model zoo's blocks: per-block load times per loading
 path, inference latency per batch size, and provenance. ``synthetic`` profiles (computed sizes,
 assumed times) carry less; measured ones must also carry the validation of the model against a
-real run. :func:`validate_profile` names the first missing or bad entry.
+real run. :func:`validate_profile` checks the whole profile against :data:`SCHEMA_SPEC` (every
+field :mod:`plcore.gpu.loadtime` writes, with its type and range) and names the first bad entry,
+e.g. ``profile paths.disk.bandwidth_Bps: expected a positive number ..., got '5e9' (a string)``;
+on a profile that passed it, :func:`report` and :func:`targets` cannot fail. :func:`read_profile`
+reads a file as strictly as instance files are read (:mod:`plcore.model.files`).
 """
 
 from __future__ import annotations
 
 import math
 import platform
+import re
+
+from ..errors import short_repr
+from ..model.files import entry_name
+from ..model.instance import RANGES
 
 SCHEMA = "plcore.profile/1"
 
@@ -31,55 +40,306 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _need(d: dict, key: str, where: str):
-    if key not in d:
-        raise ValueError(f"profile {where}: missing {key!r}")
-    return d[key]
+# --------------------------------------------------------------------------------------------------
+# A small schema language: each node checks one value and names its entry when it fails. Keys
+# absent from a Fields node are allowed (a profile may carry more provenance than is read), but
+# every field that plcore reads, or loadtime writes, is typed here.
 
 
-def _positive(x, where: str) -> None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x <= 0:
-        raise ValueError(f"profile {where}: must be a positive number, got {x!r}")
+class ProfileError(ValueError):
+    """A profile breaks the schema; the message names the entry (``paths.disk.bandwidth_Bps``)."""
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def _where(keys) -> str:
+    """``profile paths.disk.bandwidth_Bps``: how messages name an entry (``profile`` alone for the
+    top level)."""
+    return "profile " + entry_name(keys, named=()) if keys else "profile"
+
+
+def _fail(keys, expected: str, value) -> None:
+    raise ProfileError(f"{_where(keys)}: expected {expected}, got {short_repr(value)} "
+                       f"({_kind(value)})")
+
+
+class Number:
+    """A finite number (not a boolean) in ``[lo, hi]``, ``> 0`` if ``positive``, or 0 if
+    ``zero``; an ``int`` if ``integer``."""
+
+    def __init__(self, lo=None, hi=None, *, positive=False, zero=False, integer=False, what=None):
+        self.lo, self.hi, self.positive, self.zero, self.integer = lo, hi, positive, zero, integer
+        text = "an integer" if integer else "a positive number" if positive else "a number"
+        if lo is not None and hi is not None:
+            text += f" in [{lo:g}, {hi:g}]" + (" or 0" if zero else "")
+        elif lo is not None:
+            text += f" >= {lo:g}"
+        self.expected = what or text
+
+    def check(self, value, keys) -> None:
+        ok_type = isinstance(value, int) if self.integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type or not math.isfinite(value):
+            _fail(keys, self.expected, value)
+        if self.zero and value == 0:
+            return
+        if (self.positive and not value > 0 or self.lo is not None and value < self.lo
+                or self.hi is not None and value > self.hi):
+            _fail(keys, self.expected, value)
+
+
+class Text:
+    """A string (non-empty if asked), or one of ``choices``."""
+
+    def __init__(self, nonempty=False, choices=None):
+        self.nonempty, self.choices = nonempty, choices
+        self.expected = (f"{choices[0]!r}" if choices and len(choices) == 1 else
+                         f"one of {', '.join(map(repr, choices))}" if choices else
+                         "a non-empty string" if nonempty else "a string")
+
+    def check(self, value, keys) -> None:
+        if (not isinstance(value, str) or self.nonempty and not value
+                or self.choices is not None and value not in self.choices):
+            _fail(keys, self.expected, value)
+
+
+class Boolean:
+    expected = "true or false"
+
+    def check(self, value, keys) -> None:
+        if not isinstance(value, bool):
+            _fail(keys, self.expected, value)
+
+
+class Nullable:
+    """null, or what ``inner`` accepts."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.expected = f"null or {inner.expected}"
+
+    def check(self, value, keys) -> None:
+        if value is not None:
+            self.inner.check(value, keys)
+
+
+class List:
+    """A list of ``item``, of at least ``min_len`` (exactly ``length``) entries."""
+
+    def __init__(self, item, min_len=0, length=None):
+        self.item, self.min_len, self.length = item, min_len, length
+        size = (f" of {length}" if length is not None else " of at least one" if min_len == 1
+                else f" of at least {min_len}" if min_len else "")
+        self.expected = f"a list{size} ({item.expected})"
+
+    def check(self, value, keys) -> None:
+        if (not isinstance(value, list) or len(value) < self.min_len
+                or self.length is not None and len(value) != self.length):
+            _fail(keys, self.expected, value)
+        for i, v in enumerate(value):
+            self.item.check(v, keys + (i,))
+
+
+class MapOf:
+    """A mapping whose keys match ``key_pattern`` and whose values are all ``value``."""
+
+    def __init__(self, value, min_len=0, key_pattern=None, key_text="a name"):
+        self.value, self.min_len = value, min_len
+        self.key_pattern = re.compile(key_pattern) if key_pattern else None
+        self.key_text = key_text
+        self.expected = f"a mapping{' (not empty)' if min_len else ''} of {value.expected}"
+
+    def check(self, value, keys) -> None:
+        if not isinstance(value, dict) or len(value) < self.min_len:
+            _fail(keys, self.expected, value)
+        for k, v in value.items():
+            if not isinstance(k, str) or self.key_pattern and not self.key_pattern.fullmatch(k):
+                raise ProfileError(f"{_where(keys)}: key {short_repr(k)} is not {self.key_text}")
+            self.value.check(v, keys + (k,))
+
+
+class Fields:
+    """A mapping with named fields: ``required`` ones and ``optional`` ones (other keys pass)."""
+
+    def __init__(self, required=None, optional=None, what="a mapping"):
+        self.required, self.optional = dict(required or {}), dict(optional or {})
+        self.expected = what
+
+    def check(self, value, keys) -> None:
+        if not isinstance(value, dict):
+            _fail(keys, self.expected, value)
+        for name, spec in self.required.items():
+            if name not in value:
+                raise ProfileError(f"{_where(keys)}: missing {name!r}")
+            spec.check(value[name], keys + (name,))
+        for name, spec in self.optional.items():
+            if name in value:
+                spec.check(value[name], keys + (name,))
+
+
+class Both:
+    """What ``first`` and ``second`` both accept (checked in that order)."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+        self.expected = first.expected
+
+    def check(self, value, keys) -> None:
+        self.first.check(value, keys)
+        self.second.check(value, keys)
+
+
+# --------------------------------------------------------------------------------------------------
+# The profile schema (plcore.profile/1), as plcore.gpu.loadtime writes it.
+
+_T_LO, _T_HI, _ = RANGES["time"]
+_B_LO, _B_HI, _ = RANGES["bytes"]
+_BW_LO, _BW_HI, _ = RANGES["bandwidth_Bps"]
+
+_time = Number(_T_LO, _T_HI, positive=True, what=f"a positive time in [{_T_LO:g}, {_T_HI:g}] s")
+_time0 = Number(_T_LO, _T_HI, zero=True, what=f"a time of 0 or in [{_T_LO:g}, {_T_HI:g}] s")
+_bandwidth = Number(_BW_LO, _BW_HI, positive=True,
+                    what=f"a positive number in [{_BW_LO:g}, {_BW_HI:g}] B/s")
+_nonneg = Number(0.0, what="a number >= 0")
+_count = Number(1, integer=True, what="an integer >= 1")
+_spread = List(_nonneg, length=2)                      # [p10, p90] (s)
+_summary = Fields({"median": _time0}, {"p10": _time0, "p90": _time0, "n": _count},
+                  what="a mapping with median, p10, p90, n (s)")
+
+
+def _per_path(value):
+    return MapOf(value, key_text="a loading path's name")
+
+
+_BLOCK = Fields(
+    {"name": Text(nonempty=True),
+     "bytes": Number(_B_LO, _B_HI, positive=True,
+                     what=f"a positive number of bytes in [{_B_LO:g}, {_B_HI:g}]")},
+    {"load_s": _per_path(_time), "load_spread_s": _per_path(_spread)},
+    what="a mapping with name, bytes and (measured) load_s")
+
+_ARCHITECTURE = Fields(
+    {"blocks": List(_BLOCK, min_len=1),
+     # Batch size -> seconds; batch 1 is what instances and reports use.
+     "infer_s": Both(Fields({"1": _time}, what="a mapping of batch size to seconds, with '1'"),
+                     MapOf(_time, key_pattern=r"[1-9][0-9]*",
+                           key_text="a batch size such as '1'"))},
+    {"infer_spread_s": MapOf(_spread),
+     "load_total_s": _per_path(_time0),
+     "model_load_s": Nullable(_per_path(_time)),
+     "model_load_spread_s": _per_path(_spread),
+     "loader_issue_s": Nullable(_summary),
+     "loading_share": _per_path(Number(0.0, 1.0, what="a share in [0, 1]"))},
+    what="a mapping with blocks and infer_s")
+
+_VALIDATION = Fields(
+    {"makespan_rel_err": _nonneg,
+     "start_err_s": Fields({"median_abs": _nonneg, "max_abs": _nonneg},
+                           what="a mapping with median_abs and max_abs (s)"),
+     "users": _count},
+    {"makespan_measured_s": _time, "makespan_predicted_s": _time, "loaded_bytes": _nonneg,
+     "predicted_start_s": List(Number()), "measured_start_s": List(Number()),
+     "predicted_load_s": List(_nonneg), "measured_load_s": List(_nonneg),
+     "measured_infer_s": List(_nonneg), "arch": Text(nonempty=True), "path": Text(nonempty=True),
+     "schedule": List(Number(0, integer=True, what="an integer >= 0")),
+     "models": List(Text(nonempty=True)), "infer_s_at_run": _time,
+     "runs_infer_s": List(_time), "runs_makespan_rel_err": List(_nonneg)},
+    what="a mapping with makespan_rel_err, start_err_s and users")
+
+#: The schema of every profile; :data:`MEASURED_SPEC` adds what a measured one must carry.
+SCHEMA_SPEC = Fields(
+    {"schema": Text(choices=[SCHEMA]),
+     "device": Text(nonempty=True),
+     "date": Text(nonempty=True),
+     "synthetic": Boolean(),
+     "paths": MapOf(Fields({"bandwidth_Bps": _bandwidth, "overhead_s": _time0},
+                           {"note": Text()},
+                           what="a mapping with bandwidth_Bps and overhead_s"),
+                    min_len=1, key_text="a loading path's name"),
+     "architectures": MapOf(_ARCHITECTURE, min_len=1, key_text="an architecture's name")},
+    {"source": Text(), "python": Text(), "os": Text(), "cpu": Text(), "cpu_count": _count,
+     "torch": Text(), "cuda": Nullable(Text()), "driver": Nullable(Text()),
+     "method": Fields({}, {"repeats": _count, "warmup": Number(0, integer=True),
+                           "scale": Number(positive=True), "timer": Text(), "disk": Text(),
+                           "disk_fs": Nullable(Text()), "blocks": Text()}),
+     "h2d_pinned_peak_Bps": Nullable(_bandwidth),
+     "h2d_pinned_per_size_Bps": MapOf(_bandwidth, min_len=1, key_pattern=r"[1-9][0-9]*",
+                                      key_text="a size in MB such as '16'"),
+     "loader_path": Text(nonempty=True), "loader_Bps": _bandwidth,
+     "validation": _VALIDATION},
+    what="a mapping (a profile)")
+
+MEASURED_SPEC = Fields({"torch": Text(), "driver": Nullable(Text()),
+                        "h2d_pinned_peak_Bps": Nullable(_bandwidth), "method": Fields(),
+                        "loader_Bps": _bandwidth, "validation": _VALIDATION})
 
 
 def validate_profile(p: dict) -> None:
-    """Raise ``ValueError`` naming the first entry that breaks the profile schema."""
-    if _need(p, "schema", "") != SCHEMA:
-        raise ValueError(f"profile schema: expected {SCHEMA!r}, got {p['schema']!r}")
-    for key in ("device", "date"):
-        _need(p, key, "")
-    synthetic = _need(p, "synthetic", "")
-    paths = _need(p, "paths", "")
-    if not paths:
-        raise ValueError("profile paths: empty")
-    for name, path in paths.items():
-        _positive(_need(path, "bandwidth_Bps", f"paths.{name}"), f"paths.{name}.bandwidth_Bps")
-        if _need(path, "overhead_s", f"paths.{name}") < 0:
-            raise ValueError(f"profile paths.{name}.overhead_s: must be >= 0")
-    archs = _need(p, "architectures", "")
-    for arch, a in archs.items():
-        blocks = _need(a, "blocks", f"architectures.{arch}")
-        if not blocks:
-            raise ValueError(f"profile architectures.{arch}.blocks: empty")
-        for i, b in enumerate(blocks):
-            where = f"architectures.{arch}.blocks[{i}]"
-            _need(b, "name", where)
-            _positive(_need(b, "bytes", where), f"{where}.bytes")
-            if not synthetic:
-                load = _need(b, "load_s", where)
-                for path in paths:
-                    _positive(_need(load, path, f"{where}.load_s"), f"{where}.load_s.{path}")
-        _positive(_need(_need(a, "infer_s", f"architectures.{arch}"), "1",
-                        f"architectures.{arch}.infer_s"), f"architectures.{arch}.infer_s.1")
-    if not synthetic:
-        for key in ("torch", "driver", "h2d_pinned_peak_Bps", "method"):
-            _need(p, key, "")
-        _positive(_need(p, "loader_Bps", ""), "loader_Bps")
-        v = _need(p, "validation", "")
-        err = _need(v, "makespan_rel_err", "validation")
-        if not (isinstance(err, (int, float)) and err >= 0):
-            raise ValueError("profile validation.makespan_rel_err: must be a number >= 0")
-        _need(v, "start_err_s", "validation")
+    """Check a profile against the whole schema; raise naming the first bad entry.
+
+    Parameters
+    ----------
+    p : dict
+        A parsed profile.
+
+    Raises
+    ------
+    ProfileError
+        A ``ValueError`` whose message names the entry (``profile architectures.resnet50.blocks[2]
+        .bytes: expected ..., got ...``): a missing field, a wrong type (a section that is a
+        list, a string or null, a number written as a string), a number out of range, a
+        measured profile without a block's load time on one of its paths, or a ``loader_path``
+        that is not one of its paths.
+    """
+    SCHEMA_SPEC.check(p, ())
+    if not p["synthetic"]:
+        MEASURED_SPEC.check(p, ())
+        for arch, a in p["architectures"].items():
+            for i, b in enumerate(a["blocks"]):
+                keys = ("architectures", arch, "blocks", i)
+                if "load_s" not in b:
+                    raise ProfileError(f"{_where(keys)}: missing 'load_s' (a measured profile "
+                                       "has every block's load time)")
+                for path in p["paths"]:
+                    if path not in b["load_s"]:
+                        raise ProfileError(f"{_where(keys + ('load_s',))}: missing {path!r} (a "
+                                           "load time for each of its paths)")
+    if "loader_path" in p and p["loader_path"] not in p["paths"]:
+        raise ProfileError(f"profile loader_path: {short_repr(p['loader_path'])} is not one of "
+                           f"its paths ({', '.join(p['paths'])})")
+
+
+def read_profile(path) -> dict:
+    """Read and validate a profile file (JSON), as strictly as instance files are read.
+
+    Raises
+    ------
+    ValueError
+        :class:`~plcore.errors.InstanceError` for the file (not a regular file, invalid JSON,
+        NaN, a number too long or nested too deep...), :class:`ProfileError` for the schema; both
+        name the file.
+    """
+    from ..model.files import read_mapping, show_path
+
+    prof = read_mapping(path, what="profile", named=())
+    try:
+        validate_profile(prof)
+    except ProfileError as exc:
+        raise ProfileError(f"{show_path(path)}: {exc}") from None
+    return prof
 
 
 def block_load_s(profile: dict, arch: str, path: str) -> list[float]:
@@ -148,12 +408,13 @@ def report(profile: dict) -> str:
     v = p.get("validation")
     if v:
         runs = ", ".join(f"{100 * e:.1f}" for e in v.get("runs_makespan_rel_err", []))
-        lines.append(f"validation ({v.get('arch')}, {v['users']} users): makespan error "
+        arch = f"{v['arch']}, " if v.get("arch") else ""
+        lines.append(f"validation ({arch}{v['users']} users): makespan error "
                      f"{100 * v['makespan_rel_err']:.2f} %" + (f" (runs: {runs} %)" if runs else ""))
     for arch, a in p["architectures"].items():
         loads = a.get("model_load_s") or {path: sum(block_load_s(p, arch, path))
                                           for path in p["paths"]}
-        kind = "whole-model load" if "model_load_s" in a else "sum of block loads"
+        kind = "whole-model load" if a.get("model_load_s") else "sum of block loads"
         parts = ", ".join(f"{path} {1e3 * t:.2f} ms" for path, t in loads.items())
         lines.append(f"{arch}: {kind}: {parts}; batch-1 inference {1e3 * a['infer_s']['1']:.2f} ms")
         if a.get("loader_issue_s"):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .bandwidth import min_time
 from .instance import Instance
-from .timeline import (alap_starts, asap_finish, check_sequence, load_times,
+from .timeline import (alap_starts, asap_finish, check_partial, check_sequence, load_times,
                        meets_deadlines, user_bandwidth, within_budget)
 
 __all__ = ["Evaluation", "evaluate"]
@@ -89,7 +89,8 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
         Distinct user indices, in service order. Users not listed are dropped.
     partial : bool, default True
         True: partial loading (only blocks missing from the previous model are loaded).
-        False: the traditional loader (whole model at every model change).
+        False: the traditional loader (whole model at every model change, and for the first
+        model whatever blocks are resident: it knows models, not blocks).
 
     Returns
     -------
@@ -99,6 +100,8 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
     ------
     ScheduleError
         For a repeated, unknown or non-integer user index (naming its position).
+    TypeError
+        If ``partial`` is not True or False (a string ``'False'`` would otherwise count as True).
 
     Examples
     --------
@@ -124,6 +127,7 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
     ALAP: ``F_n = d_n``, ``F_i = min(d_i, s_{i+1} - L_{i+1})``, ``s_i = F_i - infer_i``; deadlines
     are met iff ``s_1 - L_1 >= 0`` (MODEL.md section 2). O(n) time.
     """
+    partial = check_partial(partial)
     seq = check_sequence(instance, sequence)
     arr = instance.arrays
     L = load_times(arr, seq, partial=partial)

@@ -6,10 +6,13 @@ leave evaluations on the old values (build a new instance with :meth:`Instance.r
 layout of MODEL.md section 4) by :meth:`Instance.from_dict`, and written back by
 :meth:`Instance.to_dict`; ``Instance.from_dict(inst.to_dict()) == inst``.
 
-Validation is strict: a missing, negative, NaN, infinite or non-numeric number, an unknown model or
-block, an empty model, a deadline that is not positive, an unknown key... each raises
-:class:`~plcore.errors.InstanceError` naming the entry. Nothing is guessed or silently fixed; the
-only defaults are those MODEL.md states (``rate="shannon"``, ``resident=[]``).
+Validation is strict: a missing, negative, NaN, infinite or non-numeric number, a number outside its
+valid range, an unknown model or block, an empty model, a deadline that is not positive, an unknown
+key... each raises :class:`~plcore.errors.InstanceError` naming the entry. Nothing is guessed or
+silently fixed; the only defaults are those MODEL.md states (``rate="shannon"``, ``resident=[]``).
+The valid ranges, physically generous, are listed at :meth:`Instance.from_dict` (and in
+:data:`RANGES`): within them no computation on a valid instance overflows, underflows or ends in
+NaN.
 """
 
 from __future__ import annotations
@@ -22,21 +25,34 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InstanceError
+from ..errors import InstanceError, short_repr
 
 RATES = ("shannon", "linear")
 
 # Timing tolerance of every feasibility test (s), at least: see InstanceArrays.time_tol_s.
 TIME_TOL_FLOOR_S = 1e-12
 
+#: Valid range ``(low, high, unit)`` of each kind of number (the table at Instance.from_dict). Where
+#: 0 is allowed too, the field says so.
+RANGES = {
+    "time": (TIME_TOL_FLOOR_S, 1e6, "s"),
+    "bytes": (1.0, 1e15, "bytes"),
+    "bits": (1.0, 1e15, "bits"),
+    "bandwidth_Bps": (1.0, 1e15, "B/s"),
+    "bandwidth_hz": (1.0, 1e15, "Hz"),
+    "a_hz": (1.0, 1e30, "Hz"),
+    "spectral_eff": (1e-6, 1e3, "bit/s/Hz"),
+}
+
 
 # --------------------------------------------------------------------------------------------------
 # Small validators: each names the entry it checks.
 
 
-def _number(obj: Mapping, key: str, where: str, *, minimum: float | None = None,
-            strict: bool = False, required: bool = True) -> float | None:
-    """Read ``obj[key]`` as a finite real number, ``>= minimum`` (``> minimum`` when strict)."""
+def _number(obj: Mapping, key: str, where: str, *, kind: str | None = None,
+            zero: bool = False, required: bool = True) -> float | None:
+    """Read ``obj[key]`` as a finite real number in the range ``RANGES[kind]`` (or 0 if ``zero``);
+    without ``kind``, any finite number > 0."""
     name = f"{where}.{key}" if where else key
     if key not in obj or obj[key] is None:
         if required:
@@ -45,32 +61,40 @@ def _number(obj: Mapping, key: str, where: str, *, minimum: float | None = None,
     value = obj[key]
     # bool is an int subclass in Python; a true/false in a numeric field is a mistake, not a 1/0.
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InstanceError(f"{name}: must be a number, got {value!r}")
+        raise InstanceError(f"{name}: must be a number, got {short_repr(value)}")
     try:
         value = float(value)
     except OverflowError:   # an integer too large for a float (JSON allows any number of digits)
-        raise InstanceError(f"{name}: too large, got an integer of {len(str(value))} digits") from None
+        raise InstanceError(f"{name}: too large, got {short_repr(value)}") from None
     if math.isnan(value):
         raise InstanceError(f"{name}: is NaN")
     if math.isinf(value):
         raise InstanceError(f"{name}: must be finite, got {value}")
-    if minimum is not None:
-        if strict and not value > minimum:
-            raise InstanceError(f"{name}: must be > {minimum:g}, got {value!r}")
-        if not strict and not value >= minimum:
-            raise InstanceError(f"{name}: must be >= {minimum:g}, got {value!r}")
+    if kind is None:
+        if not value > 0:
+            raise InstanceError(f"{name}: must be > 0, got {value!r}")
+        return value
+    lo, hi, unit = RANGES[kind]
+    valid = f"valid: {'0, or ' if zero else ''}{lo:g} to {hi:g} {unit}"
+    if zero and value < 0:
+        raise InstanceError(f"{name}: must be >= 0, got {value!r} ({valid})")
+    if not zero and value <= 0:
+        raise InstanceError(f"{name}: must be > 0, got {value!r} ({valid})")
+    if not (lo <= value <= hi or zero and value == 0):
+        raise InstanceError(f"{name}: {value!r} {unit} is out of range ({valid})")
     return value
 
 
 def _mapping(value: Any, name: str) -> Mapping:
     if not isinstance(value, Mapping):
-        raise InstanceError(f"{name}: must be an object (mapping), got {type(value).__name__}")
+        raise InstanceError(f"{name}: must be an object (mapping), got {type(value).__name__} "
+                            f"{short_repr(value)}")
     return value
 
 
 def _section(d: Mapping, key: str, item: str) -> Mapping:
     """A required, non-empty mapping at the top level (``blocks``, ``models``)."""
-    if key not in d:
+    if d.get(key) is None:
         raise InstanceError(f"{key}: missing")
     section = _mapping(d[key], key)
     if not section:
@@ -79,15 +103,18 @@ def _section(d: Mapping, key: str, item: str) -> Mapping:
 
 
 def _no_unknown_keys(obj: Mapping, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(obj) - allowed)
+    # Keys from YAML may be of any type: sort by their repr, and quote at most five of them.
+    unknown = sorted((k for k in obj if k not in allowed), key=repr)
     if unknown:
-        raise InstanceError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+        shown = ", ".join(short_repr(k, 40) for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise InstanceError(f"{where}: unknown key(s) {shown}{more}; "
                             f"allowed: {', '.join(sorted(allowed))}")
 
 
 def _name(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
-        raise InstanceError(f"{name}: must be a non-empty string, got {value!r}")
+        raise InstanceError(f"{name}: must be a non-empty string, got {short_repr(value)}")
     return value
 
 
@@ -194,56 +221,93 @@ class Instance:
         Raises
         ------
         InstanceError
-            On any malformed entry; the message names it (e.g. ``users[2].model: unknown model 'x'``).
+            On any malformed entry; the message names it (e.g. ``users[2].model: unknown model
+            'x'``) and, for a number out of range, states the valid range.
+
+        Notes
+        -----
+        Valid ranges (SI units), physically generous, chosen so that no computation on a valid
+        instance overflows, underflows to a denormal number or ends in NaN (:data:`RANGES`):
+
+        ==================================================== ====================================
+        ``blocks[b].load_s``, ``loader.overhead_s``,          0, or 1e-12 to 1e6 s (1 ps to 11.6
+        ``models[m].infer_s``                                 days)
+        ``users[k].deadline_s``                               1e-12 to 1e6 s
+        a block's load time from the loader profile           at most 1e6 s
+        ``blocks[b].bytes``                                   0, or 1 to 1e15 bytes (1 PB)
+        ``users[k].data_bits``                                0, or 1 to 1e15 bits
+        ``loader.bandwidth_Bps``                              1 to 1e15 B/s
+        ``bandwidth_hz``                                      1 to 1e15 Hz
+        ``power_w``, ``channel_gain``, ``noise_psd_w_hz``     finite and > 0, and their ratio
+        ``a_k = power_w * channel_gain / noise_psd_w_hz``     1 to 1e30 Hz (all the Shannon rate
+                                                              uses)
+        ``users[k].spectral_eff``                             1e-6 to 1e3 bit/s/Hz
+        ==================================================== ====================================
+
+        A positive time below 1 ps is below the timing tolerance of every feasibility test
+        (:data:`TIME_TOL_FLOOR_S`): nothing could tell it from 0. With these ranges a start time
+        that is not 0 is at least about 1e-31 s, so ``a_k * t`` and ``spectral_eff * t`` never
+        underflow and the least bandwidth stays below about 1e52 Hz.
         """
         d = _mapping(d, "instance")
         _no_unknown_keys(d, {"blocks", "loader", "models", "users", "noise_psd_w_hz",
                              "bandwidth_hz", "rate", "resident", "meta"}, "instance")
 
         rate = d.get("rate", "shannon")
-        if rate not in RATES:
-            raise InstanceError(f"rate: must be one of {RATES}, got {rate!r}")
+        if not isinstance(rate, str) or rate not in RATES:
+            raise InstanceError(f"rate: must be one of {RATES}, got {short_repr(rate)}")
 
         loader = None
         if d.get("loader") is not None:
             ld = _mapping(d["loader"], "loader")
             _no_unknown_keys(ld, {"bandwidth_Bps", "overhead_s"}, "loader")
-            loader = Loader(bandwidth_Bps=_number(ld, "bandwidth_Bps", "loader", minimum=0, strict=True),
-                            overhead_s=_number(ld, "overhead_s", "loader", minimum=0))
+            loader = Loader(bandwidth_Bps=_number(ld, "bandwidth_Bps", "loader",
+                                                  kind="bandwidth_Bps"),
+                            overhead_s=_number(ld, "overhead_s", "loader", kind="time", zero=True))
 
         raw_blocks = _section(d, "blocks", "block")
         blocks = {}
         for bname, b in raw_blocks.items():
-            where = f"blocks[{bname!r}]"
+            where = f"blocks[{short_repr(bname, 40)}]"
             _name(bname, "blocks key")
             b = _mapping(b, where)
             _no_unknown_keys(b, {"bytes", "load_s"}, where)
-            load_s = _number(b, "load_s", where, minimum=0, required=False)
+            load_s = _number(b, "load_s", where, kind="time", zero=True, required=False)
             if load_s is None and loader is None:
                 raise InstanceError(f"{where}.load_s: missing, and there is no 'loader' profile "
                                     "to compute it from")
-            blocks[bname] = Block(bytes=_number(b, "bytes", where, minimum=0), load_s=load_s)
+            block = Block(bytes=_number(b, "bytes", where, kind="bytes", zero=True), load_s=load_s)
+            if load_s is None:          # from the loader profile: within the range of times too
+                load = loader.overhead_s + block.bytes / loader.bandwidth_Bps
+                if load > RANGES["time"][1]:
+                    raise InstanceError(
+                        f"{where}: its load time loader.overhead_s + bytes / "
+                        f"loader.bandwidth_Bps = {load:g} s is more than {RANGES['time'][1]:g} s")
+            blocks[bname] = block
 
         raw_models = _section(d, "models", "model")
         models = {}
         for mname, m in raw_models.items():
-            where = f"models[{mname!r}]"
+            where = f"models[{short_repr(mname, 40)}]"
             _name(mname, "models key")
             m = _mapping(m, where)
             _no_unknown_keys(m, {"blocks", "infer_s"}, where)
             mb = m.get("blocks")
             if not isinstance(mb, Sequence) or isinstance(mb, str):
-                raise InstanceError(f"{where}.blocks: must be a list of block names, got {mb!r}")
+                raise InstanceError(f"{where}.blocks: must be a list of block names, "
+                                    f"got {short_repr(mb)}")
             if len(mb) == 0:
                 raise InstanceError(f"{where}.blocks: empty (a model needs at least one block)")
+            first: dict[str, int] = {}
             for i, bname in enumerate(mb):
                 if not isinstance(bname, str) or bname not in blocks:
-                    raise InstanceError(f"{where}.blocks[{i}]: unknown block {bname!r}")
-            if len(set(mb)) != len(mb):
-                dup = next(b for b in mb if list(mb).count(b) > 1)
-                raise InstanceError(f"{where}.blocks: block {dup!r} listed twice")
+                    raise InstanceError(f"{where}.blocks[{i}]: unknown block {short_repr(bname)}")
+                if bname in first:
+                    raise InstanceError(f"{where}.blocks: block {short_repr(bname)} listed twice "
+                                        f"(at {first[bname]} and {i})")
+                first[bname] = i
             models[mname] = Model(blocks=tuple(mb),
-                                  infer_s=_number(m, "infer_s", where, minimum=0))
+                                  infer_s=_number(m, "infer_s", where, kind="time", zero=True))
 
         shannon = rate == "shannon"
         # A field the rate model does not use is refused: it would be silently ignored otherwise
@@ -252,12 +316,13 @@ class Instance:
         if not shannon and d.get("noise_psd_w_hz") is not None:
             raise InstanceError("noise_psd_w_hz: not used with rate 'linear' (remove it, or set "
                                 "rate: shannon)")
-        noise = _number(d, "noise_psd_w_hz", "", minimum=0, strict=True, required=shannon)
-        bandwidth = _number(d, "bandwidth_hz", "", minimum=0, strict=True)
+        # The Shannon rate's inputs only need to be positive: their ratio a_k is range-checked.
+        noise = _number(d, "noise_psd_w_hz", "", required=shannon)
+        bandwidth = _number(d, "bandwidth_hz", "", kind="bandwidth_hz")
 
         raw_users = d.get("users")
         if not isinstance(raw_users, Sequence) or isinstance(raw_users, str):
-            raise InstanceError(f"users: must be a list, got {raw_users!r}")
+            raise InstanceError(f"users: must be a list, got {short_repr(raw_users)}")
         users = []
         for k, u in enumerate(raw_users):
             where = f"users[{k}]"
@@ -266,31 +331,31 @@ class Instance:
                                  "spectral_eff"}, where)
             model = u.get("model")
             if not isinstance(model, str) or model not in models:
-                raise InstanceError(f"{where}.model: unknown model {model!r}")
+                raise InstanceError(f"{where}.model: unknown model {short_repr(model)}")
             for key in unused:
                 if u.get(key) is not None:
                     raise InstanceError(f"{where}.{key}: not used with rate {rate!r} (remove it, "
                                         f"or set rate: {'linear' if shannon else 'shannon'})")
             users.append(User(
                 model=model,
-                data_bits=_number(u, "data_bits", where, minimum=0),
-                deadline_s=_number(u, "deadline_s", where, minimum=0, strict=True),
-                power_w=_number(u, "power_w", where, minimum=0, strict=True, required=shannon),
-                channel_gain=_number(u, "channel_gain", where, minimum=0, strict=True,
-                                     required=shannon),
-                spectral_eff=_number(u, "spectral_eff", where, minimum=0, strict=True,
+                data_bits=_number(u, "data_bits", where, kind="bits", zero=True),
+                deadline_s=_number(u, "deadline_s", where, kind="time"),
+                power_w=_number(u, "power_w", where, required=shannon),
+                channel_gain=_number(u, "channel_gain", where, required=shannon),
+                spectral_eff=_number(u, "spectral_eff", where, kind="spectral_eff",
                                      required=not shannon),
             ))
 
         raw_res = d.get("resident", [])
         if not isinstance(raw_res, Sequence) or isinstance(raw_res, str):
-            raise InstanceError(f"resident: must be a list of block names, got {raw_res!r}")
-        first: dict[str, int] = {}
+            raise InstanceError(f"resident: must be a list of block names, "
+                                f"got {short_repr(raw_res)}")
+        first = {}
         for i, bname in enumerate(raw_res):
             if not isinstance(bname, str) or bname not in blocks:
-                raise InstanceError(f"resident[{i}]: unknown block {bname!r}")
+                raise InstanceError(f"resident[{i}]: unknown block {short_repr(bname)}")
             if bname in first:
-                raise InstanceError(f"resident[{i}]: block {bname!r} is listed twice "
+                raise InstanceError(f"resident[{i}]: block {short_repr(bname)} is listed twice "
                                     f"(first at resident[{first[bname]}])")
             first[bname] = i
 
@@ -299,12 +364,16 @@ class Instance:
         inst = cls(blocks=blocks, models=models, users=tuple(users), bandwidth_hz=bandwidth,
                    noise_psd_w_hz=noise, rate=rate, resident=tuple(raw_res), loader=loader,
                    meta=dict(meta))
-        if shannon:   # each factor is finite and positive, but their product may not be
-            bad = np.flatnonzero(~(np.isfinite(inst.a_hz) & (inst.a_hz > 0)))
+        if shannon:   # each factor is finite and positive, but their ratio may be out of range
+            lo, hi, _ = RANGES["a_hz"]
+            bad = np.flatnonzero(~((inst.a_hz >= lo) & (inst.a_hz <= hi)))
             if bad.size:
                 k = int(bad[0])
-                raise InstanceError(f"users[{k}]: power_w * channel_gain / noise_psd_w_hz = "
-                                    f"{inst.a_hz[k]:g} Hz is not a finite positive number")
+                u = inst.users[k]
+                raise InstanceError(
+                    f"users[{k}]: power_w * channel_gain / noise_psd_w_hz = {inst.a_hz[k]:g} Hz "
+                    f"is not a finite positive number in [{lo:g}, {hi:g}] Hz ({u.power_w:g} * "
+                    f"{u.channel_gain:g} / {noise:g}; this ratio is all the Shannon rate uses)")
         return inst
 
     def to_dict(self) -> dict:
@@ -415,7 +484,6 @@ class InstanceArrays:
     data_bits: np.ndarray        # (n_users,) bit
     link_s: np.ndarray           # (n_models, n_models) s
     from_resident_s: np.ndarray  # (n_models,) s
-    resident_holds: np.ndarray   # (n_models,) bool: the whole model is resident at t = 0
     shared_bytes: np.ndarray     # (n_models, n_models) B
     radio: np.ndarray            # (n_users,) a_k (Hz) for Shannon, spectral_eff for linear
     rate: str
@@ -461,7 +529,6 @@ class InstanceArrays:
             data_bits=np.array([u.data_bits for u in inst.users], dtype=float),
             link_s=link,
             from_resident_s=(Xf * load) @ (~resident).astype(float),
-            resident_holds=~(X & ~resident).any(axis=1),
             shared_bytes=(Xf * size) @ Xf.T,
             radio=radio, rate=inst.rate, time_tol_s=time_tol,
         )
@@ -484,13 +551,13 @@ def load_instance(path: str | Path) -> Instance:
         If the file is missing, does not parse (with line and column), repeats a key, or is not a
         valid instance (naming the entry); see :mod:`plcore.model.files`.
     """
-    from .files import read_mapping
+    from .files import read_mapping, show_path
 
     d = read_mapping(path)
     try:
         return Instance.from_dict(d)
     except InstanceError as exc:
-        raise InstanceError(f"{path}: {exc}") from None
+        raise InstanceError(f"{show_path(path)}: {exc}") from None
 
 
 def save_instance(inst: Instance, path: str | Path) -> None:

@@ -151,9 +151,9 @@ def unshared(instance: Instance) -> Instance:
     """The same instance with every model holding private copies of its blocks.
 
     Block ``b`` of model ``m`` becomes ``"m/b"`` (or ``"'m'/'b'"``, quoted, if names holding ``/``
-    would make two copies collide). A model all of whose blocks are resident keeps its copies
-    resident, so the first model is reused exactly when the whole-model loader would reuse it.
-    Partial loading on this instance *is* the whole-model loader on the original one.
+    would make two copies collide). Nothing is resident: the whole-model loader knows models, not
+    blocks, and loads the first model whole whatever is resident (MODEL.md section 5). Partial
+    loading on this instance *is* the whole-model loader on the original one.
 
     Parameters
     ----------
@@ -162,19 +162,17 @@ def unshared(instance: Instance) -> Instance:
     Returns
     -------
     Instance
-        Same users, uplink and models (by name); each model's blocks are its own copies.
+        Same users, uplink and models (by name); each model's blocks are its own copies; no
+        resident blocks.
     """
     d = instance.to_dict()
-    resident = set(instance.resident)
     pairs = [(mname, b) for mname, m in instance.models.items() for b in m.blocks]
     name = "{}/{}" if len({f"{m}/{b}" for m, b in pairs}) == len(pairs) else "{!r}/{!r}"
-    blocks, models, res = {}, {}, []
+    blocks, models = {}, {}
     for mname, m in instance.models.items():
         names = [name.format(mname, b) for b in m.blocks]
         for b, new in zip(m.blocks, names):
             blocks[new] = d["blocks"][b]
         models[mname] = {"blocks": names, "infer_s": m.infer_s}
-        if set(m.blocks) <= resident:
-            res.extend(names)
-    d.update(blocks=blocks, models=models, resident=res)
+    d.update(blocks=blocks, models=models, resident=[])
     return Instance.from_dict(d)

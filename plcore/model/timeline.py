@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ScheduleError
+from ..errors import ScheduleError, short_repr
 from .instance import Instance, InstanceArrays
 
 # Feasibility tolerances, shared by evaluator and solvers so that their verdicts agree despite sums
@@ -33,12 +33,14 @@ def check_sequence(inst: Instance, sequence) -> list[int]:
     try:
         items = list(sequence)
     except TypeError:
-        raise ScheduleError(f"schedule must be a sequence of user indices, got {sequence!r}") from None
+        raise ScheduleError(f"schedule must be a sequence of user indices, got "
+                            f"{short_repr(sequence)}") from None
     seen: dict[int, int] = {}
     out = []
     for pos, k in enumerate(items):
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-            raise ScheduleError(f"schedule[{pos}]: user index must be an integer, got {k!r}")
+            raise ScheduleError(f"schedule[{pos}]: user index must be an integer, got "
+                                f"{short_repr(k)}")
         k = int(k)
         if not 0 <= k < inst.n_users:
             raise ScheduleError(f"schedule[{pos}]: unknown user {k} "
@@ -50,18 +52,37 @@ def check_sequence(inst: Instance, sequence) -> list[int]:
     return out
 
 
+def check_partial(partial) -> bool:
+    """``partial`` as a bool; anything but True or False (``'False'``, None, 0) is a TypeError.
+
+    A string ``'False'`` is truthy: taking it as partial loading would silently give the other
+    loader's answer.
+    """
+    if not isinstance(partial, (bool, np.bool_)):
+        raise TypeError(f"partial: must be True (partial loading) or False (the whole-model "
+                        f"loader), got {short_repr(partial)} ({type(partial).__name__})")
+    return bool(partial)
+
+
 def load_times(arr: InstanceArrays, seq, partial: bool = True) -> np.ndarray:
     """Load time ``L_i`` (s) before each position's inference, shape ``(n,)``.
 
     ``partial=True``: only the blocks missing from the previous model (the resident blocks for the
     first) are loaded. ``partial=False``: the traditional loader loads the whole model whenever the
-    model changes; the first user's model is reused only if all its blocks are resident at t = 0.
+    model changes, the first user's model included whatever blocks are resident: it knows models,
+    not blocks (MODEL.md section 5).
+
+    Raises
+    ------
+    TypeError
+        If ``partial`` is not a bool.
     """
     return model_load_times(arr, arr.model_of[np.asarray(seq, dtype=int)], partial)
 
 
 def model_load_times(arr: InstanceArrays, models: np.ndarray, partial: bool = True) -> np.ndarray:
     """:func:`load_times` for a sequence of model indices (one per position)."""
+    partial = check_partial(partial)
     L = np.empty(models.size)
     if models.size == 0:
         return L
@@ -69,7 +90,7 @@ def model_load_times(arr: InstanceArrays, models: np.ndarray, partial: bool = Tr
         L[0] = arr.from_resident_s[models[0]]
         L[1:] = arr.link_s[models[:-1], models[1:]]
     else:
-        L[0] = 0.0 if arr.resident_holds[models[0]] else arr.model_full_s[models[0]]
+        L[0] = arr.model_full_s[models[0]]
         L[1:] = np.where(models[1:] == models[:-1], 0.0, arr.model_full_s[models[1:]])
     return L
 
@@ -113,12 +134,19 @@ def asap_finish(arr: InstanceArrays, seq: list[int], L: np.ndarray, ready=None) 
 
 
 def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
-    """Least bandwidth (Hz) of ``users`` whose data must arrive by ``t_s`` (vectorized)."""
+    """Least bandwidth (Hz) of ``users`` whose data must arrive by ``t_s`` (vectorized).
+
+    A start within the timing tolerance before t = 0 counts as t = 0, as the deadline test lets
+    it: a user with no data then needs no bandwidth, however the running sums of the start times
+    were rounded (one solver's exact 0 can be another's -1e-28).
+    """
     from .bandwidth import min_bandwidth
 
     arr = inst.arrays
     users = np.asarray(users, dtype=int)
-    return min_bandwidth(arr.data_bits[users], arr.radio[users], t_s, rate=arr.rate)
+    t = np.asarray(t_s, dtype=float)
+    t = np.where((t < 0) & (t >= -arr.time_tol_s), 0.0, t)
+    return min_bandwidth(arr.data_bits[users], arr.radio[users], t, rate=arr.rate)
 
 
 def meets_deadlines(starts: np.ndarray, L: np.ndarray, tol_s: float) -> bool:

@@ -1,0 +1,191 @@
+"""Device profiles: the whole schema is checked, naming the entry; what passes, report() and
+targets() read without fail. (Profiles are measured by plcore.gpu.loadtime: tests/test_zoo.py.)"""
+
+import copy
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plcore.gpu.profile import ProfileError, read_profile, report, targets, validate_profile
+from plcore.paths import PROFILES
+
+NAMES = ["synthetic.json", "cpu-epyc-2core.json"]
+PROFILES_BY_NAME = {name: json.loads((PROFILES / name).read_text()) for name in NAMES}
+
+
+def profile(name="synthetic.json") -> dict:
+    return copy.deepcopy(PROFILES_BY_NAME[name])
+
+
+DELETE = object()
+
+
+def edited(name, path, value):
+    p = profile(name)
+    obj = p
+    for key in path[:-1]:
+        obj = obj[key]
+    if value is DELETE:
+        del obj[path[-1]]
+    else:
+        obj[path[-1]] = value
+    return p
+
+
+R50 = ("architectures", "resnet50")
+MEASURED = "cpu-epyc-2core.json"
+
+BAD = [
+    # (profile, path, value, message)
+    ("synthetic.json", ("paths",), [1], "profile paths: expected a mapping (not empty) of a "
+                                        "mapping with bandwidth_Bps and overhead_s, got [1] "
+                                        "(a list)"),
+    ("synthetic.json", ("paths",), None, "profile paths: expected a mapping"),
+    ("synthetic.json", ("paths",), "disk", "profile paths: expected a mapping"),
+    ("synthetic.json", ("paths",), {}, "profile paths: expected a mapping (not empty)"),
+    ("synthetic.json", ("paths", "disk", "bandwidth_Bps"), "5e9",
+     "profile paths.disk.bandwidth_Bps: expected a positive number in [1, 1e+15] B/s, got '5e9' "
+     "(a string)"),
+    ("synthetic.json", ("paths", "disk", "bandwidth_Bps"), 5e-324,
+     "profile paths.disk.bandwidth_Bps: expected a positive number in [1, 1e+15] B/s, got 5e-324"),
+    ("synthetic.json", ("paths", "disk", "overhead_s"), DELETE,
+     "profile paths.disk: missing 'overhead_s'"),
+    ("synthetic.json", ("paths", "disk", "note"), 3, "profile paths.disk.note: expected a string"),
+    ("synthetic.json", ("architectures",), [], "profile architectures: expected a mapping"),
+    ("synthetic.json", R50 + ("blocks",), None, "profile architectures.resnet50.blocks: expected "
+                                                "a list of at least one"),
+    ("synthetic.json", R50 + ("blocks", 2), "layer1.1", "profile architectures.resnet50.blocks[2]:"
+                                                        " expected a mapping with name, bytes"),
+    ("synthetic.json", R50 + ("blocks", 2, "bytes"), "284696",
+     "profile architectures.resnet50.blocks[2].bytes: expected a positive number of bytes"),
+    ("synthetic.json", R50 + ("blocks", 2, "bytes"), 0,
+     "profile architectures.resnet50.blocks[2].bytes"),
+    ("synthetic.json", R50 + ("blocks", 2, "name"), "",
+     "profile architectures.resnet50.blocks[2].name: expected a non-empty string"),
+    ("synthetic.json", R50 + ("blocks", 2, "load_s"), {"disk": "x"},
+     "profile architectures.resnet50.blocks[2].load_s.disk: expected a positive time"),
+    ("synthetic.json", R50 + ("infer_s",), {"2": 0.1},
+     "profile architectures.resnet50.infer_s: missing '1'"),
+    ("synthetic.json", R50 + ("infer_s", "1"), None,
+     "profile architectures.resnet50.infer_s.1: expected a positive time in [1e-12, 1e+06] s, "
+     "got None (null)"),
+    ("synthetic.json", R50 + ("infer_s", "x"), 0.1,
+     "profile architectures.resnet50.infer_s: key 'x' is not a batch size"),
+    ("synthetic.json", R50 + ("loader_issue_s",), {"median": "1 ms"},
+     "profile architectures.resnet50.loader_issue_s.median"),
+    ("synthetic.json", R50 + ("loading_share",), {"disk": 1.5},
+     "profile architectures.resnet50.loading_share.disk: expected a share in [0, 1]"),
+    ("synthetic.json", ("synthetic",), "true", "profile synthetic: expected true or false, got "
+                                               "'true' (a string)"),
+    ("synthetic.json", ("schema",), "plcore.profile/2", "profile schema: expected "
+                                                        "'plcore.profile/1'"),
+    ("synthetic.json", ("device",), DELETE, "profile: missing 'device'"),
+    ("synthetic.json", ("h2d_pinned_per_size_Bps",), {"1 MB": 1e10},
+     "profile h2d_pinned_per_size_Bps: key '1 MB' is not a size in MB"),
+    ("synthetic.json", ("validation",), {"makespan_rel_err": 0.1},
+     "profile validation: missing 'start_err_s'"),
+    (MEASURED, ("validation",), DELETE, "profile: missing 'validation'"),
+    (MEASURED, ("validation", "users"), 12.5, "profile validation.users: expected an integer >= 1"),
+    (MEASURED, ("validation", "runs_makespan_rel_err"), [0.1, "x"],
+     "profile validation.runs_makespan_rel_err[1]: expected a number >= 0"),
+    (MEASURED, ("loader_Bps",), None, "profile loader_Bps: expected a positive number"),
+    (MEASURED, ("h2d_pinned_peak_Bps",), DELETE, "profile: missing 'h2d_pinned_peak_Bps'"),
+    (MEASURED, ("architectures", "resnet18", "blocks", 3, "load_s"), DELETE,
+     "profile architectures.resnet18.blocks[3]: missing 'load_s'"),
+    (MEASURED, ("architectures", "resnet18", "blocks", 3, "load_s", "disk"), DELETE,
+     "profile architectures.resnet18.blocks[3].load_s: missing 'disk'"),
+    (MEASURED, ("loader_path",), "disk2", "profile loader_path: 'disk2' is not one of its paths"),
+    (MEASURED, ("method",), "default", "profile method: expected a mapping"),
+]
+
+
+@pytest.mark.parametrize("name,path,value,message", BAD,
+                         ids=[f"{'.'.join(map(str, b[1]))}" for b in BAD])
+def test_bad_profiles_are_refused_naming_the_entry(name, path, value, message):
+    with pytest.raises(ProfileError) as info:
+        validate_profile(edited(name, path, value))
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_committed_profiles_pass(name):
+    validate_profile(profile(name))
+    assert report(profile(name)) and isinstance(targets(profile(name)), dict)
+
+
+def test_optional_fields_may_be_null_or_absent():
+    p = profile(MEASURED)
+    p.update(h2d_pinned_peak_Bps=None, driver=None, cuda=None)
+    for a in p["architectures"].values():
+        a["loader_issue_s"] = None
+        a["model_load_s"] = None
+        del a["loading_share"]
+    del p["validation"]["runs_makespan_rel_err"], p["validation"]["arch"]
+    validate_profile(p)
+    assert "sum of block loads" in report(p) and "makespan_rel_err" in targets(p)
+
+
+ODD_VALUES = [None, "x", "", [], {}, [None], {"1": None}, -1, 0, 1e300, 5e-324, True, [1, 2],
+              {"1": 0.1}, {"median": 0.1}, 12]
+
+
+def all_paths(obj, prefix=()):
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += all_paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj[:3]):
+            out += all_paths(v, prefix + (i,))
+    return out
+
+
+PATHS = {name: all_paths(PROFILES_BY_NAME[name]) for name in NAMES}
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(NAMES), st.data())
+def test_what_passes_validation_is_reported_without_fail(name, data):
+    """Any entry replaced by an odd value (or removed): either the schema refuses it, naming an
+    entry, or report() and targets() work on the profile."""
+    p = profile(name)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(PATHS[name]))
+        obj = p
+        try:
+            for key in path[:-1]:
+                obj = obj[key]
+            if data.draw(st.booleans()) and isinstance(obj, dict):
+                obj.pop(path[-1], None)
+            else:
+                obj[path[-1]] = copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES)))
+        except (KeyError, IndexError, TypeError):   # an earlier change removed the way there
+            continue
+    try:
+        validate_profile(p)
+    except ProfileError as exc:
+        assert str(exc).startswith("profile") and len(str(exc)) < 400
+        return
+    assert isinstance(report(p), str)
+    for value, target, met in targets(p).values():
+        assert isinstance(met, bool)
+
+
+def test_read_profile_is_as_strict_as_instance_files(tmp_path):
+    from plcore import InstanceError
+
+    text = (PROFILES / "synthetic.json").read_text()
+    (tmp_path / "p.json").write_text(text.replace('"bandwidth_Bps": 49500000000.0',
+                                                  '"bandwidth_Bps": NaN'))
+    with pytest.raises(InstanceError, match=r"p\.json: line \d+, column \d+: "
+                                            r"paths\.packed_pinned\.bandwidth_Bps: NaN"):
+        read_profile(tmp_path / "p.json")
+    (tmp_path / "p.json").write_text(text.replace('"overhead_s": 0.0', '"overhead_s": "0"', 1))
+    with pytest.raises(ProfileError, match=r"p\.json: profile paths\.torch_to\.overhead_s: "
+                                           r"expected a time of 0 or in"):
+        read_profile(tmp_path / "p.json")
+    with pytest.raises(InstanceError, match="is a directory"):
+        read_profile(tmp_path)
+    assert read_profile(PROFILES / "synthetic.json")["device"] == "synthetic"
