@@ -210,7 +210,10 @@ class Lyapunov(_ByModel):
         Weight of throughput against the queues (requests), >= 0. ``V -> inf``: serve whatever
         is cheapest to load (throughput); ``V = 0``: serve the models furthest behind (fairness).
     target : float
-        Share of each model's requests the queues ask to serve, in (0, 1].
+        Share of each model's requests the queues ask to serve, in (0, 1]. It must be achievable
+        for the queues to stay bounded: with ``target = 1`` under overload every queue grows
+        without end and the largest absolute backlog (the most popular model's) wins, which is
+        not fairness. Default 0.5.
 
     Notes
     -----
@@ -219,7 +222,7 @@ class Lyapunov(_ByModel):
 
     name = "lyapunov"
 
-    def __init__(self, V: float = 10.0, target: float = 1.0):
+    def __init__(self, V: float = 10.0, target: float = 0.5):
         if not V >= 0:
             raise ValueError(f"V must be >= 0, got {V!r}")
         if not 0 < target <= 1:
