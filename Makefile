@@ -93,10 +93,11 @@ $(MATHJAX):
 	mkdir -p vendor/mathjax/output/chtml/fonts
 	cp -r _build/mathjax-pack/package/es5/output/chtml/fonts/woff-v2 vendor/mathjax/output/chtml/fonts/
 
-## bench: solver runtimes (not part of `make test`); CSVs under results/bench/
+## bench: solver and online-simulator runtimes (not part of `make test`); CSVs under results/bench/
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_exact.py
 	$(BIN)/python benchmarks/bench_schedulers.py
+	$(BIN)/python benchmarks/bench_online.py
 
 ## assignments: otter-grader builds each master notebook of assignments/ into
 # _build/assignments/NAME/student/ (hand out) and NAME/autograder.zip (grade), checking that the

@@ -1,7 +1,9 @@
 """Command line: ``plcore solve INSTANCE.json --method exact`` (or a .yaml file) and ``plcore evaluate``.
 
-Also ``plcore measure`` (a device profile, :mod:`plcore.gpu.loadtime`) and ``plcore profile PATH``
-(its report; ``--check`` exits 1 when a target is missed).
+Also ``plcore measure`` (a device profile, :mod:`plcore.gpu.loadtime`), ``plcore profile PATH``
+(its report; ``--check`` exits 1 when a target is missed) and ``plcore simulate`` (online serving,
+:mod:`plcore.online`: an instance file as the catalogue and a drawn workload, or a CSV trace with
+``--catalogue``; the per-request table to ``--out``, a one-screen summary on stdout).
 
 Output is JSON on stdout. Bad input (or output that cannot be written, as to a full disk) gives one
 line ``plcore: error: ...`` on stderr and exit code 2; no traceback.
@@ -45,7 +47,76 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--check", action="store_true",
                    help="exit 1 if the profile misses a target (loader / pinned peak >= 0.9, "
                         "makespan error <= 5 %%)")
+    _simulate_parser(sub)
     return p
+
+
+def _simulate_parser(sub) -> None:
+    from .online.cache import EVICTIONS
+    from .online.policies import POLICIES
+    from .online.workload import IMAGE_BITS, POPULARITIES
+
+    m = sub.add_parser("simulate", help="simulate online serving (plcore.online)",
+                       description="Simulate an edge server serving requests over time. INPUT is "
+                       "an instance file (JSON/YAML, MODEL.md section 4) used as the catalogue of "
+                       "blocks, models and radio constants (its users are ignored), with a "
+                       "workload drawn from the options below; or a CSV trace (columns arrival_s, "
+                       "model, data_bits, deadline_s, channel_gain[, user]) with --catalogue.")
+    m.add_argument("input", help="instance file (catalogue) or .csv trace")
+    m.add_argument("--catalogue", help="instance file whose models the trace requests")
+    m.add_argument("--policy", default="pl-greedy", choices=sorted(POLICIES))
+    m.add_argument("--capacity-gb", type=float, default=None,
+                   help="GPU memory for parameters (GB = 1e9 B); default: the largest model")
+    m.add_argument("--eviction", default="lru", choices=EVICTIONS)
+    m.add_argument("--pipelined", action="store_true")
+    m.add_argument("--bandwidth", default="equal", choices=("equal", "least"))
+    m.add_argument("--requests", type=int, default=1000, help="number of requests drawn")
+    m.add_argument("--rate", type=float, default=50.0, help="mean arrival rate (req/s)")
+    m.add_argument("--cv", type=float, default=1.0, help="inter-arrival CV (1: Poisson)")
+    m.add_argument("--popularity", default="uniform", choices=POPULARITIES)
+    m.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent")
+    m.add_argument("--deadline-s", type=float, default=0.2, help="relative deadline (s)")
+    m.add_argument("--data-bits", type=float, default=IMAGE_BITS)
+    m.add_argument("--coherence-s", type=float, default=float("inf"),
+                   help="block-fading interval (s); default: no fading")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--period-s", type=float, default=None, help="pl-*: re-plan period (s)")
+    m.add_argument("--V", type=float, default=10.0, help="lyapunov: throughput weight")
+    m.add_argument("--out", help="write the per-request table here (CSV)")
+
+
+def _simulate(args) -> int:
+    from .online import generate, make_policy, read_trace, simulate
+    from .online.metrics import format_summary, frame, summary
+
+    try:
+        if args.input.endswith(".csv"):
+            if not args.catalogue:
+                raise ValueError("a trace needs --catalogue INSTANCE (its blocks and models)")
+            cat = load_instance(args.catalogue)
+            workload = read_trace(args.input, cat)
+        else:
+            cat = load_instance(args.input)
+            workload = generate(cat, args.requests, args.rate, seed=args.seed, cv=args.cv,
+                                popularity=args.popularity, zipf_alpha=args.zipf,
+                                deadline_s=args.deadline_s, data_bits=args.data_bits,
+                                coherence_s=args.coherence_s)
+        options = {}
+        if args.policy.startswith("pl-") and args.period_s is not None:
+            options["period_s"] = args.period_s
+        if args.policy == "lyapunov":
+            options["V"] = args.V
+        run = simulate(cat, workload, make_policy(args.policy, **options),
+                       capacity_bytes=None if args.capacity_gb is None else args.capacity_gb * 1e9,
+                       eviction=args.eviction, pipelined=args.pipelined,
+                       bandwidth=args.bandwidth, progress=sys.stderr.isatty())
+    except (InstanceError, ScheduleError, ValueError) as exc:
+        print(f"plcore: error: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        frame(run).to_csv(args.out, index=False)
+    print(format_summary(summary(run)))
+    return 0
 
 
 def _sequence(text: str) -> list[int]:
@@ -71,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "profile":
         return _profile(args)
+    if args.command == "simulate":
+        return _simulate(args)
     try:
         inst = load_instance(args.instance)
         if args.command == "validate":
