@@ -141,7 +141,8 @@ def summary(run: Run, *, n_boot: int = 2000, seed: int = 0) -> dict:
         ``requests, served, late, rejected, arrival_rate_hz, goodput_hz, late_share,
         rejected_share, latency_p50_s`` (and ``_lo``/``_hi`` bounds, likewise P95 and P99),
         ``jain_models, jain_users, gpu_load_share, gpu_infer_share, gpu_idle_share,
-        bytes_per_served, cache_hit_rate, horizon_s, cpu_s`` and the run's configuration.
+        gpu_wait_share`` (dispatched but waiting for its data), ``bytes_per_served,
+        cache_hit_rate, horizon_s, cpu_s`` and the run's configuration.
 
     Notes
     -----
@@ -167,6 +168,9 @@ def summary(run: Run, *, n_boot: int = 2000, seed: int = 0) -> dict:
     out["gpu_load_share"] = run.gpu_load_s / H if H > 0 else math.nan
     out["gpu_infer_share"] = run.gpu_infer_s / H if H > 0 else math.nan
     out["gpu_idle_share"] = 1.0 - run.gpu_busy_s / H if H > 0 else math.nan
+    # Dispatched but neither loading nor computing: waiting for the job's data to arrive.
+    out["gpu_wait_share"] = (max(0.0, run.gpu_busy_s - run.gpu_load_s - run.gpu_infer_s) / H
+                             if H > 0 else math.nan)
     n_served = int(served.sum())
     out["bytes_per_served"] = float(run.bytes_loaded.sum()) / n_served if n_served else math.inf
     acc = int(run.accesses.sum())
@@ -194,7 +198,8 @@ def format_summary(s: dict) -> str:
         "(95 % bootstrap CI)",
         f"Jain's index: models {s['jain_models']:.3f}, users {s['jain_users']:.3f}",
         f"GPU time: loading {100 * s['gpu_load_share']:.1f} %, inference "
-        f"{100 * s['gpu_infer_share']:.1f} %, idle {100 * s['gpu_idle_share']:.1f} %",
+        f"{100 * s['gpu_infer_share']:.1f} %, waiting for data {100 * s['gpu_wait_share']:.1f} %, "
+        f"idle {100 * s['gpu_idle_share']:.1f} %",
         f"bytes loaded per served request {s['bytes_per_served'] / 1e6:.3g} MB, cache hit rate "
         f"{100 * s['cache_hit_rate']:.1f} %",
         f"simulated {s['horizon_s']:.4g} s in {s['cpu_s']:.3g} s of CPU",
