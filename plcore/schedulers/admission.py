@@ -15,6 +15,7 @@ import numpy as np
 from ..model.instance import Instance
 from ..model.timeline import (alap_starts, load_times, meets_deadlines, model_load_times,
                         user_bandwidth, within_budget)
+from .limits import current_clock
 
 
 def admit_deadlines(instance: Instance, order, partial: bool = True) -> list[int]:
@@ -115,9 +116,15 @@ def reinsert(instance: Instance, seq, partial: bool = True, max_work: int = 2_00
     O(max_work). The schedule stays feasible after every insertion, since only feasible
     insertions are kept. The budget is checked before each user, so one user's positions are all
     tried even past it (on huge schedules that one user can cost many times the budget).
+
+    Under a time limit (:func:`plcore.solve`) the schedule in hand is offered to the clock after
+    every insertion, and the limit is checked before each evaluation.
     """
     arr = instance.arrays
     seq = [int(k) for k in seq]
+    clock = current_clock()
+    clock.offer(seq)
+    clock.note("second chance for left-out users")
     alone = user_bandwidth(instance, np.arange(instance.n_users), arr.deadline_s - arr.infer_s)
     inside = set(seq)
     left = [int(k) for k in np.argsort(arr.deadline_s, kind="stable")
@@ -135,6 +142,7 @@ def reinsert(instance: Instance, seq, partial: bool = True, max_work: int = 2_00
             positions = sorted({*same.tolist(), *(same + 1).tolist(), edf, len(seq)})
         best = None
         for p in positions:
+            clock.check()
             trial = np.insert(current, p, k)
             work += trial.size + _EVAL_OVERHEAD
             total = _total_if_feasible(instance, trial, partial)
@@ -142,6 +150,7 @@ def reinsert(instance: Instance, seq, partial: bool = True, max_work: int = 2_00
                 best = (total, trial)
         if best is not None:
             seq = best[1].tolist()
+            clock.offer(seq)
     return seq
 
 
