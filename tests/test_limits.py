@@ -2,6 +2,8 @@
 without a limit exactly the schedules of before."""
 
 import io
+import json
+import subprocess
 import sys
 import time
 import warnings
@@ -172,3 +174,37 @@ def test_a_solve_outside_plcore_solve_is_untouched():
     assert solve_greedy(inst) == plcore.solve(inst, "greedy")
     clock = limits.current_clock()
     assert not clock.active and clock.best == [] and not clock.limited
+
+
+# ---------------------------------------------------------------- command line
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "plcore", *args], capture_output=True, text=True)
+
+
+def test_cli_time_limit_flags_the_output_and_says_so_once(long_dp, tmp_path):
+    path = tmp_path / "big.json"
+    plcore.save_instance(long_dp, path)
+    res = _cli("solve", str(path), "--method", "dp", "--time-limit", "0.2")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["stopped"] == "time limit"
+    assert out["evaluation"]["feasible"] is True and len(out["schedule"]) > 0
+    assert res.stderr.splitlines() == [
+        "plcore: time limit of 0.2 s reached; the schedule is the best found so far "
+        "(dp stopped before finishing)"]
+
+
+def test_cli_without_a_limit_says_nothing(tmp_path):
+    path = tmp_path / "small.json"
+    plcore.save_instance(random_instance(4, 6, 3, structure="bottom"), path)
+    res = _cli("solve", str(path), "--method", "exact", "--time-limit", "600")
+    assert res.returncode == 0 and res.stderr == ""
+    assert json.loads(res.stdout)["stopped"] is None
+    res = _cli("solve", str(path), "--method", "exact", "--time-limit", "-1")
+    assert res.returncode == 2 and "--time-limit" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_help_documents_the_time_limit():
+    res = _cli("solve", "--help")
+    assert "--time-limit SECONDS" in res.stdout and "best" in res.stdout
