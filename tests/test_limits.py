@@ -119,6 +119,18 @@ def test_without_a_limit_or_with_a_generous_one_the_schedules_are_the_same():
     assert checked > 100
 
 
+def test_huge_layouts_computed_in_slices_give_the_same_schedules(monkeypatch):
+    """Layouts above _CHUNK_PAIRS pairs compute their bandwidths one model at a time, in slices:
+    forced here on small binding instances (slices of 7 pairs), the schedules do not change."""
+    from plcore.schedulers import dp
+
+    cases = [inst for _, inst in _grid() if np.all(inst.arrays.deadline_s == inst.users[0].deadline_s)
+             and is_bottom_layer(inst)][:10]
+    before = [[plcore.solve(inst, m) for m in ("dp", "no-sharing")] for inst in cases]
+    monkeypatch.setattr(dp, "_CHUNK_PAIRS", 7)
+    assert [[plcore.solve(inst, m) for m in ("dp", "no-sharing")] for inst in cases] == before
+
+
 def test_bad_time_limits_are_value_errors():
     inst = random_instance(0, 4, 2)
     for bad in (-1, float("nan"), "10", True, [1]):

@@ -17,8 +17,9 @@ __all__ = ["solve_dp", "dp_time_table"]
 # Lagrange multipliers tried for the bandwidth-aware choice of users, in units of T / B.
 LAMBDAS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 _BIG = 1e30    # stands for an infinite bandwidth inside the assignment problem (Hz)
-# Above this many (user, slot) pairs a layout's bandwidths are computed one model at a time: the
-# memory stays bounded and the time limit is checked between models. The values are the same.
+# Above this many (user, slot) pairs a layout's bandwidths are computed one model at a time, in
+# slices of this many pairs: memory stays bounded (a 20,000-user model took tens of GB at once)
+# and the time limit is checked between slices. The values are the same.
 _CHUNK_PAIRS = 1_000_000
 # Predicted seconds per (user, slot) pair of the least-bandwidth matrix, and per rows * cols *
 # min(rows, cols) of its assignment problem, on one core of the CI machine: under a time limit a
@@ -397,9 +398,9 @@ class _Layout:
         if todo:
             clock = current_clock()
             # One vectorized bandwidth call for every (candidate user, slot of its model) pair,
-            # or one per model when that would be huge.
-            by_model = sum(c.size * sl.size for _, sl, c in todo) > _CHUNK_PAIRS
-            if not by_model:
+            # or, when that would be huge, one model at a time in slices of bounded size.
+            huge = sum(c.size * sl.size for _, sl, c in todo) > _CHUNK_PAIRS
+            if not huge:
                 pairs_u = np.concatenate([np.repeat(c, sl.size) for _, sl, c in todo])
                 pairs_t = np.concatenate([np.tile(starts[sl], c.size) for _, sl, c in todo])
                 cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
@@ -408,15 +409,13 @@ class _Layout:
             pos = 0
             for key, slots, cand in todo:
                 size = cand.size * slots.size
-                clock.check(cost_s=_BANDWIDTH_S * size * by_model
+                clock.check(cost_s=_BANDWIDTH_S * size * huge
                             + _ASSIGNMENT_S * size * min(cand.size, slots.size))
-                if by_model:
-                    cost = user_bandwidth(self.inst, np.repeat(cand, slots.size),
-                                          np.tile(starts[slots], cand.size))
+                if huge:
+                    cost = self._cost_matrix(cand, starts[slots])
                 else:
-                    cost = cost_all[pos:pos + size]
+                    cost = cost_all[pos:pos + size].reshape(cand.size, slots.size)
                     pos += size
-                cost = cost.reshape(cand.size, slots.size)
                 rows, cols = linear_sum_assignment(np.minimum(cost, _BIG))
                 assigned = np.empty(slots.size, dtype=int)
                 assigned[cols] = cand[rows]
@@ -425,6 +424,21 @@ class _Layout:
                 users[slots] = assigned
                 total += cost_m
         return users, total
+
+    def _cost_matrix(self, cand: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
+        """Least bandwidth of each candidate (rows) in each slot (columns), computed in slices of
+        rows so that the temporaries stay within ``_CHUNK_PAIRS`` pairs (the values are those of
+        one call: the bandwidth is computed element by element)."""
+        clock = current_clock()
+        cost = np.empty((cand.size, t_slots.size))
+        step = max(1, _CHUNK_PAIRS // max(t_slots.size, 1))
+        for r in range(0, cand.size, step):
+            clock.check()
+            rows = cand[r:r + step]
+            cost[r:r + rows.size] = user_bandwidth(
+                self.inst, np.repeat(rows, t_slots.size),
+                np.tile(t_slots, rows.size)).reshape(rows.size, t_slots.size)
+        return cost
 
     def schedule(self, counts: np.ndarray, local_search: bool):
         tree = self.tree
