@@ -134,15 +134,16 @@ def solve(instance: Instance, method: str, *, time_limit_s: float | None = None,
 
     Notes
     -----
-    **What a time limit stops.** ``exact`` returns its best complete schedule so far (the largest
-    level of its search that has one: feasible, not proven optimal). ``dp`` first builds a quick
-    schedule (the greedy's, without its second chance) when a limit is set, then keeps the best of
-    it and of what its search finds. ``greedy`` stops its second chance (the reinsertion of
-    left-out users); ``no-sharing`` stops the DP or greedy it runs. ``edf``, ``random`` and
-    ``fcfs-full`` are near-linear and always finish. The first feasible schedule of each method is
-    never interrupted, so a limit shorter than it (a few seconds at 200,000 users) is exceeded by
-    it; the limit is otherwise checked between steps of milliseconds, and before each step that
-    could take seconds (an assignment on thousands of users) against its predicted duration.
+    **What a time limit stops.** With a limit, ``exact`` first takes the greedy's schedule as the
+    one to beat (its own search reaches long schedules last) and returns the longer of it and the
+    best complete schedule of its search so far: feasible, not proven optimal. ``dp`` first builds
+    the greedy's schedule without its second chance (near-linear), then keeps the longest of it
+    and of what its search finds. ``greedy`` stops its second chance (the reinsertion of left-out
+    users); ``no-sharing`` stops the DP or greedy it runs. ``edf``, ``random`` and ``fcfs-full``
+    are near-linear and always finish. The first feasible schedule of each method is never
+    interrupted, so a limit shorter than it (seconds at 200,000 users) is exceeded by it;
+    the limit is otherwise checked between steps of milliseconds, and before each step that could
+    take seconds (an assignment on thousands of users) against its predicted duration.
 
     **How a caller learns the limit was hit.** ``solve`` keeps returning a plain list
     (MODEL.md section 5), and whether the solve was cut short is a fact about the run, not about

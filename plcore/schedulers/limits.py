@@ -170,7 +170,8 @@ class Clock:
         text = self._text(now)
         if self._bar is None:
             self._bar = _make_bar(self.label, self.limit_s)
-        self._bar.show(min(now - self.start, self.limit_s or math.inf), text)
+        limit = math.inf if self.limit_s is None else self.limit_s
+        self._bar.show(min(now - self.start, limit), text)
 
     def close(self) -> None:
         """Erase the progress line, if one was drawn."""
