@@ -5,7 +5,8 @@ Public API (MODEL.md section 5)::
     Instance.from_dict / Instance.to_dict / load_instance
     min_bandwidth(data_bits, a_hz, t_s)
     evaluate(instance, sequence, partial=True) -> Evaluation
-    solve(instance, method, **options) -> list[int]
+    solve(instance, method, time_limit_s=None, progress=None, **options) -> list[int]
+    solve_with_status(...) -> SolveStatus    # the same, saying whether a time limit stopped it
 
 Layout
 ------
@@ -40,12 +41,14 @@ from .errors import InstanceError, ScheduleError
 from .model.bandwidth import min_bandwidth, min_bandwidth_linear, shannon_rate
 from .model.evaluate import Evaluation, evaluate
 from .model.instance import Instance, load_instance, save_instance
-from .schedulers import SOLVERS, solve
+from .schedulers import SOLVERS, SolveStatus, solve, solve_with_status
+from .schedulers.limits import TimeLimitWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Instance", "load_instance", "save_instance", "InstanceError", "ScheduleError",
     "min_bandwidth", "min_bandwidth_linear", "shannon_rate",
-    "Evaluation", "evaluate", "solve", "SOLVERS",
+    "Evaluation", "evaluate", "solve", "solve_with_status", "SolveStatus", "TimeLimitWarning",
+    "SOLVERS",
 ]

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 
-from . import SOLVERS, __version__, evaluate, load_instance, solve
+from . import SOLVERS, __version__, evaluate, load_instance, solve_with_status
 from .errors import InstanceError, ScheduleError, short_repr
 from .schedulers import WHOLE_MODEL_LOADER
 
@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--full-loader", action="store_true",
                    help="evaluate under the traditional whole-model loader (the default for "
                         "no-sharing and fcfs-full, which assume it)")
+    s.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
+                   help="stop after SECONDS of wall-clock time with the best feasible schedule "
+                        "found so far; the output then says \"stopped\": \"time limit\" and a "
+                        "line on stderr says so (default: no limit). Progress is shown on stderr "
+                        "when it is a terminal")
 
     e = sub.add_parser("evaluate", help="evaluate a given schedule")
     e.add_argument("instance")
@@ -119,6 +124,16 @@ def _simulate(args) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    from .schedulers.limits import check_time_limit
+
+    try:
+        limit = check_time_limit(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {short_repr(text)}") from None
+    return float("inf") if limit is None else limit
+
+
 def _sequence(text: str) -> list[int]:
     if not text.strip():
         return []                     # the empty schedule
@@ -150,11 +165,18 @@ def main(argv: list[str] | None = None) -> int:
             out = {"instance": args.instance, "valid": True, "users": inst.n_users,
                    "models": len(inst.models), "blocks": len(inst.blocks)}
         elif args.command == "solve":
-            seq = solve(inst, method=args.method)
+            status = solve_with_status(inst, method=args.method, time_limit_s=args.time_limit)
+            seq = status.schedule
+            if status.stopped is not None:
+                why = ("not proven optimal" if args.method == "exact"
+                       else f"{args.method} stopped before finishing")
+                print(f"plcore: time limit of {args.time_limit:g} s reached; the schedule is the "
+                      f"best found so far ({why})", file=sys.stderr)
             # A baseline built for the whole-model loader is evaluated under it, as the book does.
             partial = not (args.full_loader or args.method in WHOLE_MODEL_LOADER)
             out = {"method": args.method, "schedule": seq,
                    "loader": "partial" if partial else "whole-model",
+                   "stopped": status.stopped,
                    "evaluation": evaluate(inst, seq, partial=partial).to_dict()}
         else:
             seq = _sequence(args.sequence)

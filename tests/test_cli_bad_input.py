@@ -592,7 +592,7 @@ def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
     def too_large(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(plcore.cli, "solve", too_large)
+    monkeypatch.setattr(plcore.cli, "solve_with_status", too_large)
     path = write(tmp_path, "i.json", json_text(instance()))
     check_one_line(*run_main(["solve", str(path), "--method", "greedy"], capsys),
                    ["i.json: out of memory"])

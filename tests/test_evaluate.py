@@ -139,6 +139,35 @@ def test_bad_sequences_raise(seq, message):
         plcore.evaluate(random_instance(1, 3, 2), seq)
 
 
+_items = st.one_of(st.integers(-2, 9), st.booleans(), st.floats(-1, 9), st.none(),
+                   st.integers(-2, 9).map(np.int64), st.integers(0, 9).map(np.uint8),
+                   st.just(np.bool_(True)), st.just(2**70), st.text(max_size=1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(_items, max_size=8), as_array=st.booleans())
+def test_whole_array_schedule_check_agrees_with_the_item_walk(items, as_array):
+    """The check by whole-array operations gives the same verdict, and the same message naming
+    the first bad position, as checking item by item (the original way)."""
+    from plcore.model.timeline import _check_items, schedule_indices
+
+    inst = random_instance(0, 8, 2)
+    seq = items
+    if as_array:
+        try:
+            seq = np.array(items)
+        except (ValueError, OverflowError):
+            pass
+
+    def outcome(f, *args):
+        try:
+            return list(f(inst, *args))
+        except ScheduleError as exc:
+            return str(exc)
+
+    assert outcome(schedule_indices, seq) == outcome(_check_items, list(seq))
+
+
 def test_to_dict_is_json_ready():
     import json
 

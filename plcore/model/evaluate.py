@@ -8,8 +8,8 @@ import numpy as np
 
 from .bandwidth import min_time
 from .instance import Instance
-from .timeline import (alap_starts, asap_finish, check_partial, check_sequence, load_times,
-                       meets_deadlines, user_bandwidth, within_budget)
+from .timeline import (alap_starts, asap_finish, check_partial, load_times, meets_deadlines,
+                       schedule_indices, user_bandwidth, within_budget)
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -125,15 +125,17 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
     Notes
     -----
     ALAP: ``F_n = d_n``, ``F_i = min(d_i, s_{i+1} - L_{i+1})``, ``s_i = F_i - infer_i``; deadlines
-    are met iff ``s_1 - L_1 >= 0`` (MODEL.md section 2). O(n) time.
+    are met iff ``s_1 - L_1 >= 0`` (MODEL.md section 2). O(n log n) time (checking that the
+    users are distinct), O(n) otherwise.
     """
     partial = check_partial(partial)
-    seq = check_sequence(instance, sequence)
+    idx = schedule_indices(instance, sequence)     # one array for every step below
+    seq = idx.tolist()
     arr = instance.arrays
-    L = load_times(arr, seq, partial=partial)
-    s = alap_starts(arr, seq, L)
+    L = load_times(arr, idx, partial=partial)
+    s = alap_starts(arr, idx, L)
     n = len(seq)
-    bw = user_bandwidth(instance, seq, s) if n else np.zeros(0)
+    bw = user_bandwidth(instance, idx, s) if n else np.zeros(0)
     total = float(bw.sum()) if n else 0.0
     slack = float(s[0] - L[0]) if n else np.inf
     meets = meets_deadlines(s, L, arr.time_tol_s)
@@ -160,7 +162,7 @@ def evaluate(instance: Instance, sequence, partial: bool = True) -> Evaluation:
             reason = (f"bandwidth: the users need {total / 1e6:.6g} MHz in total, more than the "
                       f"budget of {instance.bandwidth_hz / 1e6:.6g} MHz")
     return Evaluation(
-        sequence=tuple(seq), partial=partial, load_s=L, start_s=s, finish_s=s + arr.infer_s[seq],
+        sequence=tuple(seq), partial=partial, load_s=L, start_s=s, finish_s=s + arr.infer_s[idx],
         bandwidth_hz=bw, total_bandwidth_hz=total, budget_hz=instance.bandwidth_hz,
         slack_s=slack, meets_deadlines=bool(meets), feasible=feasible,
         throughput=n if feasible else 0, reason=reason)

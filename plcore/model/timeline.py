@@ -22,19 +22,57 @@ BANDWIDTH_RTOL = 1e-9
 def check_sequence(inst: Instance, sequence) -> list[int]:
     """Validate a schedule: distinct integer user indices in ``range(n_users)``.
 
+    Returns
+    -------
+    list of int
+        The user indices, as Python ints.
+
     Raises
     ------
     ScheduleError
         Naming the first bad position: not an integer, out of range, or a repeated user.
     """
+    return schedule_indices(inst, sequence).tolist()
+
+
+def schedule_indices(inst: Instance, sequence) -> np.ndarray:
+    """:func:`check_sequence`, returning the indices as an int array (for the evaluator).
+
+    Notes
+    -----
+    Checked with whole-array operations (the type of every item, the range, and distinctness by
+    sorting); only when something is wrong does the item-by-item walk run, to name the first bad
+    position exactly as it always did. O(n log n).
+    """
     if isinstance(sequence, (set, frozenset, dict)):
         raise ScheduleError(f"schedule must be ordered (a list or array of user indices), got a "
                             f"{type(sequence).__name__}")
-    try:
-        items = list(sequence)
-    except TypeError:
-        raise ScheduleError(f"schedule must be a sequence of user indices, got "
-                            f"{short_repr(sequence)}") from None
+    if isinstance(sequence, np.ndarray) and sequence.ndim == 1 and sequence.dtype.kind in "iu":
+        idx, items = sequence, None
+    else:
+        try:
+            items = list(sequence)
+        except TypeError:
+            raise ScheduleError(f"schedule must be a sequence of user indices, got "
+                                f"{short_repr(sequence)}") from None
+        types = set(map(type, items))
+        # bool is an int subclass, and so are enums: only exact ints and NumPy integers pass here.
+        if all(t is int or issubclass(t, np.integer) for t in types):
+            idx = np.array(items) if items else np.zeros(0, dtype=int)
+        else:
+            idx = None
+    if idx is not None and idx.dtype.kind in "iu":     # huge Python ints give an object array
+        if idx.size == 0:
+            return np.zeros(0, dtype=int)
+        if not ((idx < 0) | (idx >= inst.n_users)).any():
+            ordered = np.sort(idx)
+            if (ordered[1:] != ordered[:-1]).all():
+                return idx.astype(int, copy=False)
+    return np.array(_check_items(inst, list(sequence) if items is None else items), dtype=int)
+
+
+def _check_items(inst: Instance, items: list) -> list[int]:
+    """Item by item: raises :class:`ScheduleError` at the first bad position."""
     seen: dict[int, int] = {}
     out = []
     for pos, k in enumerate(items):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import warnings
+from dataclasses import dataclass
 from typing import Callable
 
 from ..model.evaluate import evaluate
@@ -11,6 +13,7 @@ from .baselines import solve_edf, solve_fcfs_full, solve_no_sharing, solve_rando
 from .dp import solve_dp
 from .exact import solve_exact
 from .greedy import solve_greedy
+from .limits import Clock, TimeLimitWarning, TimeUp
 
 SOLVERS: dict[str, Callable[..., list[int]]] = {
     "exact": solve_exact,            # the optimum, small instances
@@ -26,7 +29,73 @@ SOLVERS: dict[str, Callable[..., list[int]]] = {
 WHOLE_MODEL_LOADER = {"no-sharing", "fcfs-full"}
 
 
-def solve(instance: Instance, method: str, **options) -> list[int]:
+@dataclass(frozen=True)
+class SolveStatus:
+    """A schedule and how its solve ended (:func:`solve_with_status`).
+
+    Attributes
+    ----------
+    schedule : list of int
+        User indices in service order; feasible (see :func:`solve`).
+    method : str
+    stopped : str or None
+        None when the method ran to completion; ``"time limit"`` when it was stopped at
+        ``time_limit_s`` and ``schedule`` is the best feasible one found until then (for
+        ``"exact"``: not proven optimal).
+    elapsed_s : float
+        Wall-clock seconds the solve took.
+    time_limit_s : float or None
+        The limit it ran under (None: none).
+    """
+
+    schedule: list[int]
+    method: str
+    stopped: str | None
+    elapsed_s: float
+    time_limit_s: float | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the method ran to completion (``stopped is None``)."""
+        return self.stopped is None
+
+
+def solve_with_status(instance: Instance, method: str, *, time_limit_s: float | None = None,
+                      progress: bool | None = None, **options) -> SolveStatus:
+    """:func:`solve`, returning the schedule with how the solve ended (e.g. stopped by its limit).
+
+    Parameters and raised exceptions are those of :func:`solve`; this function never warns.
+
+    Returns
+    -------
+    SolveStatus
+    """
+    try:
+        solver = SOLVERS[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}; available: {', '.join(SOLVERS)}") from None
+    try:
+        inspect.signature(solver).bind(instance, **options)
+    except TypeError as exc:
+        raise ValueError(f"method {method!r}: {exc}") from None
+    with Clock(time_limit_s, progress, label=f"plcore {method}") as clock:
+        try:
+            seq = solver(instance, **options)
+        except TimeUp:
+            seq = clock.best
+        elapsed = clock.elapsed_s()
+    # Every solver's answer must pass the evaluator; a failure here is a bug, never bad input.
+    for partial in (True, False) if method in WHOLE_MODEL_LOADER else (True,):
+        ev = evaluate(instance, seq, partial=partial)
+        if not ev.feasible:
+            raise RuntimeError(f"solver {method!r} returned an infeasible schedule "
+                               f"(partial={partial}): {ev.reason}")
+    return SolveStatus(schedule=list(seq), method=method, stopped=clock.stopped,
+                       elapsed_s=elapsed, time_limit_s=clock.limit_s)
+
+
+def solve(instance: Instance, method: str, *, time_limit_s: float | None = None,
+          progress: bool | None = None, **options) -> list[int]:
     """A feasible schedule (user indices in service order) computed by ``method``.
 
     Parameters
@@ -37,32 +106,58 @@ def solve(instance: Instance, method: str, **options) -> list[int]:
         (bottom-layer sharing, common deadline), ``"greedy"`` (general sharing), ``"no-sharing"``
         (the paper's baseline), ``"fcfs-full"`` (a traditional server: arrival order, whole-model
         loader), ``"random"``, ``"edf"``.
+    time_limit_s : float, optional
+        Wall-clock seconds; None (default) or ``inf``: no limit. At the limit the method stops and
+        the best feasible schedule found so far is returned, with a :class:`TimeLimitWarning`.
+    progress : bool, optional
+        Show progress (elapsed time, phase, best schedule so far) on stderr during solves longer
+        than a second, when stderr is a terminal (default None, or True). False: never. Nothing is
+        drawn when stderr is not a terminal (files, pipes, tests, notebooks).
     **options
         Passed to the solver (e.g. ``max_users`` for ``"exact"``).
 
     Returns
     -------
     list of int
-        A schedule that :func:`plcore.evaluate` finds feasible (possibly empty).
+        A schedule that :func:`plcore.evaluate` finds feasible (possibly empty); for
+        ``"no-sharing"`` and ``"fcfs-full"`` also under the whole-model loader (``partial=False``).
 
     Raises
     ------
     ValueError
-        For an unknown method or a bad option.
+        For an unknown method, a bad option or a bad ``time_limit_s`` (negative, NaN, not a number).
+
+    Warns
+    -----
+    TimeLimitWarning
+        When the time limit stopped the method (the schedule is then the best found so far).
+
+    Notes
+    -----
+    **What a time limit stops.** With a limit, ``exact`` first takes the greedy's schedule as the
+    one to beat (its own search reaches long schedules last) and returns the longer of it and the
+    best complete schedule of its search so far: feasible, not proven optimal. ``dp`` first builds
+    the greedy's schedule without its second chance (near-linear), then keeps the longest of it
+    and of what its search finds. ``greedy`` stops its second chance (the reinsertion of left-out
+    users); ``no-sharing`` stops the DP or greedy it runs. ``edf``, ``random`` and ``fcfs-full``
+    are near-linear and always finish. The first feasible schedule of each method is never
+    interrupted, so a limit shorter than it (seconds at 200,000 users) is exceeded by it;
+    the limit is otherwise checked between steps of milliseconds, and before each step that could
+    take seconds (an assignment on thousands of users) against its predicted duration.
+
+    **How a caller learns the limit was hit.** ``solve`` keeps returning a plain list
+    (MODEL.md section 5), and whether the solve was cut short is a fact about the run, not about
+    the schedule; so it is reported beside it: by a :class:`TimeLimitWarning`, which a script
+    sees on stderr without any change and a test can turn into an error, and in full by
+    :func:`solve_with_status` (a :class:`SolveStatus` with ``stopped``), which the command line
+    uses. Without a limit nothing changes: same schedules, same cost (the solvers' checks then
+    return at once).
     """
-    try:
-        solver = SOLVERS[method]
-    except KeyError:
-        raise ValueError(f"unknown method {method!r}; available: {', '.join(SOLVERS)}") from None
-    try:
-        inspect.signature(solver).bind(instance, **options)
-    except TypeError as exc:
-        raise ValueError(f"method {method!r}: {exc}") from None
-    seq = solver(instance, **options)
-    # Every solver's answer must pass the evaluator; a failure here is a bug, never bad input.
-    for partial in (True, False) if method in WHOLE_MODEL_LOADER else (True,):
-        ev = evaluate(instance, seq, partial=partial)
-        if not ev.feasible:
-            raise RuntimeError(f"solver {method!r} returned an infeasible schedule "
-                               f"(partial={partial}): {ev.reason}")
-    return list(seq)
+    status = solve_with_status(instance, method, time_limit_s=time_limit_s, progress=progress,
+                               **options)
+    if status.stopped is not None:
+        warnings.warn(TimeLimitWarning(
+            f"{method}: time limit of {status.time_limit_s:g} s reached; the schedule "
+            f"({len(status.schedule)} users) is the best found so far, not the method's full "
+            "answer"), stacklevel=2)
+    return status.schedule

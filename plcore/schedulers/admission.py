@@ -15,6 +15,7 @@ import numpy as np
 from ..model.instance import Instance
 from ..model.timeline import (alap_starts, load_times, meets_deadlines, model_load_times,
                         user_bandwidth, within_budget)
+from .limits import current_clock
 
 
 def admit_deadlines(instance: Instance, order, partial: bool = True) -> list[int]:
@@ -113,10 +114,17 @@ def reinsert(instance: Instance, seq, partial: bool = True, max_work: int = 2_00
     Notes
     -----
     O(max_work). The schedule stays feasible after every insertion, since only feasible
-    insertions are kept.
+    insertions are kept. The budget is checked before each user, so one user's positions are all
+    tried even past it (on huge schedules that one user can cost many times the budget).
+
+    Under a time limit (:func:`plcore.solve`) the schedule in hand is offered to the clock after
+    every insertion, and the limit is checked before each evaluation.
     """
     arr = instance.arrays
     seq = [int(k) for k in seq]
+    clock = current_clock()
+    clock.offer(seq)
+    clock.note("second chance for left-out users")
     alone = user_bandwidth(instance, np.arange(instance.n_users), arr.deadline_s - arr.infer_s)
     inside = set(seq)
     left = [int(k) for k in np.argsort(arr.deadline_s, kind="stable")
@@ -125,27 +133,29 @@ def reinsert(instance: Instance, seq, partial: bool = True, max_work: int = 2_00
     for k in left:
         if work >= max_work:
             break
-        models = arr.model_of[seq] if seq else np.zeros(0, dtype=int)
+        current = np.array(seq, dtype=int)    # converted once per user, not per evaluation
         if len(seq) <= 40:
             positions = range(len(seq) + 1)
         else:
-            same = np.flatnonzero(models == arr.model_of[k])
-            edf = int(np.searchsorted(arr.deadline_s[seq], arr.deadline_s[k], side="right"))
+            same = np.flatnonzero(arr.model_of[current] == arr.model_of[k])
+            edf = int(np.searchsorted(arr.deadline_s[current], arr.deadline_s[k], side="right"))
             positions = sorted({*same.tolist(), *(same + 1).tolist(), edf, len(seq)})
         best = None
         for p in positions:
-            trial = seq[:p] + [k] + seq[p:]
-            work += len(trial) + _EVAL_OVERHEAD
+            clock.check()
+            trial = np.insert(current, p, k)
+            work += trial.size + _EVAL_OVERHEAD
             total = _total_if_feasible(instance, trial, partial)
             if total is not None and (best is None or total < best[0]):
                 best = (total, trial)
         if best is not None:
-            seq = best[1]
+            seq = best[1].tolist()
+            clock.offer(seq)
     return seq
 
 
-def _total_if_feasible(instance: Instance, seq: list[int], partial: bool) -> float | None:
-    """Total ALAP bandwidth of a schedule if it is feasible, else None."""
+def _total_if_feasible(instance: Instance, seq: np.ndarray, partial: bool) -> float | None:
+    """Total ALAP bandwidth of a schedule (an int array) if it is feasible, else None."""
     arr = instance.arrays
     L = load_times(arr, seq, partial=partial)
     s = alap_starts(arr, seq, L)

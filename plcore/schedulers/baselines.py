@@ -33,7 +33,9 @@ def solve_no_sharing(instance: Instance) -> list[int]:
 
     Notes
     -----
-    Same cost as the scheduler it delegates to, on a tree with one leaf path per model.
+    Same cost as the scheduler it delegates to, on a tree with one leaf path per model. Under a
+    time limit (:func:`plcore.solve`) that scheduler stops as it does for its own method; the
+    copies are made first, in O(size of the instance).
     """
     from .dp import solve_dp
     from .greedy import solve_greedy

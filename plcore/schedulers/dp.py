@@ -10,12 +10,22 @@ from ..model.sharing import LayerTree, layer_tree
 from ..model.timeline import (alap_from, meets_deadlines, model_load_times, user_bandwidth,
                         within_budget)
 from .admission import fit_bandwidth
+from .limits import current_clock
 
 __all__ = ["solve_dp", "dp_time_table"]
 
 # Lagrange multipliers tried for the bandwidth-aware choice of users, in units of T / B.
 LAMBDAS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 _BIG = 1e30    # stands for an infinite bandwidth inside the assignment problem (Hz)
+# Above this many (user, slot) pairs a layout's bandwidths are computed one model at a time, in
+# slices of this many pairs: memory stays bounded (a 20,000-user model took tens of GB at once)
+# and the time limit is checked between slices. The values are the same.
+_CHUNK_PAIRS = 1_000_000
+# Predicted seconds per (user, slot) pair of the least-bandwidth matrix, and per rows * cols *
+# min(rows, cols) of its assignment problem, on one core of the CI machine: under a time limit a
+# model's assignment is not started when it would end past the limit.
+_BANDWIDTH_S = 3e-7
+_ASSIGNMENT_S = 1e-9
 
 
 def _common_deadline(instance: Instance) -> float:
@@ -31,7 +41,10 @@ def _minplus(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Min-plus convolution ``out[j] = min_x a[j - x] + b[x]`` and the minimizing ``x``."""
     out = np.full(a.size + b.size - 1, np.inf)
     arg = np.zeros(out.size, dtype=int)
+    clock = current_clock()
     for x in range(b.size):
+        if x % 128 == 0:        # O(n^2) in all on huge trees: keep the limit within reach
+            clock.check()
         cand = a + b[x]
         seg = out[x:x + a.size]
         better = cand < seg
@@ -169,6 +182,13 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     **Cost.** The tree knapsack is O(n^2 + n N) for n users and N tree nodes: O(n^2) for the
     min-plus merges of tables whose sizes add up, O(n N) at worst for adding each node's load time; the binding search multiplies it by
     ``len(lambdas)`` and by the number of counts tried, plus O(c^3) assignments.
+
+    **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
+    without its second chance (:func:`~plcore.schedulers.greedy.solve_greedy` with
+    ``max_work=0``, near-linear) is computed first, so that a schedule is in hand however early
+    the limit comes; the search then runs as without a limit, and when stopped returns the longest
+    feasible schedule found (that one, the budget repair of the time-optimal layout, or the
+    best count the search has reached).
     """
     T = _common_deadline(instance)
     if instance.n_users == 0:
@@ -177,6 +197,13 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     arr = instance.arrays
     B = instance.bandwidth_hz
     n_models = len(arr.model_names)
+    clock = current_clock()
+    if clock.limited:
+        from .greedy import solve_greedy
+
+        clock.note("quick first schedule")
+        clock.offer(solve_greedy(instance, max_work=0))
+    clock.note("time-optimal counts")
 
     # Users that cannot be served even alone, as late as possible, within the whole budget.
     alone = user_bandwidth(instance, np.arange(instance.n_users), T - arr.infer_s)
@@ -193,6 +220,7 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
         return []
 
     layout = _Layout(instance, tree, T, by_model)
+    clock.note(f"laying out {j_time:,} users")
     base = layout.schedule(f.counts(j_time, n_models), local_search=False)
     if base is not None and within_budget(base[1], B):
         return base[0]          # bandwidth does not bind: optimal
@@ -202,6 +230,9 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     # Estimates at t_hat; a user that could not upload by then counts as needing the whole budget.
     est = [np.sort(np.minimum(user_bandwidth(instance, u, np.full(u.size, t_hat)), B))
            for u in by_model]
+    best = fit_bandwidth(instance, base[0]) if base is not None else []
+    clock.offer(best)
+    clock.note("bandwidth-aware counts")
     tables = []
     for lam in lambdas:
         if lam == 0:
@@ -210,13 +241,14 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
         items = [time_items[m] + lam * (T / B) * np.concatenate(([0.0], np.cumsum(est[m])))
                  for m in range(n_models)]
         tables.append(_Knapsack(tree, weight, items))
-    best = fit_bandwidth(instance, base[0]) if base is not None else []
     available = np.array([u.size for u in by_model])
 
     def attempt(j: int):
         """The least-bandwidth schedule of j users our search finds within the budget, or None."""
+        clock.note(f"trying {j:,} users")
         tried: dict[bytes, tuple | None] = {}
         for knap in tables:
+            clock.check()
             if j < knap.table[0].size:
                 counts = knap.counts(j, n_models)
                 if counts.tobytes() not in tried:
@@ -224,6 +256,8 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
         found = _best_within(tried.values(), B)
         if found is None and n_models <= max_exchange_models:
             found = _exchange(layout, tried, available, B, local_search)
+        if found is not None:
+            clock.offer(found[0])
         return found
 
     # Serving j users is feasible for every j below a feasible one (drop users: safe), so the
@@ -362,16 +396,26 @@ class _Layout:
                 users[slots] = hit[0]
                 total += hit[1]
         if todo:
-            # One vectorized bandwidth call for every (candidate user, slot of its model) pair.
-            pairs_u = np.concatenate([np.repeat(c, sl.size) for _, sl, c in todo])
-            pairs_t = np.concatenate([np.tile(starts[sl], c.size) for _, sl, c in todo])
-            cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
+            clock = current_clock()
+            # One vectorized bandwidth call for every (candidate user, slot of its model) pair,
+            # or, when that would be huge, one model at a time in slices of bounded size.
+            huge = sum(c.size * sl.size for _, sl, c in todo) > _CHUNK_PAIRS
+            if not huge:
+                pairs_u = np.concatenate([np.repeat(c, sl.size) for _, sl, c in todo])
+                pairs_t = np.concatenate([np.tile(starts[sl], c.size) for _, sl, c in todo])
+                cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
             if len(self._assigned) > _CACHE_LIMIT:
                 self._assigned.clear()
             pos = 0
             for key, slots, cand in todo:
-                cost = cost_all[pos:pos + cand.size * slots.size].reshape(cand.size, slots.size)
-                pos += cand.size * slots.size
+                size = cand.size * slots.size
+                clock.check(cost_s=_BANDWIDTH_S * size * huge
+                            + _ASSIGNMENT_S * size * min(cand.size, slots.size))
+                if huge:
+                    cost = self._cost_matrix(cand, starts[slots])
+                else:
+                    cost = cost_all[pos:pos + size].reshape(cand.size, slots.size)
+                    pos += size
                 rows, cols = linear_sum_assignment(np.minimum(cost, _BIG))
                 assigned = np.empty(slots.size, dtype=int)
                 assigned[cols] = cand[rows]
@@ -380,6 +424,21 @@ class _Layout:
                 users[slots] = assigned
                 total += cost_m
         return users, total
+
+    def _cost_matrix(self, cand: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
+        """Least bandwidth of each candidate (rows) in each slot (columns), computed in slices of
+        rows so that the temporaries stay within ``_CHUNK_PAIRS`` pairs (the values are those of
+        one call: the bandwidth is computed element by element)."""
+        clock = current_clock()
+        cost = np.empty((cand.size, t_slots.size))
+        step = max(1, _CHUNK_PAIRS // max(t_slots.size, 1))
+        for r in range(0, cand.size, step):
+            clock.check()
+            rows = cand[r:r + step]
+            cost[r:r + rows.size] = user_bandwidth(
+                self.inst, np.repeat(rows, t_slots.size),
+                np.tile(t_slots, rows.size)).reshape(rows.size, t_slots.size)
+        return cost
 
     def schedule(self, counts: np.ndarray, local_search: bool):
         tree = self.tree

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..model.instance import Instance
 from ..model.timeline import BANDWIDTH_RTOL, user_bandwidth
+from .limits import current_clock
 
 __all__ = ["solve_exact"]
 
@@ -75,7 +76,15 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
 
     **Cost.** At most ``n 2^n`` states ``(S, f)``, each extended by ``n`` users: ``O(n^2 2^n)``
     label extensions times the Pareto-front size, in the worst case (ample deadlines and
-    bandwidth); tight deadlines or budgets prune most of it. Ten users take well under a second.
+    bandwidth); tight deadlines or budgets prune most of it. Ten users take well under a second;
+    sixteen with loose deadlines, minutes.
+
+    **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
+    (:func:`~plcore.schedulers.greedy.solve_greedy`, milliseconds at this size) is taken first as
+    the one to beat, since the search proves its levels one user at a time and reaches long
+    schedules last. The search is stopped between two states; the answer is then the longer of
+    the greedy's schedule and the best complete schedule of the largest level finished so far:
+    feasible, but not proven optimal.
     """
     n = instance.n_users
     if n > max_users:
@@ -107,15 +116,26 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
         if alive(f, s1[f], b1[f]):
             level[(1 << f, f)] = [(float(s1[f]), float(b1[f]), f, None)]
 
+    clock = current_clock()
+    if clock.limited:
+        from .greedy import solve_greedy
+
+        clock.note("greedy schedule to beat")
+        clock.offer(solve_greedy(instance))
     best = None
     all_users = np.arange(n)
+    size = 1
     while level:
         done = [lab for (mask, f), labs in level.items() for lab in labs
                 if lab[0] - arr.from_resident_s[m_of[f]] >= -tol]
         if done:
             best = min(done, key=lambda lab: lab[1])
+            clock.offer(_sequence(best))
+        clock.note(f"searching schedules of {size + 1} users")
+        size += 1
         nxt: dict[tuple[int, int], list[tuple]] = {}
         for (mask, f), labs in level.items():
+            clock.check()
             cand = all_users[[(mask >> u) & 1 == 0 for u in range(n)]]
             if cand.size == 0:
                 continue
@@ -131,9 +151,12 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
                 _insert(nxt.setdefault((mask | (1 << u), u), []),
                         (float(s_u[li, ci]), float(b_u[li, ci]), u, labs[li]))
         level = nxt
+    return _sequence(best)
 
+
+def _sequence(lab: tuple | None) -> list[int]:
+    """The schedule of a label: its user, then its parent's (the rest of the suffix)."""
     seq = []
-    lab = best
     while lab is not None:
         seq.append(lab[2])
         lab = lab[3]
