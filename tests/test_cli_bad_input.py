@@ -25,6 +25,8 @@ import pytest
 from plcore.cli import main
 from plcore.paths import PROFILES
 
+from .edits import DELETE, set_at, to_linear_rate
+
 MAX_MESSAGE = 600        # characters: a message quotes values, it never echoes a whole input
 
 
@@ -47,28 +49,13 @@ def instance() -> dict:
 
 
 def linear() -> dict:
-    d = instance()
-    d["rate"] = "linear"
-    del d["noise_psd_w_hz"]
-    for u in d["users"]:
-        del u["power_w"], u["channel_gain"]
-        u["spectral_eff"] = 4.0
-    return d
-
-
-DELETE = object()
+    return to_linear_rate(instance())
 
 
 def edited(path, value, base=instance):
     """``base()`` with the entry at ``path`` (a tuple of keys) set to ``value``, or deleted."""
     d = copy.deepcopy(base())
-    obj = d
-    for key in path[:-1]:
-        obj = obj[key]
-    if value is DELETE:
-        del obj[path[-1]]
-    else:
-        obj[path[-1]] = value
+    set_at(d, path, value)
     return d
 
 
@@ -322,13 +309,7 @@ R50 = ("architectures", "resnet50")
 def put(path, value):
     """A change that sets (or deletes, for DELETE) the entry at ``path`` of a profile."""
     def change(p):
-        obj = p
-        for key in path[:-1]:
-            obj = obj[key]
-        if value is DELETE:
-            del obj[path[-1]]
-        else:
-            obj[path[-1]] = value
+        set_at(p, path, value)
     return change
 
 

@@ -14,6 +14,8 @@ import plcore
 from plcore import InstanceError
 from plcore.study.synthetic import random_instance
 
+from .edits import DELETE, set_at, to_linear_rate
+
 
 def base() -> dict:
     return {
@@ -59,12 +61,7 @@ def test_defaults_are_only_those_model_md_states():
 
 
 def test_linear_rate_needs_spectral_eff_not_radio():
-    d = base()
-    d["rate"] = "linear"
-    del d["noise_psd_w_hz"]
-    for u in d["users"]:
-        del u["power_w"], u["channel_gain"]
-        u["spectral_eff"] = 4.0
+    d = linear_base()
     with pytest.raises(InstanceError, match="noise_psd_w_hz: not used with rate 'linear'"):
         plcore.Instance.from_dict({**d, "noise_psd_w_hz": 3.98e-21})
     inst = plcore.Instance.from_dict(d)
@@ -81,17 +78,8 @@ def test_linear_rate_needs_spectral_eff_not_radio():
 def edit(path, value):
     """base() with the entry at ``path`` (tuple of keys) set to ``value`` (or deleted: DELETE)."""
     d = copy.deepcopy(base())
-    obj = d
-    for key in path[:-1]:
-        obj = obj[key]
-    if value is DELETE:
-        del obj[path[-1]]
-    else:
-        obj[path[-1]] = value
+    set_at(d, path, value)
     return d
-
-
-DELETE = object()
 
 BAD = [
     # (what is wrong, path, value, the message must contain)
@@ -252,13 +240,7 @@ def test_every_instance_the_project_builds_is_in_range():
 
 
 def linear_base() -> dict:
-    d = base()
-    d["rate"] = "linear"
-    del d["noise_psd_w_hz"]
-    for u in d["users"]:
-        del u["power_w"], u["channel_gain"]
-        u["spectral_eff"] = 4.0
-    return d
+    return to_linear_rate(base())
 
 
 SHANNON_FIELDS = [("blocks", "bb", "bytes"), ("blocks", "bb", "load_s"),
@@ -301,12 +283,11 @@ def test_extreme_values_are_refused_naming_the_field_or_computed_cleanly(rate):
         for value in EXTREMES + [-v for v in EXTREMES[1:4]]:
             for every_user in (False, True) if path[0] == "users" else (False,):
                 d = make()
-                owners = d["users"] if every_user else [d]
-                if not every_user:
-                    for key in path[:-1]:
-                        owners = [owners[0][key]]
-                for obj in owners:
-                    obj[path[-1]] = value
+                if every_user:
+                    for u in d["users"]:
+                        u[path[-1]] = value
+                else:
+                    set_at(d, path, value)
                 try:
                     inst = plcore.Instance.from_dict(d)
                 except InstanceError as exc:

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from plcore.gpu.profile import ProfileError, read_profile, report, targets, validate_profile
 from plcore.paths import PROFILES
 
+from .edits import DELETE, set_at
+
 NAMES = ["synthetic.json", "cpu-epyc-2core.json"]
 PROFILES_BY_NAME = {name: json.loads((PROFILES / name).read_text()) for name in NAMES}
 
@@ -19,18 +21,9 @@ def profile(name="synthetic.json") -> dict:
     return copy.deepcopy(PROFILES_BY_NAME[name])
 
 
-DELETE = object()
-
-
 def edited(name, path, value):
     p = profile(name)
-    obj = p
-    for key in path[:-1]:
-        obj = obj[key]
-    if value is DELETE:
-        del obj[path[-1]]
-    else:
-        obj[path[-1]] = value
+    set_at(p, path, value)
     return p
 
 
