@@ -19,24 +19,18 @@ from .instance import Instance, InstanceArrays
 BANDWIDTH_RTOL = 1e-9
 
 
-def check_sequence(inst: Instance, sequence) -> list[int]:
+def schedule_indices(inst: Instance, sequence) -> np.ndarray:
     """Validate a schedule: distinct integer user indices in ``range(n_users)``.
 
     Returns
     -------
-    list of int
-        The user indices, as Python ints.
+    ndarray of int, shape (n,)
+        The user indices, in service order.
 
     Raises
     ------
     ScheduleError
         Naming the first bad position: not an integer, out of range, or a repeated user.
-    """
-    return schedule_indices(inst, sequence).tolist()
-
-
-def schedule_indices(inst: Instance, sequence) -> np.ndarray:
-    """:func:`check_sequence`, returning the indices as an int array (for the evaluator).
 
     Notes
     -----

@@ -76,8 +76,8 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
 
     **Cost.** At most ``n 2^n`` states ``(S, f)``, each extended by ``n`` users: ``O(n^2 2^n)``
     label extensions times the Pareto-front size, in the worst case (ample deadlines and
-    bandwidth); tight deadlines or budgets prune most of it. Ten users take well under a second;
-    sixteen with loose deadlines, minutes.
+    bandwidth); tight deadlines or budgets prune most of it. With loose deadlines, ten users take
+    about a second on a 2-core CPU (the book's runtime chapter measures it), sixteen minutes.
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     (:func:`~plcore.schedulers.greedy.solve_greedy`, milliseconds at this size) is taken first as
