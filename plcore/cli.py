@@ -116,12 +116,13 @@ def _simulate(args) -> int:
                        eviction=args.eviction, pipelined=args.pipelined,
                        bandwidth=args.bandwidth, progress=sys.stderr.isatty())
     except (InstanceError, ScheduleError, ValueError) as exc:
-        print(f"plcore: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     if args.out:
-        frame(run).to_csv(args.out, index=False)
-    print(format_summary(summary(run)))
-    return 0
+        try:
+            frame(run).to_csv(args.out, index=False)
+        except OSError as exc:
+            return _error(f"{args.out}: cannot write ({exc.strerror or exc})")
+    return _emit(format_summary(summary(run)) + "\n")
 
 
 def _seconds(text: str) -> float:

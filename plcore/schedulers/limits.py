@@ -29,6 +29,8 @@ import shutil
 import sys
 import time
 
+from ..errors import short_repr
+
 __all__ = ["Clock", "TimeUp", "TimeLimitWarning", "current_clock", "check_time_limit"]
 
 PROGRESS_DELAY_S = 1.0   # a solve shorter than this never shows progress
@@ -60,10 +62,11 @@ def check_time_limit(time_limit_s) -> float | None:
     if time_limit_s is None:
         return None
     if isinstance(time_limit_s, bool) or not isinstance(time_limit_s, numbers.Real):
-        raise ValueError(f"time limit: must be a number of seconds or None, got {time_limit_s!r}")
+        raise ValueError(f"time limit: must be a number of seconds or None, got "
+                         f"{short_repr(time_limit_s)}")
     value = float(time_limit_s)
     if math.isnan(value) or value < 0:
-        raise ValueError(f"time limit: must be >= 0 seconds, got {time_limit_s!r}")
+        raise ValueError(f"time limit: must be >= 0 seconds, got {short_repr(time_limit_s)}")
     return None if math.isinf(value) else value
 
 
