@@ -182,3 +182,11 @@ def test_read_profile_is_as_strict_as_instance_files(tmp_path):
     with pytest.raises(InstanceError, match="is a directory"):
         read_profile(tmp_path)
     assert read_profile(PROFILES / "synthetic.json")["device"] == "synthetic"
+
+
+def test_read_profiles_reads_every_committed_profile_in_name_order():
+    from plcore.gpu.profile import read_profiles
+
+    profiles = read_profiles()
+    assert list(profiles) == sorted(p.stem for p in PROFILES.glob("*.json"))
+    assert profiles["synthetic"] == json.loads((PROFILES / "synthetic.json").read_text())

@@ -342,6 +342,15 @@ def read_profile(path) -> dict:
     return prof
 
 
+def read_profiles(folder=None) -> dict[str, dict]:
+    """Every profile of ``folder`` (default ``data/profiles/``), read with :func:`read_profile`,
+    by file stem and in name order: what the book's loading notebooks start from."""
+    from ..paths import PROFILES
+
+    return {path.stem: read_profile(path)
+            for path in sorted((PROFILES if folder is None else folder).glob("*.json"))}
+
+
 def block_load_s(profile: dict, arch: str, path: str) -> list[float]:
     """Load time of each block of ``arch`` along ``path``: measured if present, else the path's
     ``overhead_s + bytes / bandwidth_Bps``."""

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..gpu.profile import block_load_s, validate_profile
 from ..model import radio
 from ..model.instance import Instance
 from ..paths import PROFILES
@@ -120,6 +121,11 @@ class Scenario:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad parameter."""
+        self._validated_profile()
+
+    def _validated_profile(self) -> dict:
+        """:meth:`validate`, returning the scenario's profile (read once, for the checks and the
+        caller)."""
         positive = ("n_users", "radius_m", "power_w", "bandwidth_hz", "compression_ratio",
                     "n_clusters", "models_per_cluster")
         for name in positive:
@@ -139,7 +145,8 @@ class Scenario:
             raise ValueError(f"scenario.sharing: 'bottom' or 'general', got {self.sharing!r}")
         if self.zipf < 0:
             raise ValueError("scenario.zipf: must be >= 0")
-        arch = load_profile(self.profile)["architectures"]
+        profile = load_profile(self.profile)
+        arch = profile["architectures"]
         if self.architecture not in arch:
             raise ValueError(f"scenario.architecture: {self.architecture!r} is not in profile "
                              f"{self.profile!r} (has {', '.join(arch)})")
@@ -149,15 +156,14 @@ class Scenario:
                              f"{self.architecture} ({n_blocks} blocks; the head stays private)")
         if not 1 <= self.private_blocks <= n_blocks:
             raise ValueError(f"scenario.private_blocks: must be in 1..{n_blocks}")
-        if self.loader_path not in load_profile(self.profile)["paths"]:
+        if self.loader_path not in profile["paths"]:
             raise ValueError(f"scenario.loader_path: {self.loader_path!r} is not a path of "
                              f"profile {self.profile!r}")
+        return profile
 
 
 def load_profile(name: str) -> dict:
     """Read ``data/profiles/<name>.json`` (or a path to a profile file)."""
-    from ..gpu.profile import validate_profile
-
     path = Path(name) if name.endswith(".json") else PROFILES / f"{name}.json"
     if not path.exists():
         raise ValueError(f"profile {name!r}: no file {path}")
@@ -166,13 +172,6 @@ def load_profile(name: str) -> dict:
     profile = json.loads(path.read_text())
     validate_profile(profile)
     return profile
-
-
-def _block_load_s(block: dict, path: dict, path_name: str) -> float:
-    measured = block.get("load_s", {})
-    if isinstance(measured, dict) and path_name in measured:
-        return float(measured[path_name])
-    return path["overhead_s"] + block["bytes"] / path["bandwidth_Bps"]
 
 
 def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) -> Instance:
@@ -199,12 +198,13 @@ def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) ->
     >>> inst.n_users, len(inst.models)
     (12, 15)
     """
-    sc = (scenario or Scenario()).replace(**changes) if changes else (scenario or Scenario())
-    sc.validate()
+    sc = scenario or Scenario()
+    if changes:
+        sc = sc.replace(**changes)
+    prof = sc._validated_profile()      # a Scenario built directly was never validated
     rng = np.random.default_rng(seed)
-    prof = load_profile(sc.profile)
     arch = prof["architectures"][sc.architecture]
-    path = prof["paths"][sc.loader_path]
+    load_s = block_load_s(prof, sc.architecture, sc.loader_path)
     base = arch["blocks"]
     infer = float(arch["infer_s"]["1"])
     n_arch = len(base)
@@ -212,9 +212,8 @@ def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) ->
     blocks: dict[str, dict] = {}
     models: dict[str, dict] = {}
 
-    def add(name: str, spec: dict) -> str:
-        blocks[name] = {"bytes": float(spec["bytes"]),
-                        "load_s": _block_load_s(spec, path, sc.loader_path)}
+    def add(name: str, j: int) -> str:
+        blocks[name] = {"bytes": float(base[j]["bytes"]), "load_s": load_s[j]}
         return name
 
     for c in range(sc.n_clusters):
@@ -223,7 +222,7 @@ def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) ->
                 private = set(range(sc.shared_depth, n_arch))
             else:
                 private = set(rng.choice(n_arch, size=sc.private_blocks, replace=False).tolist())
-            names = [add(f"c{c}m{i}.{b['name']}" if j in private else f"c{c}.{b['name']}", b)
+            names = [add(f"c{c}m{i}.{b['name']}" if j in private else f"c{c}.{b['name']}", j)
                      for j, b in enumerate(base)]
             models[f"{sc.architecture}-c{c}-m{i}"] = {"blocks": names, "infer_s": infer}
 
