@@ -39,6 +39,23 @@ def channel_gain(distance_m, shadowing_db=0.0):
     return 10.0 ** (-(path_loss_db(distance_m) + np.asarray(shadowing_db, dtype=float)) / 10.0)
 
 
+def cell_gains(rng, n: int, radius_m: float, min_distance_m: float = MIN_DISTANCE_M,
+               shadowing_std_db: float = 8.0) -> np.ndarray:
+    """Channel gains of ``n`` users dropped uniformly (by area) in the annulus between
+    ``min_distance_m`` and ``radius_m`` (m), with log-normal shadowing of ``shadowing_std_db`` dB.
+
+    Draws from the ``numpy.random.Generator`` ``rng``: the distances, then the shadowing.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Linear power gains.
+    """
+    r = np.sqrt(rng.uniform(min_distance_m ** 2, radius_m ** 2, n))
+    shadow = rng.normal(0.0, shadowing_std_db, n)
+    return channel_gain(r, shadow)
+
+
 def noise_psd_w_hz(noise_dbm_hz=NOISE_DBM_HZ, noise_figure_db=NOISE_FIGURE_DB) -> float:
     """Receiver noise power spectral density ``N0`` (W/Hz): thermal noise raised by the noise figure."""
     return dbm_hz_to_w_hz(noise_dbm_hz + noise_figure_db)

@@ -255,9 +255,7 @@ def generate(catalogue: Instance, n_requests: int, rate_hz: float, *, seed: int 
     if n_requests and not (deadline > 0).all():
         raise InstanceError(f"workload.deadline_s: must be > 0, got {deadline_s!r}")
 
-    r = np.sqrt(rng.uniform(min_distance_m ** 2, radius_m ** 2, n_users))
-    shadow = rng.normal(0.0, shadowing_std_db, n_users)
-    user_gain = radio.channel_gain(r, shadow)
+    user_gain = radio.cell_gains(rng, n_users, radius_m, min_distance_m, shadowing_std_db)
     user = rng.integers(n_users, size=n_requests)
     return Workload(names, arrival, model.astype(np.int64), data, deadline, user.astype(np.int64),
                     user_gain[user], float(power_w), float(coherence_s), int(seed))

@@ -227,9 +227,7 @@ def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) ->
             models[f"{sc.architecture}-c{c}-m{i}"] = {"blocks": names, "infer_s": infer}
 
     # Users: uniform in the annulus (by area), shadowing, requests, deadlines.
-    r = np.sqrt(rng.uniform(sc.min_distance_m ** 2, sc.radius_m ** 2, sc.n_users))
-    shadow = rng.normal(0.0, sc.shadowing_std_db, sc.n_users)
-    gain = radio.channel_gain(r, shadow)
+    gain = radio.cell_gains(rng, sc.n_users, sc.radius_m, sc.min_distance_m, sc.shadowing_std_db)
     names = list(models)
     if sc.zipf > 0:
         p = 1.0 / np.arange(1, len(names) + 1) ** sc.zipf
