@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import plcore
@@ -134,6 +134,10 @@ POLICY_FACTORIES = [lambda: ArrivalOrder(), lambda: ArrivalOrder(loader="whole")
        eviction=st.sampled_from(["lru", "sharing", "belady"]), pipelined=st.booleans(),
        bandwidth=st.sampled_from(["equal", "least"]), cv=st.sampled_from([1.0, 3.0]),
        coherence=st.sampled_from([math.inf, 0.005]))
+# A request served late is dispatched after its deadline with its data not in: its upload timeout
+# once went back in time, and the GPU ran the next requests before they arrived.
+@example(seed=4230, n=28, rate=50.0, policy=2, capacity=1.03e8, eviction="lru", pipelined=False,
+         bandwidth="equal", cv=3.0, coherence=0.005)
 def test_conservation_and_goodput(seed, n, rate, policy, capacity, eviction, pipelined,
                                   bandwidth, cv, coherence):
     w = generate(CAT, n, rate, seed=seed, cv=cv, deadline_s=(0.02, 0.3), coherence_s=coherence,

@@ -366,7 +366,9 @@ class Simulator:
             self._start(k, now)
         else:
             self.gpu_waiting = True
-            self._push(self.deadline_abs[k], _TIMEOUT, k)
+            # A request served late (drop_hopeless=False) may be dispatched after its deadline:
+            # its upload has then timed out already, now, not back at the deadline.
+            self._push(max(self.deadline_abs[k], now), _TIMEOUT, k)
 
     def _start(self, k: int, data_s: float) -> None:
         """Schedule the inference of the job on the GPU, whose data is in at ``data_s``."""
@@ -504,6 +506,9 @@ class Simulator:
             now = ta if ta < th else th
             if now == math.inf:
                 break
+            if now < self.now:       # an event scheduled in the past: a bug, never to be hidden
+                raise RuntimeError(f"simulator: event at {now!r} s before the current time "
+                                   f"{self.now!r} s")
             self.uplink.advance(now)
             self.now = now
             while i < n and arrival[i] == now:
