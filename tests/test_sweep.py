@@ -260,3 +260,30 @@ def test_an_interrupted_sweep_leaves_no_workers_and_resumes_to_the_clean_result(
     rerun = sweep.run_sweep("intr", trial, trial_points(n_points), n_jobs=1, progress=False)
     assert len(sweep_points.CALLS) == n_points - done    # the finished points were reused
     assert rerun.to_csv() == clean_run(tmp_path, "intr", trial, trial_points(n_points)).to_csv()
+
+
+def test_a_dask_cluster_gives_the_local_results(results, tmp_path, monkeypatch):
+    """``dask=ADDRESS`` (or ``$PLCORE_DASK``) runs the points on a Dask cluster through joblib's
+    dask backend: the same rows as the local run, cached by the sweep's process, reused after."""
+    from distributed import LocalCluster
+
+    points = trial_points(7)
+    local = clean_run(tmp_path, "dask", trial, points)
+    sweep_points.CALLS.clear()
+    monkeypatch.delenv(sweep.DASK_ENV, raising=False)
+    assert sweep.dask_address() is None and sweep.dask_address("") is None
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        monkeypatch.setenv(sweep.DASK_ENV, cluster.scheduler_address)
+        assert sweep.dask_address() == cluster.scheduler_address
+        on_dask = sweep.run_sweep("dask", trial, points, progress=False)
+        pd.testing.assert_frame_equal(on_dask, local)
+        # The points ran in the cluster's worker threads (processes=False), in this process:
+        # local joblib workers (n_jobs=-1) would have left CALLS empty here.
+        assert sorted(sweep_points.CALLS) == sorted(p["seed"] for p in points)
+    assert len(list(cache_dir(results, "dask").glob("*.csv"))) == len(points)
+    # The cluster is gone: a second run reads every point from the cache, computing none.
+    sweep_points.CALLS.clear()
+    again = sweep.run_sweep("dask", trial, points, progress=False, dask="tcp://127.0.0.1:9")
+    pd.testing.assert_frame_equal(again, local)
+    assert sweep_points.CALLS == []

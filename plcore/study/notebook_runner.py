@@ -3,10 +3,13 @@
 Usage::
 
     python -m plcore.study.notebook_runner notebooks/NAME.ipynb OUT.ipynb [-p NAME VALUE]...
+        [--dask tcp://HOST:PORT]
 
 The notebook runs with ``notebooks/`` as its working directory; ``-p`` overrides a value of its
 ``parameters`` cell (parsed as a Python literal, else kept as a string). Timestamps and durations
 and progress bars are removed afterwards, so re-running a seeded notebook gives the same file.
+``--dask ADDRESS`` runs the notebook's sweeps on that Dask scheduler (it sets ``PLCORE_DASK`` for
+the kernel; see :mod:`plcore.study.sweep`).
 """
 
 from __future__ import annotations
@@ -72,7 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dst", type=Path)
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"))
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run the notebook's sweeps on this Dask scheduler (tcp://host:port); "
+                   "default: $PLCORE_DASK, else local processes")
     args = p.parse_args(argv)
+    if args.dask is not None:
+        import os
+
+        from .sweep import DASK_ENV
+
+        os.environ[DASK_ENV] = args.dask     # the kernel papermill starts inherits it
     run(args.src, args.dst, {k: _literal(v) for k, v in args.parameter})
     return 0
 

@@ -18,6 +18,14 @@ against that checksum before it is used. A damaged file is reported on stderr (o
 and the point computed again. Sweeps sharing a cache folder at the same time may compute a point
 twice but never read a partial one. A worker process ends within a second of its sweep's process
 dying, so a killed sweep does not leave workers running.
+
+**Dask.** Given the address of a Dask distributed scheduler (``run_sweep(..., dask="tcp://host:port")``,
+or the environment variable ``PLCORE_DASK``, which ``python -m plcore.study.notebook_runner
+--dask ADDRESS`` sets for a notebook's kernel), the points run on that cluster through joblib's
+``dask`` backend instead of local processes; the results are the same rows. The workers need the
+same plcore (and package versions) as the sweep's process: the cache fingerprint is computed
+where the sweep runs, not on the workers. Under Dask a point's CSV is sent back and cached by the
+sweep's process (a worker's disk need not be this one), as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from ..paths import result_dir
 from . import cache
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+DASK_ENV = "PLCORE_DASK"    # address of a Dask scheduler for sweeps, e.g. tcp://10.0.0.5:8786
 _WATCH_S = 0.5   # how often a worker checks that its sweep is still alive
 
 
@@ -89,13 +98,23 @@ def point_key(fn: Callable, point: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _run_point(fn: Callable, point: dict, directory: Path, key: str,
-               owner: int) -> tuple[str, bytes]:
-    if os.getpid() != owner:           # in a worker process, not in the sweep's own
+def _run_point(fn: Callable, point: dict, directory: Path | None, key: str,
+               owner: int | None) -> tuple[str, bytes]:
+    """Compute one point; cache it here when ``directory`` is given; watch the sweep's process
+    when ``owner`` (its pid) is given and this is another process."""
+    if owner is not None and os.getpid() != owner:    # a worker process, not the sweep's own
         _exit_with_parent()
     data = fn(**point).to_csv(index=False).encode()
-    cache.save(directory, key, data)
+    if directory is not None:
+        cache.save(directory, key, data)
     return key, data
+
+
+def dask_address(dask: str | None = None) -> str | None:
+    """The Dask scheduler a sweep uses: ``dask`` if given, else ``$PLCORE_DASK``; None (run
+    locally) when neither is set or the value is empty."""
+    address = os.environ.get(DASK_ENV, "") if dask is None else dask
+    return address.strip() or None
 
 
 _watching = False
@@ -125,7 +144,8 @@ def _exit_with_parent() -> None:
 
 
 def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict], *,
-              n_jobs: int = -1, progress: bool = True, desc: str | None = None) -> pd.DataFrame:
+              n_jobs: int = -1, progress: bool = True, desc: str | None = None,
+              dask: str | None = None) -> pd.DataFrame:
     """Evaluate ``fn(**point)`` for every point, in parallel, reusing cached points.
 
     Parameters
@@ -140,6 +160,9 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
         joblib workers (-1: one per core).
     progress : bool
         Show a tqdm progress bar (on stderr).
+    dask : str, optional
+        Address of a Dask distributed scheduler (``"tcp://host:port"``) to run the points on;
+        default ``$PLCORE_DASK``, and local processes when that is unset or empty.
 
     Returns
     -------
@@ -156,17 +179,37 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
     keys = [point_key(fn, p) for p in points]
     csv = cache.load(directory, keys)
     todo = {k: p for k, p in zip(keys, points) if k not in csv}   # a repeated point runs once
+    address = dask_address(dask)
     if todo:
-        jobs = (delayed(_run_point)(fn, p, directory, k, os.getpid()) for k, p in todo.items())
-        runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         count = Counter(keys)
         with tqdm(total=len(points), initial=len(points) - sum(count[k] for k in todo),
                   desc=desc or name, disable=not progress, mininterval=1.0) as bar:
-            for key, data in runner(jobs):
-                csv[key] = data
-                bar.update(count[key])
+            if address is None:
+                jobs = (delayed(_run_point)(fn, p, directory, k, os.getpid())
+                        for k, p in todo.items())
+                for key, data in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
+                    csv[key] = data
+                    bar.update(count[key])
+            else:
+                _run_on_dask(address, fn, todo, directory, csv, lambda key: bar.update(count[key]))
     parsed = {k: pd.read_csv(io.BytesIO(data)) for k, data in csv.items()}
     frames = [parsed[k] for k in keys]
     # Points without rows (e.g. an order that cannot meet its deadlines) must not turn the
     # columns into objects.
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+
+def _run_on_dask(address: str, fn: Callable, todo: dict, directory: Path, csv: dict,
+                 done: Callable[[str], None]) -> None:
+    """Run the points of ``todo`` on the Dask scheduler at ``address`` (joblib's ``dask``
+    backend), caching each in this process as it comes back."""
+    from distributed import Client
+    from joblib import Parallel, delayed, parallel_config
+
+    jobs = (delayed(_run_point)(fn, p, None, k, None) for k, p in todo.items())
+    with Client(address) as client, parallel_config(backend="dask", wait_for_workers_timeout=60):
+        del client
+        for key, data in Parallel(return_as="generator_unordered")(jobs):
+            cache.save(directory, key, data)
+            csv[key] = data
+            done(key)
