@@ -43,3 +43,30 @@ def plot_methods(ax, ci, x: str, *, xlabel: str, ylabel: str, logx: bool = False
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     return ax
+
+
+# Online serving policies (plcore.online), one style each, in every online figure.
+POLICY_STYLE = {
+    "fifo-whole": ("arrival order, whole-model reloads", "tab:brown", "D"),
+    "fifo-cache": ("arrival order, block cache (LRU)", "tab:orange", "v"),
+    "pl-greedy": ("PartialLoading, rolling windows", "tab:blue", "o"),
+    "edf-batch": ("EDF, same-model batching", "tab:gray", "^"),
+    "lyapunov": ("Lyapunov drift-plus-penalty", "tab:green", "s"),
+}
+
+
+def plot_styled(ax, ci, x: str, key: str, style: dict, *, xlabel: str, ylabel: str,
+                logx: bool = False):
+    """:func:`plot_methods` for any grouping: one line (mean) and band per value of ``ci[key]``
+    found in ``style`` (value -> (label, colour, marker)), in ``style``'s order."""
+    for value, (label, color, marker) in style.items():
+        c = ci[ci[key] == value].sort_values(x)
+        if not c.empty:
+            ax.plot(c[x], c["mean"], marker=marker, color=color, label=label)
+            ax.fill_between(c[x], c.lo, c.hi, color=color, alpha=0.15)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    return ax
