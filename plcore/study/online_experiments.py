@@ -130,7 +130,8 @@ def online_trial(seed: int, policy: str, load: float = 1.0, n_requests: int = 20
         Passed to :func:`plcore.online.generate` (inter-arrival CV, model popularity, relative
         deadline in s).
     V : float, optional
-        The Lyapunov policy's weight (its default when None).
+        The Lyapunov policy's weight (its default when None); ignored by the other policies
+        (their rows have ``V`` NaN).
     scenario : dict, optional
         Changes to the default scenario (:func:`scenario_catalogue`).
     n_boot : int
@@ -175,7 +176,7 @@ def online_trial(seed: int, policy: str, load: float = 1.0, n_requests: int = 20
     row = {"seed": seed, "policy": policy, "load": load, "capacity_models": capacity_models,
            "eviction": eviction, "pipelined": pipelined, "cv": cv, "popularity": popularity,
            "zipf_alpha": zipf_alpha, "deadline_s": deadline_s,
-           "V": math.nan if V is None else V, "rate_hz": rate,
+           "V": options.get("V", math.nan), "rate_hz": rate,
            "served_share": s["goodput_hz"] / s["arrival_rate_hz"]}
     row.update({k: s[k] for k in SUMMARY_COLUMNS})
     return pd.DataFrame([row])
