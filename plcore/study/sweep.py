@@ -19,10 +19,11 @@ and the point computed again. Sweeps sharing a cache folder at the same time may
 twice but never read a partial one. A worker process ends within a second of its sweep's process
 dying, so a killed sweep does not leave workers running.
 
-**Dask.** Given the address of a Dask distributed scheduler (``run_sweep(..., dask="tcp://host:port")``,
-or the environment variable ``PLCORE_DASK``, which ``python -m plcore.study.notebook_runner
---dask ADDRESS`` sets for a notebook's kernel), the points run on that cluster through joblib's
-``dask`` backend instead of local processes; the results are the same rows. The workers need the
+**Dask.** Given the address of a Dask distributed scheduler
+(``run_sweep(..., dask="tcp://host:port")``, or the environment variable ``PLCORE_DASK``, which
+``python -m plcore.study.notebook_runner --dask ADDRESS`` sets for a notebook's kernel), the
+points run on that cluster through joblib's ``dask`` backend instead of local processes; the
+results are the same rows. The workers need the
 same plcore (and package versions) as the sweep's process: the cache fingerprint is computed
 where the sweep runs, not on the workers. Under Dask a point's CSV is sent back and cached by the
 sweep's process (a worker's disk need not be this one), as soon as it arrives.
