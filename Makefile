@@ -68,8 +68,10 @@ book: results $(MATHJAX)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book: file://$(CURDIR)/_build/html/index.html"
 
-## student-book: the same book with the exercise solutions hidden, in _build/student/
+## student-book: the same book with the exercise solutions hidden, in _build/student/; the pages'
+# downloadable sources are stripped of them too (book/_ext/strip_solutions.py)
 student-book: results $(MATHJAX)
+	@mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
 	    c['sphinx']['config']['hide_solutions'] = True; c['title'] += ' (student edition)'; \
 	    ext = c['sphinx']['local_extensions']; ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
@@ -77,6 +79,8 @@ student-book: results $(MATHJAX)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going --config _build/student_config.yml \
 	    --path-output _build/student
 	@echo "Student book: file://$(CURDIR)/_build/student/_build/html/index.html"
+	@! grep -rl '{solution' _build/student/_build/html/_sources || \
+	    (echo "student-book: solutions left in the downloadable sources above" && false)
 
 ## test-book: build the book, then check it in headless Chromium (math typeset, figures present;
 # a screenshot per chapter in _build/screenshots/). Installs Debian's chromium if it is missing.
