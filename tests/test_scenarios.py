@@ -235,16 +235,18 @@ def test_middle_models_share_bottom_and_top():
 def test_presets_load_validate_and_are_seeded(name):
     sc = load_scenario(name)
     assert sc.meta["name"] == name and sc.meta["source"] and sc.meta["description"]
-    assert sc.sharing in SHARINGS and sc.sharing != "bottom"
-    assert isinstance(sc.deadline_s, tuple)                        # per-user deadlines
+    assert sc.sharing in SHARINGS
     a = make_instance(sc, seed=7, n_users=40)
     assert a == make_instance(sc, seed=7, n_users=40)
     assert a != make_instance(sc, seed=8, n_users=40)
     text = json.dumps(a.to_dict())                                 # a valid instance file
     assert json.dumps(plcore.Instance.from_dict(json.loads(text)).to_dict()) == text
     assert a.meta["scenario"]["meta"]["name"] == name
-    assert not is_bottom_layer(a)                                  # general sharing
-    assert len({u.deadline_s for u in a.users}) == 40
+    if sc.sharing == "bottom":                                     # the backbone reference
+        assert is_bottom_layer(a) and len({u.deadline_s for u in a.users}) == 1
+    else:                                                          # general sharing
+        assert not is_bottom_layer(a) and isinstance(sc.deadline_s, tuple)
+        assert len({u.deadline_s for u in a.users}) == 40          # per-user deadlines
     for method in ("greedy", "edf", "edf-grouped", "no-sharing"):
         assert plcore.evaluate(a, plcore.solve(a, method=method)).feasible
 
