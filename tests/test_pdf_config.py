@@ -7,17 +7,23 @@ bibliography, the config) must be declared in book/_latex/plcorebook.sty. The fi
 TeX; the last compiles every declared character when xelatex is installed.
 """
 
+import codecs
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
+import latexcodec.codec
 import pytest
 import yaml
+from docutils import nodes
 
 ROOT = Path(__file__).resolve().parent.parent
+latexcodec.codec.register()  # the "ulatex" codec, which reads the bibliography as pybtex does
 STY = ROOT / "book" / "_latex" / "plcorebook.sty"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 # Outputs LaTeX never shows: images and HTML (the PDF takes text/plain or text/latex instead).
@@ -46,7 +52,9 @@ def book_texts():
     """(where, text) for every source of text that reaches the PDF."""
     for md in sorted((ROOT / "book").glob("*.md")):
         yield md.relative_to(ROOT), md.read_text(encoding="utf-8")
-    yield "book/references.bib", (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    # the bibliography reaches LaTeX as unicode: pybtex decodes its escapes ({\\"o} is ö)
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    yield "book/references.bib", codecs.decode(bib, "ulatex")
     for name in ("_config.yml", "_toc.yml"):
         yield name, (ROOT / name).read_text(encoding="utf-8")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
@@ -82,7 +90,7 @@ def test_the_scan_sees_the_book():
     """The check above cannot pass by reading nothing: the book's own symbols are found."""
     chars = used()
     assert len(list(book_texts())) > 100
-    assert "→" in chars and "µ" in chars, sorted(chars)
+    assert "→" in chars and "µ" in chars and "ö" in chars, sorted(chars)
 
 
 def test_style_file_declares_each_character_once():
@@ -99,6 +107,45 @@ def test_config_builds_the_pdf_with_xelatex_and_the_style_file():
     for path in sphinx["latex_additional_files"]:
         assert (ROOT / path).is_file(), path
     assert "pdf:" in (ROOT / "Makefile").read_text()
+
+
+def _pdf_tables():
+    spec = importlib.util.spec_from_file_location("pdf_tables", ROOT / "book/_latex/pdf_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _table(cells):
+    """A docutils table with the given rows of cell texts."""
+    tgroup = nodes.tgroup(cols=len(cells[0]))
+    tgroup += [nodes.colspec(colwidth=1) for _ in cells[0]]
+    body = nodes.tbody()
+    for texts in cells:
+        body += nodes.row("", *[nodes.entry("", nodes.paragraph(text=t)) for t in texts])
+    tgroup += body
+    return nodes.table("", tgroup)
+
+
+def test_long_tables_break_across_pages_in_the_pdf_only():
+    pdf_tables = _pdf_tables()
+    long_rows = [["claim", "x" * 900], ["another", "y" * 900]]
+    doc, boxed, short = nodes.document(None, None), nodes.admonition(), _table([["a", "b"]])
+    long_table, boxed_table = _table(long_rows), _table(long_rows)
+    boxed += boxed_table
+    section = nodes.section()
+    section += [long_table, short, boxed]
+    doc += section
+
+    pdf_tables.widen_long_tables(SimpleNamespace(builder=SimpleNamespace(format="html")), doc, "x")
+    assert "longtable" not in long_table["classes"]
+
+    pdf_tables.widen_long_tables(SimpleNamespace(builder=SimpleNamespace(format="latex")), doc, "x")
+    assert {"longtable", "colwidths-given"} <= set(long_table["classes"])
+    widths = [c["colwidth"] for c in long_table.findall(nodes.colspec)]
+    assert widths[1] > 2 * widths[0] and 95 <= sum(widths) <= 105, widths
+    assert "longtable" not in short["classes"]           # fits on a page: tabulary as before
+    assert "longtable" not in boxed_table["classes"]     # a longtable cannot sit in a box
 
 
 # The preamble order of the real build: fontspec and Sphinx's fonts, the style file, then
