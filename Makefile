@@ -19,7 +19,8 @@ export MPLBACKEND := agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: all venv test test-portable test-fast refresh-notebooks results book student-book test-book bench \
-        assignments grade clean distclean pdf
+        assignments grade clean distclean \
+        pdf
 
 all: book
 
@@ -88,20 +89,23 @@ test-book: book
 	command -v chromium > /dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python scripts/check_book.py
 
-## pdf: results, then the book as one PDF through xelatex (_build/latex/partialloading.pdf), offline.
-# Installs Debian's TeX (about 600 MB) if xelatex is missing. MathJax is not needed: the book's own
-# config without the vendored folder, warnings as errors; a glyph missing from a font fails too.
+## pdf: results, then the book as one PDF through xelatex, offline: _build/latex/partialloading.pdf
+# Installs Debian's TeX if xelatex is missing (34 packages, about 480 MB with the formats; 2 min).
+# MathJax is not needed: the book's config without the vendored folder, warnings as errors; a glyph
+# missing from a font (dropped silently by xelatex) fails the build too.
 PDF_TEX := texlive-xetex texlive-fonts-recommended latexmk fonts-freefont-otf xindy
 pdf: results
-	command -v xelatex > /dev/null && command -v xindy > /dev/null && kpsewhich FreeSerif.otf > /dev/null || \
+	command -v xelatex > /dev/null && command -v xindy > /dev/null && \
+	    kpsewhich FreeSerif.otf > /dev/null || \
 	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends $(PDF_TEX))
 	@mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
-	    c['sphinx']['config'].pop('html_extra_path', None); \
-	    ext = c['sphinx']['local_extensions']; ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
+	    c['sphinx']['config'].pop('html_extra_path', None); ext = c['sphinx']['local_extensions']; \
+	    ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
 	    yaml.safe_dump(c, open('_build/pdf_config.yml', 'w'), sort_keys=False)"
 	rm -rf _build/latex
-	$(BIN)/jupyter-book build . --all -W -n --keep-going --builder pdflatex --config _build/pdf_config.yml
+	$(BIN)/jupyter-book build . --all -W -n --keep-going --builder pdflatex \
+	    --config _build/pdf_config.yml
 	! grep -A1 '^Missing character' _build/latex/partialloading.log
 	@echo "PDF: $(CURDIR)/_build/latex/partialloading.pdf"
 
