@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ..model.instance import Instance
 from ..model.sharing import LayerTree, layer_tree
@@ -26,6 +25,14 @@ _CHUNK_PAIRS = 1_000_000
 # model's assignment is not started when it would end past the limit.
 _BANDWIDTH_S = 3e-7
 _ASSIGNMENT_S = 1e-9
+
+
+def _lsa(cost: np.ndarray):
+    """``scipy.optimize.linear_sum_assignment``, imported on first use: scipy.optimize takes
+    about 0.4 s to import, which ``import plcore`` should not pay."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)
 
 
 def _common_deadline(instance: Instance) -> float:
@@ -416,7 +423,7 @@ class _Layout:
                 else:
                     cost = cost_all[pos:pos + size].reshape(cand.size, slots.size)
                     pos += size
-                rows, cols = linear_sum_assignment(np.minimum(cost, _BIG))
+                rows, cols = _lsa(np.minimum(cost, _BIG))
                 assigned = np.empty(slots.size, dtype=int)
                 assigned[cols] = cand[rows]
                 cost_m = float(cost[rows, cols].sum())
