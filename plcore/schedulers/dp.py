@@ -19,7 +19,7 @@ _BIG = 1e30    # stands for an infinite bandwidth inside the assignment problem 
 # Above this many (user, slot) pairs a layout's bandwidths are computed one model at a time, in
 # slices of this many pairs: memory stays bounded (a 20,000-user model took tens of GB at once)
 # and the time limit is checked between slices. The values are the same.
-_CHUNK_PAIRS = 1_000_000
+_CHUNK_PAIRS = 250_000
 # Predicted seconds per (user, slot) pair of the least-bandwidth matrix, and per rows * cols *
 # min(rows, cols) of its assignment problem, on one core of the CI machine: under a time limit a
 # model's assignment is not started when it would end past the limit.
