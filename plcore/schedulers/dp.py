@@ -64,8 +64,9 @@ def _minplus(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             seg[better] = cand[better]
             arg[x:x + a.size][better] = x
         return out, arg
-    # The same minimum, looping over a's entries i (x = j - i falls as i rises, so a later i wins
-    # a finite tie): a[i] + b[x] is the same float as b[x] + a[i], hence the same table and arguments.
+    # The same minimum, looping over a's entries i (x = j - i falls as i rises, so a later i
+    # wins a finite tie): a[i] + b[x] is the same float as b[x] + a[i], hence the same table
+    # and arguments.
     js = np.arange(out.size)
     for i in range(a.size):
         if i % 128 == 0:
