@@ -118,11 +118,11 @@ $(MATHJAX):
 	mkdir -p vendor/mathjax/output/chtml/fonts
 	cp -r _build/mathjax-pack/package/es5/output/chtml/fonts/woff-v2 vendor/mathjax/output/chtml/fonts/
 
-## bench: solver and online-simulator runtimes (not part of `make test`); CSVs under results/bench/
+## bench: every benchmarks/bench_*.py (solvers, online simulator, ...; not part of `make test`):
+# CPU-time medians of at least 5 runs with their spread; CSVs under results/bench/
+BENCHES := $(sort $(wildcard benchmarks/bench_*.py))
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_exact.py
-	$(BIN)/python benchmarks/bench_schedulers.py
-	$(BIN)/python benchmarks/bench_online.py
+	for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 ## assignments: otter-grader builds each master notebook of assignments/ into
 # _build/assignments/NAME/student/ (hand out) and NAME/autograder.zip (grade), checking that the

@@ -1,35 +1,87 @@
 """Schedulers benchmark: runtime and growth, optimality against the exact solver, paper-like gains.
 
-    .venv/bin/python benchmarks/bench_schedulers.py [--quick]
+    .venv/bin/python benchmarks/bench_schedulers.py [--quick] [--reps 5] [--large]
+
+Runtime: CPU seconds (``time.process_time``), the median of ``--reps`` runs (at least 5) with its
+min and max, beside the wall-clock median; growth exponents fitted as ``t = c + b n^k`` so that
+a fixed cost is not read as slow growth. ``dp-binding-40`` is the DP with a binding budget at
+40 models (8 clusters of 5, 5 ms of deadline per user, 20 MHz: about 60 % of the time-optimal
+users fit). ``--large`` adds one run of it at 10,000 users with its memory peak above the
+import (tracemalloc).
 
 Writes results/bench/{runtime,optimality,scenarios}.csv and prints the summary tables.
-Not part of `make test`: timings depend on the machine (numbers in the closing notes come from the
-2-core CI machine).
+Not part of `make test`: timings depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import tracemalloc
 
 import pandas as pd
 from tqdm import tqdm
 
-from plcore.study.experiments import (CASES, growth_exponents, optimality_trial, runtime_point,
-                                scenario_trial, summarize_optimality)
+import plcore
+from common import machine, timed
+from plcore.model.instance import Instance
 from plcore.paths import result_dir
+from plcore.study.experiments import (CASES, growth_exponents, optimality_trial,
+                                      runtime_instance, scenario_trial, summarize_optimality)
+from plcore.study.scenarios import make_instance
 
 
-def runtime(quick: bool) -> pd.DataFrame:
+def binding_instance(n_users: int, seed: int = 0) -> Instance:
+    """The DP's binding-budget case at 40 models (see the module docstring)."""
+    return make_instance(seed=seed, n_users=n_users, n_clusters=8, models_per_cluster=5,
+                         shared_depth=12, deadline_s=0.005 * n_users, bandwidth_hz=20e6)
+
+
+def instance_for(method: str, size: int, axis: str) -> Instance:
+    return (binding_instance(size) if method == "dp-binding-40"
+            else runtime_instance(method, size, axis))
+
+
+def runtime_point(method: str, size: int, axis: str, reps: int) -> dict:
+    """CPU and wall time of ``solve`` on a fresh copy of the instance (its index arrays
+    included), medians of ``reps`` runs."""
+    inst = instance_for(method, size, axis)
+    d = inst.to_dict()
+    plcore.solve(Instance.from_dict(d) if size <= 1000 else inst, method=_method(method))
+    times, seq = timed(lambda: plcore.solve(Instance.from_dict(d), method=_method(method)), reps)
+    return {"method": method, "axis": axis, "size": size, "users": inst.n_users,
+            "models": len(inst.models), "served": len(seq), "seconds": times["cpu_s"], **times}
+
+
+def _method(method: str) -> str:
+    return "dp" if method.startswith("dp") else method
+
+
+def runtime(quick: bool, reps: int) -> pd.DataFrame:
     plan = [("greedy", "users", [1000, 2000, 5000, 10000] + ([] if quick else [20000])),
             ("greedy", "models", [30, 50, 100, 200, 400]),
             ("dp", "users", [50, 100, 200, 400, 800] + ([] if quick else [1600, 3200])),
             ("dp-binding", "users", [50, 100, 200, 400, 800] + ([] if quick else [1600])),
+            ("dp-binding-40", "users", [125, 250, 500, 1000] + ([] if quick else [2000])),
             ("dp", "models", [8, 20, 40, 80, 160])]
-    rows = [runtime_point(method, size, axis, reps=1 if method == "dp-binding" else 3)
+    rows = [runtime_point(method, size, axis, reps)
             for method, axis, sizes in plan
             for size in tqdm(sizes, desc=f"{method} vs {axis}")]
-    return pd.concat(rows, ignore_index=True)
+    return pd.DataFrame(rows)
+
+
+def large_binding(n_users: int = 10_000) -> dict:
+    """One run of the binding DP at ``n_users``: CPU seconds and the memory peak above what the
+    instance and the imports hold (tracemalloc, which also slows the run)."""
+    inst = binding_instance(n_users)
+    inst.arrays
+    plcore.solve(binding_instance(100), method="dp")      # imports done before measuring
+    t, seq = timed(lambda: plcore.solve(inst, method="dp"), 1)
+    tracemalloc.start()
+    plcore.solve(Instance.from_dict(inst.to_dict()), method="dp")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"users": n_users, "served": len(seq), "cpu_s": t["cpu_s"], "wall_s": t["wall_s"],
+            "peak_mb_above_import": peak / 1e6}
 
 
 def optimality(quick: bool) -> pd.DataFrame:
@@ -50,17 +102,25 @@ def scenarios(quick: bool) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--large", action="store_true", help="also the binding DP at 10,000 users")
     args = ap.parse_args()
     out = result_dir("bench")
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} "
-          f"{platform.python_version()}")
+    print(f"machine: {machine()}")
 
-    rt = runtime(args.quick)
+    rt = runtime(args.quick, max(args.reps, 5))
     rt.to_csv(out / "runtime.csv", index=False)
-    print("\nRuntime (median of 3 runs; binding DP: 1 run), seconds:")
-    print(rt.to_string(index=False))
-    print("\nGrowth exponents (slope of log time vs log size):")
+    print(f"\nRuntime, CPU seconds: median of {max(args.reps, 5)} runs (min, max) and the wall "
+          "median:")
+    print(rt[["method", "axis", "size", "models", "served", "cpu_s", "cpu_min_s", "cpu_max_s",
+              "wall_s"]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("\nGrowth of the CPU medians, t = c + b n^k (fixed cost c separated out):")
     print(growth_exponents(rt).round(3).to_string(index=False))
+    if args.large:
+        big = pd.DataFrame([large_binding()])
+        big.to_csv(out / "dp_binding_large.csv", index=False)
+        print("\nBinding DP at 10,000 users / 40 models (one run):")
+        print(big.round(3).to_string(index=False))
 
     opt = optimality(args.quick)
     opt.to_csv(out / "optimality.csv", index=False)

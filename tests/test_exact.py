@@ -88,3 +88,37 @@ def test_exact_equals_exhaustive_on_a_binding_bandwidth_sweep():
         inst = sweep_instance(seed)
         seq = plcore.solve(inst, method="exact")
         assert plcore.evaluate(inst, seq).throughput == exhaustive_optimum(inst), seed
+
+
+def _front_one_by_one(labels):
+    """Pareto fronts per state built by inserting labels one at a time (the plain definition):
+    a label is dropped if a kept one of its state starts no earlier with no more bandwidth, and
+    it removes the kept ones it is at least as good as."""
+    fronts: dict = {}
+    for i, (key, s, b) in enumerate(labels):
+        front = fronts.setdefault(key, [])
+        if any(os_ >= s and ob <= b for _, os_, ob in front):
+            continue
+        front[:] = [o for o in front if not (s >= o[1] and b <= o[2])]
+        front.append((i, s, b))
+    return [i for front in fronts.values() for i, _, _ in front]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4), st.integers(0, 4)),
+                min_size=1, max_size=40))
+def test_vectorized_fronts_equal_one_by_one_insertion(labels):
+    # Few distinct values, so ties in start, in bandwidth and in both are common.
+    from plcore.schedulers.exact import _fronts
+
+    key, s, b = (np.array(col) for col in zip(*labels))
+    kept = _fronts(key, s.astype(float), b.astype(float))
+    assert kept.tolist() == _front_one_by_one(labels)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_equals_exhaustive_at_seven_users(seed):
+    inst = random_instance(seed, 7, 3, structure=("general", "bottom")[seed % 2],
+                           bandwidth_hz=(4e6, 1e10, 8e6)[seed], deadline_s=(0.02, 0.1))
+    seq = plcore.solve(inst, method="exact")
+    assert plcore.evaluate(inst, seq).throughput == exhaustive_optimum(inst)

@@ -182,16 +182,17 @@ def _phi(x):
     small = x < _SMALL_X
     phi = np.empty_like(x)
     dphi = np.empty_like(x)
-    xs = x[small]
-    # Horner on sum_{n>=1} (-1)^(n+1) x^n / (n+1) and on its derivative.
-    s = np.zeros_like(xs)
-    d = np.zeros_like(xs)
-    for n in range(_N_TERMS, 0, -1):
-        coef = (-1.0) ** (n + 1) / (n + 1)
-        s = s * xs + coef
-        d = d * xs + n * coef
-    phi[small] = s * xs
-    dphi[small] = d
+    if small.any():     # the 64 steps below cost more than the rest of a call on small arrays
+        xs = x[small]
+        # Horner on sum_{n>=1} (-1)^(n+1) x^n / (n+1) and on its derivative.
+        s = np.zeros_like(xs)
+        d = np.zeros_like(xs)
+        for n in range(_N_TERMS, 0, -1):
+            coef = (-1.0) ** (n + 1) / (n + 1)
+            s = s * xs + coef
+            d = d * xs + n * coef
+        phi[small] = s * xs
+        dphi[small] = d
     xl = x[~small]
     l1p = np.log1p(xl)
     phi[~small] = (xl - l1p) / xl
@@ -230,12 +231,12 @@ def _solve_x(c: np.ndarray) -> np.ndarray:
         # quadratically; 8 steps take a 5 % start to full precision.
         xl = x0[lo]
         cl = c[lo]
-        for _ in range(8):
-            l1p = np.log1p(xl)
-            # psi / psi' with psi = ln(1+x)/x - c, multiplied out so that x^2 never overflows
-            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            for _ in range(8):
+                l1p = np.log1p(xl)
+                # psi / psi' with psi = ln(1+x)/x - c, multiplied out so that x^2 never overflows
                 step = (l1p - cl * xl) * (xl / (xl / (1.0 + xl) - l1p))
-            xl = np.where(np.isfinite(step), xl - step, xl)
+                xl = np.where(np.isfinite(step), xl - step, xl)
         x[lo] = xl
 
     hi = ~lo

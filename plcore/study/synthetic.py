@@ -16,7 +16,7 @@ import numpy as np
 
 from ..model.instance import Instance
 
-__all__ = ["random_instance"]
+__all__ = ["random_instance", "binding_instance"]
 
 
 def random_instance(rng: np.random.Generator | int, n_users: int = 6, n_models: int = 3, *,
@@ -103,3 +103,45 @@ def random_instance(rng: np.random.Generator | int, n_users: int = 6, n_models: 
     if rate == "shannon":
         d["noise_psd_w_hz"] = 10 ** (-174 / 10) * 1e-3   # -174 dBm/Hz
     return Instance.from_dict(d)
+
+
+def binding_instance(rng: np.random.Generator | int, n_users: int | None = None) -> Instance:
+    """A small bottom-sharing instance with a common deadline whose bandwidth budget binds hard.
+
+    The DP's hardest setting, drawn more adversarially than :func:`random_instance`'s defaults:
+    8 to 10 users (unless ``n_users``), 2 to 8 models on a backbone of 2 to 5 blocks, one
+    deadline for all drawn from 20 to 300 ms, Shannon or linear rate, inputs up to 2 or 5 Mbit,
+    a budget log-uniform in 2 to 20 MHz, and in 3 draws of 10 some of the first model's bottom
+    blocks resident on the GPU at t = 0 (a resident path the schedule need not start from).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator or int
+        Source of randomness (an int is used as a seed).
+    n_users : int, optional
+
+    Returns
+    -------
+    Instance
+
+    Examples
+    --------
+    >>> from plcore.study.synthetic import binding_instance
+    >>> inst = binding_instance(0)
+    >>> 8 <= inst.n_users <= 10, 2e6 <= inst.bandwidth_hz <= 2e7
+    (True, True)
+    """
+    rng = np.random.default_rng(rng)
+    n = int(rng.integers(8, 11)) if n_users is None else n_users
+    m = int(rng.integers(2, 9))
+    depth = int(rng.integers(2, 6))
+    bw = float(np.exp(rng.uniform(np.log(2e6), np.log(2e7))))
+    lo = float(rng.uniform(0.02, 0.15))
+    inst = random_instance(rng, n, m, structure="bottom", common_deadline=True, bandwidth_hz=bw,
+                           depth=depth, deadline_s=(lo, 2 * lo),
+                           rate=str(rng.choice(["shannon", "linear"])),
+                           data_bits=(2e5, float(rng.choice([2e6, 5e6]))))
+    if rng.random() < 0.3:
+        first = next(iter(inst.to_dict()["models"].values()))["blocks"]
+        inst = inst.replace(resident=first[: max(1, len(first) // 2)])
+    return inst
