@@ -151,6 +151,13 @@ def test_compare_methods_counts_points():
     assert compare_methods(t, "greedy", "edf") == (
         "the greedy serves more users than EDF at 1 of 3 points, as many at 1 and fewer at 1 "
         "(by -0.5 to +1.0 users on average)")
+    assert compare_methods(t, "edf", "greedy").startswith(
+        "EDF serves more users than the greedy at 1 of 3 points, as many at 1 and fewer at 1")
+    assert compare_methods(t.assign(edf=t.greedy - 1), "greedy", "edf") == (
+        "the greedy serves more users than EDF at all 3 points (by +1.0 to +1.0 users on "
+        "average)")
+    assert compare_methods(t.assign(edf=t.greedy), "greedy", "edf").startswith(
+        "the greedy serves as many users as EDF at all 3 points")
     assert "not both run" in compare_methods(t, "greedy", "dp")
 
 

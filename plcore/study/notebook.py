@@ -105,17 +105,27 @@ def compare_methods(table, a: str, b: str, labels=None) -> str:
     """A sentence comparing the mean users served by methods ``a`` and ``b`` at every point of
     a sweep (columns of a :func:`plcore.study.experiments.throughput_ratios` table), e.g. "the
     greedy serves more users than EDF at 2 of 6 points, as many at 3 and fewer at 1 (by -0.5 to
-    +1.2 users on average)". Differences under 0.05 users count as "as many"."""
+    +1.2 users on average)", or "the greedy serves fewer users than the DP at all 6 points (by
+    -1.0 to -0.3 users on average)". Differences under 0.05 users count as "as many"."""
     labels = {"dp": "the DP", "greedy": "the greedy", "edf": "EDF", "no-sharing": "no-sharing",
               "fcfs-full": "the arrival-order server", **(labels or {})}
     if a not in table or b not in table:
         return f"{labels.get(a, a)} and {labels.get(b, b)} were not both run"
     d = (table[a] - table[b]).round(1) + 0.0      # + 0.0: no "-0.0"
-    more, fewer = int((d > 0).sum()), int((d < 0).sum())
-    same = len(d) - more - fewer
-    return (f"{labels.get(a, a)} serves more users than {labels.get(b, b)} at {more} of {len(d)} "
-            f"points, as many at {same} and fewer at {fewer} (by {d.min():+.1f} to "
-            f"{d.max():+.1f} users on average)")
+    n = len(d)
+    if n == 0:
+        return f"no points to compare {labels.get(a, a)} and {labels.get(b, b)} at"
+    short = {"more users than": "more", "as many users as": "as many",
+             "fewer users than": "fewer"}
+    counts = [(w, k) for w, k in zip(short, ((d > 0).sum(), (d == 0).sum(), (d < 0).sum()))
+              if k]
+    (w0, k0), *others = counts
+    head = f"{labels.get(a, a)} serves {w0} {labels.get(b, b)} at "
+    if not others:
+        head += "both points" if n == 2 else f"all {n} points"
+    else:
+        head += f"{k0} of {n} points, " + " and ".join(f"{short[w]} at {k}" for w, k in others)
+    return head + f" (by {d.min():+.1f} to {d.max():+.1f} users on average)"
 
 
 def save_table(df, name: str, suffix: str = "") -> None:
