@@ -12,7 +12,8 @@ from ..paths import result_dir
 
 
 def quick_mode(quick: bool) -> bool:
-    """The notebook's ``quick`` parameter, or forced on by ``PLCORE_QUICK=1`` (as ``make test`` does)."""
+    """The notebook's ``quick`` parameter, or forced on by ``PLCORE_QUICK=1`` (as ``make test``
+    does)."""
     return bool(quick) or os.environ.get("PLCORE_QUICK", "") == "1"
 
 
@@ -49,6 +50,14 @@ def show_table(df, columns=None, formats=None, names=None, index: bool = False):
     truncated. The table scrolls sideways on a narrow screen instead of widening the page.
 
     Returns an :class:`IPython.display.HTML` (its text form is stable, for nbval).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = show_table(pd.DataFrame({"n": [1, 2], "x": [0.123, 4.5], "skip": [0, 0]}),
+    ...                ["n", "x"], {"x": ".1f"}, {"x": "mean (s)"})
+    >>> "<th>mean (s)</th>" in t.data and "<td>0.1</td>" in t.data and "skip" not in t.data
+    True
     """
     from IPython.display import HTML
 
@@ -106,7 +115,16 @@ def compare_methods(table, a: str, b: str, labels=None) -> str:
     a sweep (columns of a :func:`plcore.study.experiments.throughput_ratios` table), e.g. "the
     greedy serves more users than EDF at 2 of 6 points, as many at 3 and fewer at 1 (by -0.5 to
     +1.2 users on average)", or "the greedy serves fewer users than the DP at all 6 points (by
-    -1.0 to -0.3 users on average)". Differences under 0.05 users count as "as many"."""
+    -1.0 to -0.3 users on average)". Differences under 0.05 users count as "as many".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"greedy": [3.0, 2.0], "edf": [2.0, 2.0]})
+    >>> print(compare_methods(t, "greedy", "edf"))  # doctest: +NORMALIZE_WHITESPACE
+    the greedy serves more users than EDF at 1 of 2 points, as many at 1
+    (by +0.0 to +1.0 users on average)
+    """
     labels = {"dp": "the DP", "greedy": "the greedy", "edf": "EDF", "no-sharing": "no-sharing",
               "fcfs-full": "the arrival-order server", **(labels or {})}
     if a not in table or b not in table:

@@ -104,9 +104,10 @@ def ordered_paths(paths) -> list:
 
 
 def plot_methods(ax, ci, x: str, *, xlabel: str, ylabel: str, logx: bool = False):
-    """One line per method (mean) with its confidence band, from a :func:`plcore.study.stats.mean_ci`
-    table with columns ``x``, method, mean, lo, hi. An ``x`` of whole numbers gets whole-number
-    ticks. Methods not in :data:`METHOD_STYLE` are drawn too, in the next free colour."""
+    """One line per method (mean) with its confidence band, from a
+    :func:`plcore.study.stats.mean_ci` table with columns ``x``, method, mean, lo, hi. An ``x``
+    of whole numbers gets whole-number ticks. Methods not in :data:`METHOD_STYLE` are drawn
+    too, in the next free colour; an empty grey band in the legend stands for the bands."""
     import numpy as np
 
     apply_style()
