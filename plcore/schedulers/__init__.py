@@ -13,6 +13,7 @@ from .baselines import solve_edf, solve_fcfs_full, solve_no_sharing, solve_rando
 from .dp import solve_dp
 from .exact import solve_exact
 from .greedy import solve_greedy
+from .milp import solve_milp
 from .limits import Clock, TimeLimitWarning, TimeUp
 
 SOLVERS: dict[str, Callable[..., list[int]]] = {
@@ -23,6 +24,7 @@ SOLVERS: dict[str, Callable[..., list[int]]] = {
     "fcfs-full": solve_fcfs_full,    # a traditional server: arrival order, whole-model loader
     "random": solve_random,          # seeded random order + admission
     "edf": solve_edf,                # earliest deadline first + admission
+    "milp": solve_milp,              # the optimum from a MILP with lazy bandwidth cuts
 }
 
 # Methods whose schedules are meant for the whole-model loader and are checked under it too.
