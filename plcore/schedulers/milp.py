@@ -1,4 +1,4 @@
-"""Exact maximum-throughput schedule from a mixed-integer linear program with lazy bandwidth cuts."""
+"""Exact maximum-throughput schedule from a MILP (HiGHS) with lazy bandwidth cuts."""
 
 from __future__ import annotations
 
@@ -235,7 +235,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
         if ev.feasible:
             result_seq = seq
             break
-        program.add_cuts(seq, ev.start_s)
+        program.add_cuts(seq, ev.start_s, over_budget=ev.meets_deadlines)
     else:
         raise RuntimeError(f"milp solver: no feasible optimum after max_rounds={max_rounds} "
                            "cut rounds (raise max_rounds)")
@@ -314,7 +314,8 @@ class _Program:
         tau_ms = tau * _MS
 
         # Variable layout.
-        pairs = [(a, b) for a in range(nm + 1) for b in range(nm + 1) if a < nm or b == nm]
+        # slots are filled at the back: "none" may precede a model, never follow one
+        pairs = [(a, b) for a in range(nm + 1) for b in range(nm + 1) if a == nm or b < nm]
         npair = len(pairs)                         # model index nm is "none"
         ix = 0
         X = ix + np.arange(n * n).reshape(n, n); ix += n * n           # noqa: E702
@@ -337,15 +338,18 @@ class _Program:
         lb = np.zeros(nvar)
         ub = np.full(nvar, np.inf)
         ub[X.ravel()] = 1.0
-        ub[SIG] = np.maximum(self.hi_s * _MS, 0.0)[:, None]
-        ub[S] = H
+        # Slot p (0-based, of n) is followed by n - 1 - p served users, each taking at least the
+        # shortest inference before the latest deadline H: user k starts there by cap[k, p].
+        pmin = float(infer.min())
+        cap = np.minimum(self.hi_s[:, None] * _MS,
+                         H - infer[:, None] - (n - 1 - np.arange(n))[None, :] * pmin)
+        ub[SIG] = np.maximum(cap, 0.0)
+        ub[S] = np.maximum(H - (n - np.arange(n)) * pmin, 0.0)
+        self.cap = cap
         ub[Y.ravel()] = 1.0
         ub[U.ravel()] = 1.0
-        # Slot p cannot start before p inferences and a first load: users whose latest start is
-        # earlier never sit there.
-        earliest = float(fres.min()) + np.arange(n) * float(infer.min())
-        ub[X[earliest[None, :] > self.hi_s[:, None] * _MS]] = 0.0
-        lb[S] = np.minimum(earliest, H)
+        # A user that cannot start in a slot by its cap never sits there.
+        ub[X[(cap < tau_ms[:, None]) | (cap < fres.min())]] = 0.0
         integrality = np.zeros(nvar)
         integrality[X.ravel()] = 1
         self.lb, self.ub, self.integrality = lb, ub, integrality
@@ -361,8 +365,8 @@ class _Program:
             add(X[k], ones, -np.inf, 1.0)
         for p in range(n):                       # each slot at most one user
             add(X[:, p], ones, -np.inf, 1.0)
-        for p in range(n - 1):                   # slots filled from the front
-            add(np.r_[X[:, p + 1], X[:, p]], np.r_[ones, -ones], -np.inf, 0.0)
+        for p in range(n - 1):                   # slots filled at the back
+            add(np.r_[X[:, p], X[:, p + 1]], np.r_[ones, -ones], -np.inf, 0.0)
         users_of = [np.flatnonzero(m_loc == m) for m in range(nm)]
         for p in range(n - 1):                   # transitions: flow out of p, into p + 1
             for a in range(nm + 1):
@@ -379,7 +383,9 @@ class _Program:
                         [1.0] * len(ys) + [-1.0] * len(users_of[b]), 0.0, 0.0)
                 else:
                     add(ys + list(X[:, p + 1]), [1.0] * len(ys) + [1.0] * n, 1.0, 1.0)
-        pair_cost = np.array([link[a, b] if a < nm and b < nm else 0.0 for a, b in pairs])
+        # "none" then model b: b is the first model, loaded from the resident blocks
+        pair_cost = np.array([link[a, b] if a < nm else (fres[b] if b < nm else 0.0)
+                              for a, b in pairs])
         # timing
         add([S[0]] + list(X[:, 0]), [1.0] + list(-fres[m_loc]), 0.0, np.inf)
         for p in range(1, n):
@@ -393,8 +399,16 @@ class _Program:
             add(list(SIG[:, p]) + [S[p]], [1.0] * n + [-1.0], -np.inf, 0.0)
         for k in range(n):
             for p in range(n):
-                add([SIG[k, p], X[k, p]], [1.0, -max(self.hi_s[k] * _MS, 0.0)], -np.inf, 0.0)
+                add([SIG[k, p], X[k, p]], [1.0, -max(cap[k, p], 0.0)], -np.inf, 0.0)
                 add([SIG[k, p], X[k, p]], [1.0, -tau_ms[k]], 0.0, np.inf)
+        # bandwidth at least that at the slot's latest start (beta decreases)
+        ok = ub[X] > 0
+        kk, pp = np.nonzero(ok)
+        beta_cap = np.zeros((n, n))
+        beta_cap[kk, pp] = user_bandwidth(instance, users[kk], cap[kk, pp] / _MS) * _MHZ
+        beta_cap[~np.isfinite(beta_cap)] = 0.0
+        for k in range(n):
+            add([T[k]] + list(X[k]), [1.0] + list(-beta_cap[k]), 0.0, np.inf)
         # at least as many users as a known feasible schedule serves
         self.at_least_row = None
         if at_least > 0:
@@ -445,13 +459,24 @@ class _Program:
                       [1.0] + [-(v - g * s0)] * n + [-g] * n, 0.0, np.inf)
             self.n_cuts += 1
 
-    def add_cuts(self, seq: list[int], starts_s: np.ndarray) -> None:
-        """Cut off the infeasible schedule ``seq`` (tangents at its ALAP starts, no-good)."""
+    def add_cuts(self, seq: list[int], starts_s: np.ndarray, over_budget: bool = True) -> None:
+        """Cut off the infeasible schedule ``seq``: tangents at its ALAP starts, and a no-good.
+
+        ``over_budget``: it meets its deadlines but needs more than B. Its users' ALAP starts do
+        not depend on what precedes them, so every schedule ending with ``seq`` needs more than
+        B: the no-good forbids ``seq`` in the last slots. Otherwise (a deadline missed, which
+        only rounding can cause) it forbids this schedule alone.
+        """
         loc = {int(u): i for i, u in enumerate(self.users)}
         for u, s in zip(seq, starts_s):
             self._tangents(loc[u], [s])
-        cs = [self.X[loc[u], p] for p, u in enumerate(seq)]
-        self._add(cs, [1.0] * len(cs), -np.inf, len(cs) - 1.0)
+        first = self.n - len(seq)
+        cs = [self.X[loc[u], first + i] for i, u in enumerate(seq)]
+        vs = [1.0] * len(cs)
+        if not over_budget and first > 0:
+            cs += list(self.X[:, first - 1])       # ... with the slot before it empty
+            vs += [-1.0] * self.n
+        self._add(cs, vs, -np.inf, len(seq) - 1.0)
 
     def solve(self, time_limit_s):
         """One HiGHS solve: ("optimal" | "limit", schedule as user indices, bound or None)."""
@@ -484,7 +509,6 @@ class _Program:
         loc = {int(u): i for i, u in enumerate(self.users)}
         ks = np.array([loc[int(u)] for u in seq], dtype=int)
         v = np.zeros(self.nvar)
-        v[self.S] = self.H
         if ks.size == 0:
             return v
         seq_arr = self.users[ks]
@@ -492,11 +516,13 @@ class _Program:
                   arr.link_s[arr.model_of[seq_arr[:-1]], arr.model_of[seq_arr[1:]]]] * _MS
         starts = alap_from(L, arr.infer_s[seq_arr] * _MS, self.d_ms[ks])
         nm = self.nm
-        models = [int(self.m_loc[k]) for k in ks] + [nm] * (self.n - ks.size)
-        for p, k in enumerate(ks):
+        first = self.n - ks.size
+        models = [nm] * first + [int(self.m_loc[k]) for k in ks]
+        for i, k in enumerate(ks):
+            p = first + i
             v[self.X[k, p]] = 1.0
-            v[self.SIG[k, p]] = starts[p]
-            v[self.S[p]] = starts[p]
+            v[self.SIG[k, p]] = starts[i]
+            v[self.S[p]] = starts[i]
         for p in range(self.n - 1):
             v[self.Y[p, self.pairs.index((models[p], models[p + 1]))]] = 1.0
         v[self.T[ks]] = user_bandwidth(self.inst, seq_arr, starts / _MS) * _MHZ
