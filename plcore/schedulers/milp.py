@@ -495,7 +495,10 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
             status, seq = program.solve(remaining)
             stats["rounds"] += 1
             stats["cuts"] = program.n_cuts
-            if status == "limit":
+            if status == "limit":      # keep what HiGHS found, if it is truly feasible
+                if len(seq) > len(best) and evaluate(instance, seq).feasible:
+                    best = seq
+                    clock.offer(best)
                 return best, False
             if status == "none":
                 stats["upper"] = c - 1
