@@ -19,7 +19,8 @@ export MPLBACKEND := agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: all venv test test-portable test-fast refresh-notebooks results book student-book test-book bench \
-        assignments grade clean distclean
+        assignments grade clean distclean \
+        pdf
 
 all: book
 
@@ -68,8 +69,10 @@ book: results $(MATHJAX)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book: file://$(CURDIR)/_build/html/index.html"
 
-## student-book: the same book with the exercise solutions hidden, in _build/student/
+## student-book: the same book with the exercise solutions hidden, in _build/student/; the pages'
+# downloadable sources are stripped of them too (book/_ext/strip_solutions.py)
 student-book: results $(MATHJAX)
+	@mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
 	    c['sphinx']['config']['hide_solutions'] = True; c['title'] += ' (student edition)'; \
 	    ext = c['sphinx']['local_extensions']; ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
@@ -77,12 +80,34 @@ student-book: results $(MATHJAX)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going --config _build/student_config.yml \
 	    --path-output _build/student
 	@echo "Student book: file://$(CURDIR)/_build/student/_build/html/index.html"
+	@! grep -rl '{solution' _build/student/_build/html/_sources || \
+	    (echo "student-book: solutions left in the downloadable sources above" && false)
 
 ## test-book: build the book, then check it in headless Chromium (math typeset, figures present;
 # a screenshot per chapter in _build/screenshots/). Installs Debian's chromium if it is missing.
 test-book: book
 	command -v chromium > /dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python scripts/check_book.py
+
+## pdf: results, then the book as one PDF through xelatex, offline: _build/latex/partialloading.pdf
+# Installs Debian's TeX if xelatex is missing (34 packages, about 480 MB with the formats; 2 min).
+# MathJax is not needed: the book's config without the vendored folder, warnings as errors; a glyph
+# missing from a font (dropped silently by xelatex) fails the build too.
+PDF_TEX := texlive-xetex texlive-fonts-recommended latexmk fonts-freefont-otf xindy
+pdf: results
+	command -v xelatex > /dev/null && command -v xindy > /dev/null && \
+	    kpsewhich FreeSerif.otf > /dev/null || \
+	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends $(PDF_TEX))
+	@mkdir -p _build
+	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
+	    c['sphinx']['config'].pop('html_extra_path', None); ext = c['sphinx']['local_extensions']; \
+	    ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
+	    yaml.safe_dump(c, open('_build/pdf_config.yml', 'w'), sort_keys=False)"
+	rm -rf _build/latex
+	$(BIN)/jupyter-book build . --all -W -n --keep-going --builder pdflatex \
+	    --config _build/pdf_config.yml
+	! grep -A1 '^Missing character' _build/latex/partialloading.log
+	@echo "PDF: $(CURDIR)/_build/latex/partialloading.pdf"
 
 # MathJax 3 from the npm registry, so formulas render without internet when the book is read.
 $(MATHJAX):

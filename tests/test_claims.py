@@ -38,3 +38,39 @@ def test_sweep_verdict_refuses_a_point_outside_the_sweep():
         sweep_verdict([], [], [], -35.0, at=5)
     with pytest.raises(ValueError, match="not among the swept"):
         sweep_verdict([5, 10], [1.0, 1.0], [1.0, 1.0], -35.0, at=30)
+
+
+def test_optimality_gaps_by_hand():
+    from plcore.study.claims import optimality_gaps
+
+    g = optimality_gaps([3, 8, 0, 5], [4, 8, 0, 10])
+    assert g.tolist() == [0.25, 0.0, 0.0, 0.5]
+    with pytest.raises(ValueError, match="instance 1 serves 9"):
+        optimality_gaps([3, 9], [4, 8])
+    with pytest.raises(ValueError, match="same length"):
+        optimality_gaps([3], [4, 8])
+    with pytest.raises(ValueError, match="no instances"):
+        optimality_gaps([], [])
+
+
+def test_gap_verdict_uses_the_mean_relative_gap_and_states_its_threshold():
+    from plcore.study.claims import GREEDY_GAP_THRESHOLD, gap_verdict
+
+    assert GREEDY_GAP_THRESHOLD == 0.05
+    # Optimal on 19 of 20 instances but half the users lost on the 20th: 2.5 % on average.
+    v = gap_verdict([10] * 19 + [5], [10] * 20)
+    assert v["verdict"] == "near-optimal" and v["mean_gap"] == pytest.approx(0.025)
+    assert (v["n_instances"], v["n_optimal"], v["max_gap"]) == (20, 19, 0.5)
+    assert "2.50 %" in v["text"] and "threshold 5 %" in v["text"] and "19 of them" in v["text"]
+    # Optimal on 80 % of them, but a third of the users lost on the others: 6.7 %, not near.
+    v = gap_verdict([6] * 8 + [4] * 2, [6] * 10)
+    assert v["verdict"] == "not near-optimal" and v["mean_gap"] == pytest.approx(2 / 30)
+    # The bound is inclusive, and the threshold can be set.
+    assert gap_verdict([19], [20])["verdict"] == "near-optimal"
+    assert gap_verdict([19], [20], threshold=0.01)["verdict"] == "not near-optimal"
+    # Just past the threshold: the text does not round it onto the threshold.
+    past = gap_verdict([20] * 99 + [14], [20] * 100, threshold=0.0029)
+    assert past["verdict"] == "not near-optimal" and "0.30 %" in past["text"]
+    assert "density search" in gap_verdict([1], [1], name="the density search")["text"]
+    with pytest.raises(ValueError, match="threshold"):
+        gap_verdict([1], [1], threshold=1.0)

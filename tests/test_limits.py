@@ -77,7 +77,7 @@ def test_a_zero_limit_still_returns_the_quick_schedule(long_dp):
 
 
 def test_near_linear_methods_finish_under_any_limit(long_dp):
-    for method in ("edf", "random", "fcfs-full"):
+    for method in ("edf", "edf-grouped", "random", "fcfs-full"):
         status = plcore.solve_with_status(long_dp, method, time_limit_s=0)
         assert status.finished and status.stopped is None
         assert status.schedule == plcore.solve(long_dp, method)
@@ -104,7 +104,7 @@ def test_without_a_limit_or_with_a_generous_one_the_schedules_are_the_same():
     checked = 0
     for name, inst in _grid():
         d = inst.arrays.deadline_s
-        methods = ["exact", "greedy", "no-sharing", "fcfs-full", "random", "edf"]
+        methods = ["exact", "greedy", "no-sharing", "fcfs-full", "random", "edf", "edf-grouped"]
         if np.all(d == d[0]) and is_bottom_layer(inst):
             methods.append("dp")
         if inst.n_users > 8:

@@ -183,5 +183,6 @@ def test_plumbing_is_hidden_and_parameters_shown():
         assert "hide-input" not in params[0]["metadata"]["tags"]
         for c in cells:
             tags = c.get("metadata", {}).get("tags", [])
-            assert "parameters" in tags or {"hide-input", "remove-input"} & set(tags), \
+            # "show-input": code that is the lesson itself (building_an_instance), not plumbing.
+            assert {"parameters", "show-input", "hide-input", "remove-input"} & set(tags), \
                 f"{path.name}: a code cell shows its input: {''.join(c['source'])[:60]!r}"

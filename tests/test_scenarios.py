@@ -9,7 +9,8 @@ import plcore
 from plcore.model import radio
 from plcore.model.sharing import is_bottom_layer
 from plcore.study.experiments import CASES, small_instance
-from plcore.study.scenarios import IMAGE_BITS, Scenario, load_profile, make_instance
+from plcore.study.scenarios import (IMAGE_BITS, SHARINGS, Scenario, load_profile, load_scenario,
+                                    make_instance, scenario_names)
 
 
 def test_defaults_are_documented_values():
@@ -145,3 +146,168 @@ def test_growth_exponent_separates_the_fixed_cost():
     assert row.loglog_slope < 0.2 and row.fit == "c + b n^k"
     two = growth_exponents(df.iloc[2:]).iloc[0]        # too few sizes for three parameters
     assert two.fit == "two largest sizes" and two.fixed_s == 0.0
+
+
+# --- General sharing at paper scale: LoRA adapters, fine-tuned middle blocks, ViT presets -------
+
+
+def _cluster_models(inst, c=0):
+    return [m for name, m in inst.models.items() if f"-c{c}-" in name]
+
+
+def test_new_options_leave_earlier_scenarios_as_they_were():
+    """The new parameters are not written while at their defaults, so the meta (hence the bytes)
+    of every instance drawn before they existed is unchanged."""
+    d = Scenario().to_dict()
+    assert not {"adapter_blocks", "adapter_fraction", "private_start"} & set(d)
+    assert Scenario.from_dict(d) == Scenario()
+    lora = Scenario(sharing="lora", adapter_blocks=3, adapter_fraction=0.02)
+    assert Scenario.from_dict(json.loads(json.dumps(lora.to_dict()))) == lora
+
+
+@pytest.mark.parametrize("sharing", ["lora", "middle"])
+def test_lora_and_middle_draw_the_same_users_as_bottom(sharing):
+    """The two structures draw no random numbers: same seed, same users as bottom sharing."""
+    a = make_instance(seed=5, n_users=30, deadline_s=(0.1, 0.3))
+    b = make_instance(seed=5, n_users=30, deadline_s=(0.1, 0.3), sharing=sharing)
+    assert a.to_dict()["users"] == b.to_dict()["users"]
+    assert a.models.keys() == b.models.keys()
+
+
+def test_lora_models_share_every_backbone_block():
+    sc = Scenario(sharing="lora", adapter_fraction=0.01)
+    inst = make_instance(sc, seed=1, n_users=12)
+    arch = load_profile("synthetic")["architectures"]["resnet50"]["blocks"]
+    n = len(arch)
+    models = _cluster_models(inst)
+    backbone = {f"c0.{b['name']}" for b in arch[:-1]}
+    for m in models:
+        blocks = list(m.blocks)
+        assert backbone <= set(blocks)
+        private = [b for b in blocks if b not in backbone]
+        # the head, and one adapter right after each of the n - 1 blocks below it
+        assert len(private) == n and private[-1].endswith(".fc")
+        for j, b in enumerate(arch[:-1]):
+            i = blocks.index(f"c0.{b['name']}")
+            adapter = blocks[i + 1]
+            assert adapter.endswith(f".{b['name']}.adapter")
+            assert inst.blocks[adapter].bytes == pytest.approx(0.01 * b["bytes"], rel=1e-12)
+    for m1 in models:
+        for m2 in models:
+            if m1 is not m2:
+                assert set(m1.blocks) & set(m2.blocks) == backbone
+    assert not is_bottom_layer(inst)
+    # Other clusters share nothing with this one.
+    other = {b for m in _cluster_models(inst, 1) for b in m.blocks}
+    assert not other & {b for m in models for b in m.blocks}
+
+
+def test_lora_adapts_the_top_blocks_below_the_head():
+    inst = make_instance(seed=0, n_users=4, architecture="vit_b16", sharing="lora",
+                         adapter_blocks=12)
+    m = _cluster_models(inst)[0]
+    adapted = [b.split(".", 1)[1].rsplit(".", 1)[0] for b in m.blocks if b.endswith(".adapter")]
+    assert adapted == [f"encoder.{i}" for i in range(12)]       # not the patch embedding
+    # rank 8 on q and v of a width-768 block: 0.35 % of 12 d^2 (the default fraction)
+    enc = inst.blocks[f"c0.{'encoder.0'}"].bytes
+    assert inst.blocks[m.blocks[2]].bytes == pytest.approx(0.0035 * enc)
+    assert 4 * 8 * 768 / (12 * 768 ** 2) == pytest.approx(0.0035, rel=0.01)
+
+
+def test_middle_models_share_bottom_and_top():
+    inst = make_instance(seed=2, n_users=10, sharing="middle", private_blocks=6, private_start=8)
+    arch = [b["name"] for b in load_profile("synthetic")["architectures"]["resnet50"]["blocks"]]
+    models = _cluster_models(inst)
+    for m in models:
+        owner = m.blocks[8].split(".", 1)[0]
+        assert [b.split(".", 1)[1] for b in m.blocks] == arch
+        assert all(b.startswith("c0.") for b in m.blocks[:8] + m.blocks[14:])
+        assert all(b.startswith(owner + ".") and owner != "c0" for b in m.blocks[8:14])
+    common = set.intersection(*(set(m.blocks) for m in models))
+    assert common == {f"c0.{n}" for n in arch[:8] + arch[14:]}
+    assert not is_bottom_layer(inst)
+    centred = make_instance(seed=2, n_users=10, sharing="middle", private_blocks=4)
+    m = _cluster_models(centred)[0]
+    assert [j for j, b in enumerate(m.blocks) if not b.startswith("c0.")] == [7, 8, 9, 10]
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_presets_load_validate_and_are_seeded(name):
+    sc = load_scenario(name)
+    assert sc.meta["name"] == name and sc.meta["source"] and sc.meta["description"]
+    assert sc.sharing in SHARINGS
+    a = make_instance(sc, seed=7, n_users=40)
+    assert a == make_instance(sc, seed=7, n_users=40)
+    assert a != make_instance(sc, seed=8, n_users=40)
+    text = json.dumps(a.to_dict())                                 # a valid instance file
+    assert json.dumps(plcore.Instance.from_dict(json.loads(text)).to_dict()) == text
+    assert a.meta["scenario"]["meta"]["name"] == name
+    if sc.sharing == "bottom":                                     # the backbone reference
+        assert is_bottom_layer(a) and len({u.deadline_s for u in a.users}) == 1
+    else:                                                          # general sharing
+        assert not is_bottom_layer(a) and isinstance(sc.deadline_s, tuple)
+        assert len({u.deadline_s for u in a.users}) == 40          # per-user deadlines
+    for method in ("greedy", "edf", "edf-grouped", "no-sharing"):
+        assert plcore.evaluate(a, plcore.solve(a, method=method)).feasible
+
+
+def test_the_presets_cover_lora_middle_and_vit():
+    scs = [load_scenario(n) for n in scenario_names()]
+    assert {"lora", "middle"} <= {s.sharing for s in scs}
+    assert any(s.architecture == "vit_b16" for s in scs)
+
+
+def _preset(tmp_path, d):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(d))
+    return str(path)
+
+
+@pytest.mark.parametrize("d,message", [
+    ({"source": "s", "description": "d", "scenario": {}, "note": 1}, "unknown key.*'note'"),
+    ({"source": "s", "description": "d", "scenario": {"n_user": 3}}, "unknown key.*'n_user'"),
+    ({"description": "d", "scenario": {}}, "missing key.*'source'"),
+    ({"source": " ", "description": "d", "scenario": {}}, "'source' must be"),
+    ({"source": "s", "description": "d", "scenario": []}, "'scenario' must be"),
+    ({"source": "s", "description": "d", "scenario": {"meta": {}}}, "may not set 'meta'"),
+    ({"source": "s", "description": "d", "scenario": {"sharing": "lora", "adapter_blocks": 0}},
+     "adapter_blocks"),
+    ([1, 2], "JSON object"),
+])
+def test_bad_presets_are_rejected_naming_the_entry(tmp_path, d, message):
+    with pytest.raises(ValueError, match=message):
+        load_scenario(_preset(tmp_path, d))
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ValueError, match="lora-resnet50"):
+        load_scenario("no-such-scenario")
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"sharing": "lora", "adapter_blocks": 18}, "adapter_blocks"),
+    ({"sharing": "lora", "adapter_fraction": 0.0}, "adapter_fraction"),
+    ({"sharing": "middle", "private_blocks": 17}, "private_blocks"),
+    ({"sharing": "middle", "private_blocks": 4, "private_start": 0}, "private_start"),
+    ({"sharing": "middle", "private_blocks": 4, "private_start": 14}, "private_start"),
+])
+def test_bad_new_parameters_are_rejected(change, message):
+    with pytest.raises(ValueError, match=message):
+        make_instance(seed=0, **change)
+
+
+def test_shared_depth_is_checked_only_where_it_is_used():
+    make_instance(seed=0, n_users=3, architecture="vit_b16", sharing="lora")
+    with pytest.raises(ValueError, match="shared_depth"):
+        make_instance(seed=0, n_users=3, architecture="vit_b16")
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"sharing": "lora"}, "private adapters of 0.35 % of the bytes of every block below the head"),
+    ({"sharing": "lora", "adapter_blocks": 3}, "of 3 blocks"),
+    ({"sharing": "middle", "private_blocks": 6, "private_start": 8},
+     "re-training 6 consecutive blocks from block 8"),
+    ({"sharing": "middle"}, "2 consecutive blocks in the middle"),
+])
+def test_describe_states_the_new_structures(changes, words):
+    assert words in Scenario().replace(**changes).describe()

@@ -13,7 +13,7 @@ from plcore.study.synthetic import random_instance
 from . import strategies
 from .reference import exhaustive_optimum
 
-HEURISTICS = ["greedy", "no-sharing", "fcfs-full", "random", "edf"]
+HEURISTICS = ["greedy", "no-sharing", "fcfs-full", "random", "edf", "edf-grouped"]
 
 
 def bottom_common(seed, bw, n=None, m=None, rate="shannon"):
@@ -132,6 +132,52 @@ def test_fcfs_full_serves_in_arrival_order_with_whole_model_loads():
             t = done
     assert plcore.solve(inst, method="fcfs-full", seed=3) == kept
     assert len(kept) < inst.n_users        # the deadlines bite, so the check means something
+
+
+def _edf_rerun(inst, key):
+    """An independent rerun of EDF with ample bandwidth: users sorted by ``key``, each kept iff it
+    still meets its deadline after the loads the evaluator charges."""
+    from .reference import ref_loads
+
+    kept, t = [], 0.0
+    for k in sorted(range(inst.n_users), key=key):
+        load = ref_loads(inst, kept + [k], partial=True)[-1]
+        done = t + load + inst.models[inst.users[k].model].infer_s
+        if done <= inst.users[k].deadline_s:
+            kept.append(k)
+            t = done
+    return kept
+
+
+def test_edf_breaks_ties_by_user_and_edf_grouped_by_model():
+    """``edf`` is blind to sharing: deadline, then user index. ``edf-grouped`` (the book's first
+    EDF) breaks deadline ties by model index, keeping a model's users together."""
+    for seed in range(30):
+        inst = random_instance(seed, 8, 3, structure="bottom", common_deadline=seed % 2 == 0,
+                               bandwidth_hz=1e12, deadline_s=(0.02, 0.08), rate="linear")
+        names = list(inst.models)
+        d = [u.deadline_s for u in inst.users]
+        m = [names.index(u.model) for u in inst.users]
+        assert plcore.solve(inst, method="edf") == _edf_rerun(inst, lambda k: (d[k], k)), seed
+        assert (plcore.solve(inst, method="edf-grouped")
+                == _edf_rerun(inst, lambda k: (d[k], m[k], k))), seed
+
+
+def test_edf_is_blind_to_sharing_where_edf_grouped_is_not():
+    """A common deadline and users requesting two models alternately: EDF follows the user
+    index and reloads a model at every user, EDF-grouped loads each model once."""
+    inst = plcore.Instance.from_dict({
+        "blocks": {"a": {"bytes": 1e8, "load_s": 0.010}, "b": {"bytes": 1e8, "load_s": 0.010}},
+        "models": {"A": {"blocks": ["a"], "infer_s": 0.002},
+                   "B": {"blocks": ["b"], "infer_s": 0.002}},
+        "users": [{"model": "AB"[k % 2], "data_bits": 1e4, "deadline_s": 0.06, "spectral_eff": 5.0}
+                  for k in range(8)],
+        "rate": "linear", "bandwidth_hz": 1e9})
+    edf = plcore.solve(inst, method="edf")
+    grouped = plcore.solve(inst, method="edf-grouped")
+    assert edf == [0, 1, 2, 3, 4]               # 5 loads of 10 ms, 5 inferences of 2 ms: 60 ms
+    assert [inst.users[k].model for k in grouped] == ["A"] * 4 + ["B"] * 4
+    assert len(grouped) == 8 == len(plcore.solve(inst, method="exact"))
 
 
 def test_greedy_groups_models_and_follows_sharing():

@@ -9,12 +9,13 @@ from typing import Callable
 
 from ..model.evaluate import evaluate
 from ..model.instance import Instance
-from .baselines import solve_edf, solve_fcfs_full, solve_no_sharing, solve_random
+from .baselines import (solve_edf, solve_edf_grouped, solve_fcfs_full, solve_no_sharing,
+                        solve_random)
 from .dp import solve_dp
 from .exact import solve_exact
 from .greedy import solve_greedy
-from .milp import solve_milp
 from .limits import Clock, TimeLimitWarning, TimeUp
+from .milp import solve_milp
 
 SOLVERS: dict[str, Callable[..., list[int]]] = {
     "exact": solve_exact,            # the optimum, small instances
@@ -23,7 +24,8 @@ SOLVERS: dict[str, Callable[..., list[int]]] = {
     "no-sharing": solve_no_sharing,  # the paper's baseline (whole-model loader)
     "fcfs-full": solve_fcfs_full,    # a traditional server: arrival order, whole-model loader
     "random": solve_random,          # seeded random order + admission
-    "edf": solve_edf,                # earliest deadline first + admission
+    "edf": solve_edf,                # earliest deadline first (ties by user) + admission
+    "edf-grouped": solve_edf_grouped,  # EDF, deadline ties by model (a model's users together)
     "milp": solve_milp,              # the optimum from a MILP with lazy bandwidth cuts
 }
 
@@ -107,7 +109,8 @@ def solve(instance: Instance, method: str, *, time_limit_s: float | None = None,
         One of ``plcore.SOLVERS``: ``"exact"`` (the optimum, small instances), ``"dp"``
         (bottom-layer sharing, common deadline), ``"greedy"`` (general sharing), ``"no-sharing"``
         (the paper's baseline), ``"fcfs-full"`` (a traditional server: arrival order, whole-model
-        loader), ``"random"``, ``"edf"``.
+        loader), ``"random"``, ``"edf"`` (earliest deadline first, blind to sharing),
+        ``"edf-grouped"`` (EDF whose deadline ties are broken by model).
     time_limit_s : float, optional
         Wall-clock seconds; None (default) or ``inf``: no limit. At the limit the method stops and
         the best feasible schedule found so far is returned, with a :class:`TimeLimitWarning`.
@@ -141,9 +144,10 @@ def solve(instance: Instance, method: str, *, time_limit_s: float | None = None,
     best complete schedule of its search so far: feasible, not proven optimal. ``dp`` first builds
     the greedy's schedule without its second chance (near-linear), then keeps the longest of it
     and of what its search finds. ``greedy`` stops its second chance (the reinsertion of left-out
-    users); ``no-sharing`` stops the DP or greedy it runs. ``edf``, ``random`` and ``fcfs-full``
-    are near-linear and always finish. The first feasible schedule of each method is never
-    interrupted, so a limit shorter than it (seconds at 200,000 users) is exceeded by it;
+    users); ``no-sharing`` stops the DP or greedy it runs. ``edf``, ``edf-grouped``, ``random``
+    and ``fcfs-full`` are near-linear and always finish. The first feasible schedule of each
+    method is never interrupted, so a limit shorter than it (seconds at 200,000 users) is exceeded
+    by it;
     the limit is otherwise checked between steps of milliseconds, and before each step that could
     take seconds (an assignment on thousands of users) against its predicted duration.
 

@@ -92,8 +92,8 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     resident blocks than the old first model and the link to it did). So the optimum is the
     largest ``c`` for which a schedule of exactly ``c`` users exists, and the solver asks
     "is there one?" for ``c = n0 + 1, n0 + 2, ...``, where ``n0`` is the throughput of the best
-    of the greedy's and EDF's schedules (every candidate served by them: returned at once). The
-    first ``c`` with no schedule proves ``c - 1`` optimal.
+    of the schedules of ``greedy``, ``edf`` and ``edf-grouped`` (if it serves every candidate, it
+    is returned at once). The first ``c`` with no schedule proves ``c - 1`` optimal.
 
     **The program for a count c** (times in ms, bandwidth in MHz; ``m_k`` user k's model,
     ``M`` the models of ``K``, ``link[a,b]`` the partial-loading time of b after a,
@@ -188,10 +188,11 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
 
     # A feasible schedule from the fast heuristics: a lower bound the program must reach, and the
     # answer if a time limit stops the loop.
-    from .baselines import solve_edf
+    from .baselines import solve_edf, solve_edf_grouped
     from .greedy import solve_greedy
 
-    best = max((list(solve_greedy(instance)), list(solve_edf(instance))), key=len)
+    best = max((list(solve_greedy(instance)), list(solve_edf(instance)),
+                list(solve_edf_grouped(instance))), key=len)
     clock.offer(best)
     if len(best) == len(cand):     # every candidate served: nothing to prove
         stats.update(optimal=True, upper=len(cand))

@@ -43,3 +43,6 @@ def plot_methods(ax, ci, x: str, *, xlabel: str, ylabel: str, logx: bool = False
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     return ax
+
+# EDF whose deadline ties are broken by model (the book's first EDF; plcore.schedulers).
+METHOD_STYLE.setdefault("edf-grouped", ("EDF, ties by model", "tab:pink", "<"))

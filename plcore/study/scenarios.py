@@ -22,6 +22,22 @@ Defaults and their sources
   model (bottom-layer sharing, as in the paper's backbone case). With ``sharing="general"``
   each model re-trains ``private_blocks`` blocks at random positions (not the bottom ones only)
   and shares the others with its cluster: blocks are shared at arbitrary positions.
+* **LoRA-style adapters** (``sharing="lora"``): each model keeps its cluster's whole pretrained
+  network frozen and shared, except the head (a new task's classifier, private to the model),
+  and adds a small private adapter after each of the top ``adapter_blocks`` blocks below the
+  head (None: every block below the head; e.g. 12, a ViT-B's encoder blocks, leaving the
+  patch embedding unadapted, as LoRA adapts the attention layers). An adapter holds
+  ``adapter_fraction`` of the bytes of the block it adapts (default 0.35 %): rank-r LoRA on the
+  query and value projections of a ViT-B encoder block (width d = 768) adds ``2 x 2 r d``
+  parameters to its ``12 d^2``, 0.35 % for r = 8 (Hu et al., 2021, "LoRA: Low-Rank Adaptation
+  of Large Language Models", which adapts the query and value projections with r = 8 in its
+  RoBERTa experiments). Adapter load times follow the loader path's
+  ``overhead_s + bytes / bandwidth_Bps``; inference time is unchanged (adapters merged or
+  negligible). Every two models of a cluster share every backbone block, at every position.
+* **Partially fine-tuned middle blocks** (``sharing="middle"``): each model re-trains a
+  contiguous run of ``private_blocks`` blocks starting at ``private_start`` (None: centred) and
+  shares the blocks below and above it, head included, with its cluster (domain adaptation of
+  the middle layers, the task unchanged).
 * **Times**: block sizes come from the profile (``data/profiles/<profile>.json``); a block's load
   time is the profile's per-block time for ``loader_path`` if measured, else
   ``overhead_s + bytes / bandwidth_Bps`` of that path; inference time from the profile. The
@@ -29,6 +45,11 @@ Defaults and their sources
   on which loading dominates as in the paper's measurement.
 * **Requests**: each user asks for a model drawn uniformly, or Zipf-distributed with exponent
   ``zipf`` > 0 (popular models first).
+
+Named presets (``data/scenarios/<name>.json``, each with its provenance) are read by
+:func:`load_scenario`; :func:`scenario_names` lists them. The ``"lora"`` and ``"middle"``
+structures draw no random numbers: a seed gives the same users, requests and deadlines as with
+``"bottom"``, only the models differ.
 """
 
 from __future__ import annotations
@@ -42,11 +63,18 @@ import numpy as np
 from ..gpu.profile import block_load_s, validate_profile
 from ..model import radio
 from ..model.instance import Instance
+from .. import paths
 from ..paths import PROFILES
 
-__all__ = ["Scenario", "make_instance", "load_profile", "IMAGE_BITS"]
+__all__ = ["Scenario", "make_instance", "load_profile", "load_scenario", "scenario_names",
+           "IMAGE_BITS", "SHARINGS"]
 
 IMAGE_BITS = 224 * 224 * 3 * 8
+SHARINGS = ("bottom", "general", "lora", "middle")
+
+# Parameters added after instances were first published: written by ``to_dict`` only when they
+# differ from their defaults, so that the meta of every instance drawn before stays byte-identical.
+_LATER = {"adapter_blocks": None, "adapter_fraction": 0.0035, "private_start": None}
 
 
 @dataclass(frozen=True)
@@ -72,6 +100,9 @@ class Scenario:
     loader_path: str = "torch_to"
     profile: str = "synthetic"
     zipf: float = 0.0
+    adapter_blocks: int | None = None
+    adapter_fraction: float = 0.0035
+    private_start: int | None = None
     meta: dict = field(default_factory=dict, compare=False)
 
     def replace(self, **changes) -> "Scenario":
@@ -95,7 +126,13 @@ class Scenario:
         return sc
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The parameters as a dict (JSON-ready but for a deadline range, a tuple); parameters
+        added later (adapters, ``private_start``) only where they differ from their defaults."""
+        d = asdict(self)
+        for key, default in _LATER.items():
+            if d[key] == default:
+                del d[key]
+        return d
 
     def describe(self) -> str:
         """The scenario in words, for prose that must not retype its numbers.
@@ -108,10 +145,22 @@ class Scenario:
         dl = self.deadline_s
         deadline = (f"per-user deadlines drawn from {1e3 * dl[0]:g} to {1e3 * dl[1]:g} ms"
                     if isinstance(dl, tuple) else f"a common {1e3 * dl:g} ms deadline")
-        sharing = (f"each cluster's models sharing their {self.shared_depth} bottom blocks"
-                   if self.sharing == "bottom" else
-                   f"each model re-training {self.private_blocks} blocks at random positions and "
-                   "sharing the rest with its cluster")
+        if self.sharing == "bottom":
+            sharing = f"each cluster's models sharing their {self.shared_depth} bottom blocks"
+        elif self.sharing == "general":
+            sharing = (f"each model re-training {self.private_blocks} blocks at random positions "
+                       "and sharing the rest with its cluster")
+        elif self.sharing == "lora":
+            adapted = ("every block below the head" if self.adapter_blocks is None
+                       else f"{self.adapter_blocks} blocks")
+            sharing = ("each model sharing its cluster's whole network but the head, with "
+                       f"private adapters of {100 * self.adapter_fraction:g} % of the bytes "
+                       f"of {adapted}")
+        else:
+            start = ("in the middle" if self.private_start is None
+                     else f"from block {self.private_start}")
+            sharing = (f"each model re-training {self.private_blocks} consecutive blocks "
+                       f"{start} and sharing the blocks below and above with its cluster")
         requests = (f"models requested Zipf-distributed (exponent {self.zipf:g})" if self.zipf
                     else "models requested uniformly")
         return (f"users in a {self.radius_m:g} m cell, {self.bandwidth_hz / 1e6:g} MHz of uplink "
@@ -141,8 +190,9 @@ class Scenario:
                 raise ValueError(f"scenario.deadline_s: need 0 < low <= high, got {dl!r}")
         elif not dl > 0:
             raise ValueError(f"scenario.deadline_s: must be > 0, got {dl!r}")
-        if self.sharing not in ("bottom", "general"):
-            raise ValueError(f"scenario.sharing: 'bottom' or 'general', got {self.sharing!r}")
+        if self.sharing not in SHARINGS:
+            raise ValueError(f"scenario.sharing: one of {', '.join(map(repr, SHARINGS))}, "
+                             f"got {self.sharing!r}")
         if self.zipf < 0:
             raise ValueError("scenario.zipf: must be >= 0")
         profile = load_profile(self.profile)
@@ -151,11 +201,33 @@ class Scenario:
             raise ValueError(f"scenario.architecture: {self.architecture!r} is not in profile "
                              f"{self.profile!r} (has {', '.join(arch)})")
         n_blocks = len(arch[self.architecture]["blocks"])
-        if not 0 <= self.shared_depth < n_blocks:
+        # shared_depth is read by bottom sharing only: another architecture with other sharing
+        # need not bring a depth it would not use.
+        if self.sharing == "bottom" and not 0 <= self.shared_depth < n_blocks:
             raise ValueError(f"scenario.shared_depth: must be in 0..{n_blocks - 1} for "
                              f"{self.architecture} ({n_blocks} blocks; the head stays private)")
         if not 1 <= self.private_blocks <= n_blocks:
             raise ValueError(f"scenario.private_blocks: must be in 1..{n_blocks}")
+        if self.adapter_blocks is not None and not (
+                isinstance(self.adapter_blocks, int) and 1 <= self.adapter_blocks < n_blocks):
+            raise ValueError(f"scenario.adapter_blocks: must be None or in 1..{n_blocks - 1} for "
+                             f"{self.architecture} (the blocks below the head), "
+                             f"got {self.adapter_blocks!r}")
+        if not 0 < self.adapter_fraction <= 1:
+            raise ValueError("scenario.adapter_fraction: must be in (0, 1], got "
+                             f"{self.adapter_fraction!r}")
+        if self.sharing == "middle":
+            if not self.private_blocks <= n_blocks - 2:
+                raise ValueError(f"scenario.private_blocks: must be in 1..{n_blocks - 2} with "
+                                 f"middle sharing of {self.architecture} (a shared block below "
+                                 "and above)")
+            if self.private_start is not None and not (
+                    isinstance(self.private_start, int)
+                    and 1 <= self.private_start <= n_blocks - 1 - self.private_blocks):
+                raise ValueError(f"scenario.private_start: must be None or in "
+                                 f"1..{n_blocks - 1 - self.private_blocks} for "
+                                 f"{self.private_blocks} private blocks of {self.architecture}, "
+                                 f"got {self.private_start!r}")
         if self.loader_path not in profile["paths"]:
             raise ValueError(f"scenario.loader_path: {self.loader_path!r} is not a path of "
                              f"profile {self.profile!r}")
@@ -172,6 +244,94 @@ def load_profile(name: str) -> dict:
     profile = json.loads(path.read_text())
     validate_profile(profile)
     return profile
+
+
+def _adapted_blocks(sc: Scenario, n_arch: int) -> set[int]:
+    """Indices of the blocks that carry an adapter (LoRA sharing; none otherwise): the top
+    ``adapter_blocks`` of the ``n_arch - 1`` blocks below the head (all of them for None)."""
+    if sc.sharing != "lora":
+        return set()
+    below = n_arch - 1
+    k = below if sc.adapter_blocks is None else sc.adapter_blocks
+    return set(range(below - k, below))
+
+
+def scenario_names() -> list[str]:
+    """The named presets: the stems of ``data/scenarios/*.json``, sorted."""
+    return sorted(p.stem for p in (Path(paths.DATA) / "scenarios").glob("*.json"))
+
+
+_PRESET_KEYS = {"description", "source", "scenario"}
+
+
+def load_scenario(name: str) -> Scenario:
+    """A named preset scenario (``data/scenarios/<name>.json``), or one read from a path.
+
+    A preset file holds ``"description"`` (what it models, in words), ``"source"`` (where its
+    numbers come from) and ``"scenario"`` (:class:`Scenario` parameters; unset ones keep their
+    defaults). Nothing else is accepted: an unknown key, at the top or among the parameters, is
+    an error naming it.
+
+    Parameters
+    ----------
+    name : str
+        A preset name (see :func:`scenario_names`), or a path ending in ``.json``.
+
+    Returns
+    -------
+    Scenario
+        Validated, with ``meta`` holding the preset's ``name``, ``description`` and ``source``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset (the message lists the known ones), a file that is not a JSON
+        object, a missing or unknown key, or a bad parameter.
+
+    Examples
+    --------
+    >>> from plcore.study.scenarios import load_scenario, make_instance
+    >>> sc = load_scenario("lora-resnet50")
+    >>> sc.sharing, make_instance(sc, seed=0, n_users=10).n_users
+    ('lora', 10)
+
+    Notes
+    -----
+    Reads one small file; O(size of the file).
+    """
+    path = Path(name) if name.endswith(".json") else Path(paths.DATA) / "scenarios" / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"scenario preset {name!r}: no file {path} (presets: "
+                         f"{', '.join(scenario_names())})")
+    try:
+        d = json.loads(path.read_text())
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise ValueError(f"scenario preset {name!r}: not valid JSON ({exc})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"scenario preset {name!r}: expected a JSON object")
+    unknown = sorted(set(d) - _PRESET_KEYS)
+    if unknown:
+        raise ValueError(f"scenario preset {name!r}: unknown key(s) {', '.join(map(repr, unknown))}"
+                         f" (allowed: {', '.join(sorted(_PRESET_KEYS))})")
+    missing = sorted(_PRESET_KEYS - set(d))
+    if missing:
+        raise ValueError(f"scenario preset {name!r}: missing key(s) "
+                         f"{', '.join(map(repr, missing))}")
+    for key in ("description", "source"):
+        if not isinstance(d[key], str) or not d[key].strip():
+            raise ValueError(f"scenario preset {name!r}: {key!r} must be a non-empty string")
+    params = d["scenario"]
+    if not isinstance(params, dict):
+        raise ValueError(f"scenario preset {name!r}: 'scenario' must be an object of parameters")
+    if "meta" in params:
+        raise ValueError(f"scenario preset {name!r}: 'scenario' may not set 'meta' (the preset's "
+                         "description and source go there)")
+    try:
+        sc = Scenario.from_dict(params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"scenario preset {name!r}: {exc}") from None
+    return sc.replace(meta={"name": path.stem, "description": d["description"],
+                            "source": d["source"]})
 
 
 def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) -> Instance:
@@ -216,14 +376,30 @@ def make_instance(scenario: Scenario | None = None, seed: int = 0, **changes) ->
         blocks[name] = {"bytes": float(base[j]["bytes"]), "load_s": load_s[j]}
         return name
 
+    path = prof["paths"][sc.loader_path]
+    adapted = _adapted_blocks(sc, n_arch)
     for c in range(sc.n_clusters):
         for i in range(sc.models_per_cluster):
             if sc.sharing == "bottom":
                 private = set(range(sc.shared_depth, n_arch))
-            else:
+            elif sc.sharing == "general":
                 private = set(rng.choice(n_arch, size=sc.private_blocks, replace=False).tolist())
-            names = [add(f"c{c}m{i}.{b['name']}" if j in private else f"c{c}.{b['name']}", j)
-                     for j, b in enumerate(base)]
+            elif sc.sharing == "lora":
+                private = {n_arch - 1}                     # the new task's head
+            else:
+                start = (n_arch - sc.private_blocks) // 2 if sc.private_start is None \
+                    else sc.private_start
+                private = set(range(start, start + sc.private_blocks))
+            names = []
+            for j, b in enumerate(base):
+                names.append(add(f"c{c}m{i}.{b['name']}" if j in private
+                                 else f"c{c}.{b['name']}", j))
+                if j in adapted:
+                    name = f"c{c}m{i}.{b['name']}.adapter"
+                    size = sc.adapter_fraction * float(b["bytes"])
+                    blocks[name] = {"bytes": size,
+                                    "load_s": path["overhead_s"] + size / path["bandwidth_Bps"]}
+                    names.append(name)
             models[f"{sc.architecture}-c{c}-m{i}"] = {"blocks": names, "infer_s": infer}
 
     # Users: uniform in the annulus (by area), shadowing, requests, deadlines.
