@@ -15,6 +15,7 @@ from .dp import solve_dp
 from .exact import solve_exact
 from .greedy import solve_greedy
 from .limits import Clock, TimeLimitWarning, TimeUp
+from .milp import solve_milp
 
 SOLVERS: dict[str, Callable[..., list[int]]] = {
     "exact": solve_exact,            # the optimum, small instances
@@ -25,6 +26,7 @@ SOLVERS: dict[str, Callable[..., list[int]]] = {
     "random": solve_random,          # seeded random order + admission
     "edf": solve_edf,                # earliest deadline first (ties by user) + admission
     "edf-grouped": solve_edf_grouped,  # EDF, deadline ties by model (a model's users together)
+    "milp": solve_milp,              # the optimum from a MILP with lazy bandwidth cuts
 }
 
 # Methods whose schedules are meant for the whole-model loader and are checked under it too.

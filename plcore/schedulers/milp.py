@@ -1,0 +1,524 @@
+"""Exact maximum-throughput schedule from a MILP (HiGHS) with lazy bandwidth cuts."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..model.evaluate import evaluate
+from ..model.instance import Instance
+from ..model.timeline import user_bandwidth
+from .limits import TimeLimitWarning, TimeUp, check_time_limit, current_clock
+
+__all__ = ["solve_milp"]
+
+# The program is written in milliseconds and megahertz, so that its numbers are of order 1-1000.
+_MS = 1e3
+_MHZ = 1e-6
+# Margins that keep HiGHS's feasibility tolerance (about 1e-7 in these units) on the safe side:
+# a deadline is met 1 ns early and the budget with a relative 1e-7 to spare.
+_DEADLINE_MARGIN_MS = 1e-6
+_BUDGET_RTOL = 1e-7
+_INITIAL_CUTS = 6        # tangent points per user before the first solve
+
+
+def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rounds: int = 500,
+               initial_cuts: int = _INITIAL_CUTS, info: dict | None = None) -> list[int]:
+    r"""A maximum-throughput schedule from a MILP solved by HiGHS, with lazy bandwidth cuts.
+
+    An exact oracle independent of :func:`~plcore.schedulers.exact.solve_exact`: it returns a
+    schedule serving the largest number of users any schedule can serve (MODEL.md section 2),
+    for any sharing structure, per-user deadlines, resident blocks and either rate.
+
+    Parameters
+    ----------
+    instance : Instance
+    time_limit_s : float, optional
+        Wall-clock seconds for the whole cut loop (None: no limit). Under :func:`plcore.solve`'s
+        own ``time_limit_s`` the smaller of the two applies.
+    max_rounds : int, default 500
+        Most MILP solves in all (each adds cuts; the loop ends long before in practice).
+    initial_cuts : int, default 6
+        Tangent points per user in the first program (spread from ``tau_k`` to its latest start,
+        see Notes); 0: every cut is added lazily.
+    info : dict, optional
+        Filled in place with ``rounds`` (MILP solves), ``cuts`` (tangent cuts in the last
+        program), ``optimal`` (bool: proven), ``stopped`` (None or ``"time limit"``), ``upper``
+        (an upper bound on the throughput proven, an int, or None) and ``candidates`` (users that
+        can be served alone).
+
+    Returns
+    -------
+    list of int
+        User indices in service order; :func:`plcore.evaluate` finds it feasible (possibly empty).
+
+    Raises
+    ------
+    ValueError
+        For a bad ``time_limit_s``, ``max_rounds`` or ``initial_cuts``.
+    RuntimeError
+        If HiGHS fails (unbounded or an error: a bug), or ``max_rounds`` is exhausted.
+
+    Warns
+    -----
+    TimeLimitWarning
+        When ``time_limit_s`` (given here) stopped the loop: the schedule is then the best feasible
+        one found, not proven optimal. Under :func:`plcore.solve` the stop is reported as for the
+        other methods (a warning from ``solve``, ``stopped`` from ``solve_with_status``).
+
+    Examples
+    --------
+    >>> import plcore
+    >>> inst = plcore.Instance.from_dict({
+    ...     "blocks": {"base": {"bytes": 4e7, "load_s": 0.02}, "h1": {"bytes": 1e6, "load_s": 1e-3},
+    ...                "h2": {"bytes": 1e6, "load_s": 1e-3}},
+    ...     "models": {"m1": {"blocks": ["base", "h1"], "infer_s": 0.005},
+    ...                "m2": {"blocks": ["base", "h2"], "infer_s": 0.005}},
+    ...     "users": [{"model": m, "data_bits": 1e5, "deadline_s": 0.04, "spectral_eff": 5.0}
+    ...               for m in ("m1", "m2", "m1")],
+    ...     "rate": "linear", "bandwidth_hz": 1e8})
+    >>> seq = plcore.solve(inst, method="milp")
+    >>> len(seq), plcore.evaluate(inst, seq).feasible     # all three, as "exact" finds
+    (3, True)
+
+    Notes
+    -----
+    **Candidates and counts.** A user whose schedule alone is infeasible (:func:`plcore.evaluate`)
+    is in no feasible schedule and is left out; ``K`` are the ``n`` others. Feasibility is
+    *monotone in the count*: dropping the first user of a feasible schedule leaves it feasible
+    (the other users' ALAP starts do not change, and the new first model loads no more from the
+    resident blocks than the old first model and the link to it did). So the optimum is the
+    largest ``c`` for which a schedule of exactly ``c`` users exists, and the solver asks
+    "is there one?" for ``c = n0 + 1, n0 + 2, ...``, where ``n0`` is the throughput of the best
+    of the schedules of ``greedy``, ``edf`` and ``edf-grouped`` (if it serves every candidate, it
+    is returned at once). The first ``c`` with no schedule proves ``c - 1`` optimal.
+
+    **The program for a count c** (times in ms, bandwidth in MHz; ``m_k`` user k's model,
+    ``M`` the models of ``K``, ``link[a,b]`` the partial-loading time of b after a,
+    ``InstanceArrays.link_s``, ``fres[m]`` that from the resident blocks).
+
+    * Variables: ``x[k,p]`` binary, user k in slot p (``p = 0..c-1``); ``z[m,p] = sum of
+      x[k,p]`` over the users of m (an expression); ``y[a,b,p]`` in [0, 1], models a and b in
+      slots p and p+1; ``S[p] >= 0`` the inference start of slot p; ``sigma[k,p] >= 0`` user k's
+      start if it sits in slot p, else 0, and ``s_k = sum_p sigma[k,p]``; ``t_k >= 0`` a lower
+      estimate of k's least bandwidth; ``u[d,m]`` in [0, 1] (capacity rows below).
+    * Assignment: ``sum_k x[k,p] = 1`` (every slot filled), ``sum_p x[k,p] <= 1``.
+    * Model transitions as a flow: ``sum_b y[a,b,p] = z[a,p]``, ``sum_a y[a,b,p] = z[b,p+1]``;
+      with integral ``x`` exactly the pair of models of slots p, p+1 has ``y = 1``.
+    * Timing with sequence-dependent loads: ``S[0] >= sum_m fres[m] z[m,0]``,
+      ``S[p+1] >= S[p] + sum_k infer_k x[k,p] + sum_{a,b} link[a,b] y[a,b,p]``.
+    * Deadlines: ``S[p] + sum_k infer_k x[k,p] <= sum_k d_k x[k,p]``.
+    * Starts: ``sum_k sigma[k,p] <= S[p]`` and ``tau_k x[k,p] <= sigma[k,p] <= cap[k,p]
+      x[k,p]``. ``tau_k = D_k / r_k(B)``: even the whole budget delivers k's data no earlier.
+      ``cap[k,p] = min(d_k - infer_k, min_i (delta_i - i pmin))``: slot p and the ``c - 1 - p``
+      after it hold ``c - p`` users, each inferring at least ``pmin``, that must meet their
+      deadlines from ``S[p]`` on, which earliest-deadline-first does best; ``delta`` are the
+      ``c - p`` latest deadlines, ascending. ``x[k,p] = 0`` where ``cap`` is below ``tau_k``.
+    * Bandwidth: ``sum_k t_k <= B``; ``t_k >= sum_p beta_k(cap[k,p]) x[k,p]``; and the *tangent
+      cuts*: for each point ``s0`` of user k's set, ``t_k >= sum_p (beta_k(s0) - beta_k'(s0) s0)
+      x[k,p] + beta_k'(s0) s_k``, the tangent of ``beta_k`` at ``s0`` when k is served, ``t_k >=
+      0`` when not. ``beta_k`` is convex and decreasing in the start time (MODEL.md section 2),
+      so each tangent lies below it. The set starts with ``initial_cuts`` points from ``tau_k``
+      to ``d_k - infer_k``.
+    * Capacity before each distinct deadline d: ``sum_{k: d_k <= d} infer_k x_k + sum_m w_m
+      u[d,m] <= d``, ``u[d,m_k] >= x_k`` (``x_k = sum_p x[k,p]``), ``w_m`` the least time a
+      load of m takes (from the resident blocks or another model): every model used before d is
+      loaded before d at least once.
+    * No-good cuts on suffixes (below).
+
+    **The cut loop.** Solve; evaluate the schedule exactly (:func:`plcore.evaluate`). Feasible:
+    a schedule of ``c`` users exists; go to ``c + 1``. Infeasible: add the tangent of each of its
+    users at its ALAP start (taken at the program's starts, which are no later, they sum to more
+    than B: the schedule is cut off), and forbid the shortest infeasible suffix ``v`` of it in the
+    last slots, ``sum_i x[v_i, c - |v| + i] <= |v| - 1`` (every schedule ending with ``v`` has
+    ``v`` as a suffix, infeasible by the monotonicity above). HiGHS proving the program infeasible
+    proves that no schedule of ``c`` users exists. Cuts are kept for the next counts.
+
+    **Why it is exact.** Every feasible schedule of ``c`` users, with its ALAP starts as ``S`` and
+    ``sigma`` and its least bandwidths as ``t``, satisfies every row (cuts included); the tests
+    check this for the optimum of :func:`~plcore.schedulers.exact.solve_exact`. Conversely a
+    solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at least as late),
+    and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each round forbids a
+    suffix for good, so the loop is finite.
+
+    **Tolerances.** The program meets each deadline 1 ns early and the budget with a relative
+    1e-7 to spare, so that HiGHS's feasibility tolerances cannot admit a schedule that misses
+    one; a schedule feasible only within these margins (a measure-zero event for drawn instances)
+    could be missed.
+
+    **Size and cost.** ``n c`` binaries, ``O(n c + c |M|^2)`` continuous variables, ``O(n c + n
+    |d|)`` rows plus the cuts, per count; each solved by HiGHS's branch and cut, exponential in
+    the worst case. Proving that no longer schedule exists is the hard part when the budget
+    binds: the relaxation then easily spreads users over slots. The benchmark
+    ``benchmarks/bench_milp.py`` measures how far it reaches. ``scipy.optimize`` is imported on
+    the first solve.
+    """
+    own_limit = check_time_limit(time_limit_s)
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) \
+            or max_rounds < 1:
+        raise ValueError(f"milp solver: max_rounds must be a positive integer, got {max_rounds!r}")
+    if isinstance(initial_cuts, bool) or not isinstance(initial_cuts, (int, np.integer)) \
+            or initial_cuts < 0:
+        raise ValueError(f"milp solver: initial_cuts must be an integer >= 0, got "
+                         f"{initial_cuts!r}")
+    clock = current_clock()
+    start = time.perf_counter()
+    deadlines = []
+    if own_limit is not None:
+        deadlines.append(start + own_limit)
+    if clock.deadline is not None:
+        deadlines.append(clock.deadline)
+    stop_at = min(deadlines) if deadlines else None
+    stats = {"rounds": 0, "cuts": 0, "optimal": False, "stopped": None, "upper": None,
+             "candidates": 0}
+    if info is not None:
+        info.clear()
+        info.update(stats)
+
+    n_all = instance.n_users
+    cand = [k for k in range(n_all) if evaluate(instance, [k]).feasible]
+    stats["candidates"] = len(cand)
+    if len(cand) <= 1:
+        stats.update(optimal=True, upper=len(cand))
+        if info is not None:
+            info.update(stats)
+        return cand
+
+    # A feasible schedule from the fast heuristics: a lower bound the program must reach, and the
+    # answer if a time limit stops the loop.
+    from .baselines import solve_edf, solve_edf_grouped
+    from .greedy import solve_greedy
+
+    best = max((list(solve_greedy(instance)), list(solve_edf(instance)),
+                list(solve_edf_grouped(instance))), key=len)
+    clock.offer(best)
+    if len(best) == len(cand):     # every candidate served: nothing to prove
+        stats.update(optimal=True, upper=len(cand))
+        if info is not None:
+            info.update(stats)
+        return best
+
+    pool = _Pool(len(cand))
+    if info is not None:
+        info["pool"] = pool          # internal: lets tests check the cuts
+    best, proven = _count_loop(instance, cand, best, pool, int(initial_cuts), stop_at, clock,
+                               stats, max_rounds)
+    program = stats.pop("program", None)
+    if info is not None and program is not None:
+        info["program"] = program
+    result_seq = best if proven else None
+    if result_seq is not None:
+        stats["optimal"] = True
+        if info is not None:
+            info.update(stats)
+        return result_seq
+    # Stopped by a time limit.
+    stats["stopped"] = "time limit"
+    if info is not None:
+        info.update(stats)
+    if clock.deadline is not None and stop_at == clock.deadline:
+        clock.offer(best)
+        clock.stopped = "time limit"
+        raise TimeUp
+    warnings.warn(TimeLimitWarning(
+        f"milp: time limit of {own_limit:g} s reached after {stats['rounds']} MILP solve(s); the "
+        f"schedule ({len(best)} users) is the best feasible one found, not proven optimal"),
+        stacklevel=2)
+    return best
+
+
+def _tangent(instance: Instance, users: np.ndarray, s0_s: np.ndarray):
+    """Value (MHz) and slope (MHz/ms) of ``beta_k`` at ``s0`` (s) for each user (vectorized)."""
+    arr = instance.arrays
+    beta = user_bandwidth(instance, users, s0_s)           # Hz
+    D = arr.data_bits[users]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if arr.rate == "linear":
+            slope = -beta / s0_s
+        else:
+            # t r(beta) = D with r(b) = b log2(1 + a/b): d beta / dt = -(D / t) / (t r'(beta)),
+            # r'(b) = (ln(1+x) - x/(1+x)) / ln 2, x = a/b.
+            x = arr.radio[users] / beta
+            dr = (np.log1p(x) - x / (1.0 + x)) / np.log(2.0)
+            slope = -(D / s0_s) / (s0_s * dr)
+    slope = np.where(beta > 0, slope, 0.0)
+    return beta * _MHZ, slope * _MHZ / _MS
+
+
+class _Pool:
+    """Cuts shared by the programs of every count: tangent points and forbidden suffixes."""
+
+    def __init__(self, n: int):
+        self.points: list[list[float]] = [[] for _ in range(n)]   # per local user, in s
+        self.suffixes: list[tuple[int, ...]] = []                   # local user indices
+
+
+class _CountProgram:
+    """Is there a schedule of exactly ``c`` of the candidate users? (slots all filled)."""
+
+    def __init__(self, instance: Instance, users: np.ndarray, c: int, pool: _Pool):
+        from scipy import sparse
+
+        self.inst, self.users, self.c, self.pool, self.sparse = instance, users, c, pool, sparse
+        arr = instance.arrays
+        n = users.size
+        self.n = n
+        models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
+        nm = models.size
+        self.m_loc, self.nm = m_loc, nm
+        d = arr.deadline_s[users] * _MS - _DEADLINE_MARGIN_MS
+        infer = arr.infer_s[users] * _MS
+        link = arr.link_s[np.ix_(models, models)] * _MS
+        fres = arr.from_resident_s[models] * _MS
+        self.d_ms = d
+        budget = instance.bandwidth_hz * _MHZ * (1.0 - _BUDGET_RTOL)
+        self.tau_s = _earliest_arrival(instance, users)
+        self.hi_s = arr.deadline_s[users] - arr.infer_s[users]
+        tau_ms = self.tau_s * _MS
+
+        ix = 0
+        X = ix + np.arange(n * c).reshape(n, c); ix += n * c           # noqa: E702
+        SIG = ix + np.arange(n * c).reshape(n, c); ix += n * c         # noqa: E702
+        S = ix + np.arange(c); ix += c                                  # noqa: E702
+        T = ix + np.arange(n); ix += n                                  # noqa: E702
+        Y = ix + np.arange((c - 1) * nm * nm).reshape(c - 1, nm, nm); ix += Y.size  # noqa: E702
+        thresholds = np.unique(d)
+        other = np.where(np.eye(nm, dtype=bool), np.inf, link)
+        w = np.minimum(fres, other.min(axis=0)) if nm > 1 else fres.copy()
+        U = ix + np.arange(thresholds.size * nm).reshape(thresholds.size, nm); ix += U.size  # noqa
+        self.nvar = ix
+        self.X, self.SIG, self.S, self.T, self.Y, self.U = X, SIG, S, T, Y, U
+        self.thresholds = thresholds
+
+        lb = np.zeros(ix)
+        ub = np.full(ix, np.inf)
+        # Slot p and the c - 1 - p slots after it hold c - p users, each inferring at least
+        # pmin, all by their deadlines; started at S_p they meet them only if, with their
+        # deadlines sorted, S_p + i pmin <= delta_i for every i (earliest deadline first is the
+        # best order), so S_p <= min_i (delta_i - i pmin), largest when they are the users of the
+        # latest deadlines: slot_cap[p]. User k starts there by that and by its latest start.
+        pmin = float(infer.min())
+        top = np.sort(d)[::-1][:c][::-1]            # the c latest deadlines, ascending
+        slot_cap = np.array([np.min(top[c - (c - p):] - pmin * np.arange(1, c - p + 1))
+                             for p in range(c)])
+        cap = np.minimum(self.hi_s[:, None] * _MS, slot_cap[None, :])
+        self.cap = cap
+        ub[X] = 1.0
+        ub[X[(cap < tau_ms[:, None]) | (cap < fres.min())]] = 0.0
+        ub[SIG] = np.maximum(cap, 0.0)
+        ub[S] = np.maximum(slot_cap, 0.0)
+        ub[Y.ravel()] = 1.0
+        ub[U.ravel()] = 1.0
+        self.lb, self.ub = lb, ub
+        self.integrality = np.zeros(ix)
+        self.integrality[X.ravel()] = 1
+        self.c_obj = np.zeros(ix)
+        self.rows, self.cols, self.vals, self.lo, self.hi = [], [], [], [], []
+        add = self._add
+
+        for k in range(n):                                   # each user at most once
+            add(X[k], np.ones(c), -np.inf, 1.0)
+        for p in range(c):                                   # each slot exactly one user
+            add(X[:, p], np.ones(n), 1.0, 1.0)
+        users_of = [np.flatnonzero(m_loc == m) for m in range(nm)]
+        for p in range(c - 1):                               # model transitions as a flow
+            for a in range(nm):
+                add(list(Y[p, a, :]) + list(X[users_of[a], p]),
+                    [1.0] * nm + [-1.0] * users_of[a].size, 0.0, 0.0)
+            for b in range(nm):
+                add(list(Y[p, :, b]) + list(X[users_of[b], p + 1]),
+                    [1.0] * nm + [-1.0] * users_of[b].size, 0.0, 0.0)
+        add([S[0]] + list(X[:, 0]), [1.0] + list(-fres[m_loc]), 0.0, np.inf)
+        for p in range(1, c):                                # timing
+            add([S[p], S[p - 1]] + list(X[:, p - 1]) + list(Y[p - 1].ravel()),
+                [1.0, -1.0] + list(-infer) + list(-link.ravel()), 0.0, np.inf)
+        for p in range(c):                                   # deadlines
+            add([S[p]] + list(X[:, p]), [1.0] + list(infer - d), -np.inf, 0.0)
+        for p in range(c):                                   # data must arrive by the start
+            add(list(SIG[:, p]) + [S[p]], [1.0] * n + [-1.0], -np.inf, 0.0)
+        for k in range(n):
+            for p in range(c):
+                if ub[X[k, p]] == 0:
+                    continue
+                add([SIG[k, p], X[k, p]], [1.0, -cap[k, p]], -np.inf, 0.0)
+                add([SIG[k, p], X[k, p]], [1.0, -tau_ms[k]], 0.0, np.inf)
+        # bandwidth: at least that at the slot's latest start (beta decreases), within budget
+        kk, pp = np.nonzero(ub[X] > 0)
+        beta_cap = np.zeros((n, c))
+        beta_cap[kk, pp] = user_bandwidth(instance, users[kk], cap[kk, pp] / _MS) * _MHZ
+        beta_cap[~np.isfinite(beta_cap)] = 0.0
+        for k in range(n):
+            add([T[k]] + list(X[k]), [1.0] + list(-beta_cap[k]), 0.0, np.inf)
+        add(T, np.ones(n), -np.inf, budget)
+        for i, dl in enumerate(thresholds):                  # capacity before each deadline
+            early = np.flatnonzero(d <= dl)
+            add(list(X[early].ravel()) + list(U[i]), list(np.repeat(infer[early], c)) + list(w),
+                -np.inf, float(dl))
+            for k in early:
+                add(list(X[k]) + [U[i, m_loc[k]]], [1.0] * c + [-1.0], -np.inf, 0.0)
+        self.n_cuts = 0
+        for k in range(n):
+            self._tangents(k, pool.points[k])
+        for suf in pool.suffixes:
+            self._forbid(suf)
+
+    def _add(self, cs, vs, lo: float, hi: float) -> None:
+        """Append the row ``lo <= sum vs[i] * var[cs[i]] <= hi``."""
+        self.rows.extend([len(self.lo)] * len(cs))
+        self.cols.extend(int(x) for x in cs)
+        self.vals.extend(float(v) for v in vs)
+        self.lo.append(lo)
+        self.hi.append(hi)
+
+    def _tangents(self, k: int, pts_s) -> None:
+        """Tangent cuts of user k (local index) at start times ``pts_s`` (s)."""
+        pts_s = np.asarray(pts_s, dtype=float)
+        pts_s = pts_s[pts_s > self.tau_s[k]]
+        if pts_s.size == 0:
+            return
+        val, slope = _tangent(self.inst, np.full(pts_s.size, self.users[k]), pts_s)
+        c = self.c
+        for v, g, s0 in zip(val, slope, pts_s * _MS):
+            if not (np.isfinite(v) and np.isfinite(g)):
+                continue
+            # t_k - sum_p [(v - g s0) x[k,p] + g sigma[k,p]] >= 0
+            self._add([self.T[k]] + list(self.X[k]) + list(self.SIG[k]),
+                      [1.0] + [-(v - g * s0)] * c + [-g] * c, 0.0, np.inf)
+            self.n_cuts += 1
+
+    def _forbid(self, suffix) -> None:
+        """No schedule ends with ``suffix`` (local user indices)."""
+        if len(suffix) > self.c:
+            return
+        first = self.c - len(suffix)
+        cs = [self.X[k, first + i] for i, k in enumerate(suffix)]
+        self._add(cs, [1.0] * len(cs), -np.inf, len(cs) - 1.0)
+
+    def matrix(self):
+        """(A, lo, hi): the constraint rows, ``lo <= A v <= hi``."""
+        A = self.sparse.csr_array((self.vals, (self.rows, self.cols)),
+                                  shape=(len(self.lo), self.nvar))
+        return A, np.array(self.lo), np.array(self.hi)
+
+    def solve(self, time_limit_s):
+        """One HiGHS solve: ("found" | "none" | "limit", schedule as user indices)."""
+        from scipy.optimize import LinearConstraint, milp
+
+        A, lo, hi = self.matrix()
+        options = {}
+        if time_limit_s is not None:
+            options["time_limit"] = max(float(time_limit_s), 1e-3)
+        res = milp(self.c_obj, constraints=LinearConstraint(A, lo, hi),
+                   integrality=self.integrality, bounds=(self.lb, self.ub), options=options)
+        if res.status == 0:
+            return "found", self._schedule(res.x)
+        if res.status == 2:
+            return "none", []
+        if res.status == 1:
+            return "limit", (self._schedule(res.x) if res.x is not None else [])
+        raise RuntimeError(f"milp solver: HiGHS failed ({res.status}: {res.message})")
+
+    def _schedule(self, xval) -> list[int]:
+        x = xval[self.X] > 0.5
+        return [int(self.users[np.flatnonzero(x[:, p])[0]]) for p in range(self.c)
+                if x[:, p].any()]
+
+    def point(self, seq) -> np.ndarray:
+        """The program's variables for a schedule of ``c`` candidates: its ALAP timeline under the
+        program's deadlines and its least bandwidths at those starts (to check that the program,
+        cuts included, admits every feasible schedule)."""
+        from ..model.timeline import alap_from
+
+        arr = self.inst.arrays
+        loc = {int(u): i for i, u in enumerate(self.users)}
+        ks = np.array([loc[int(u)] for u in seq], dtype=int)
+        assert ks.size == self.c
+        seq_arr = self.users[ks]
+        L = np.r_[arr.from_resident_s[arr.model_of[seq_arr[0]]],
+                  arr.link_s[arr.model_of[seq_arr[:-1]], arr.model_of[seq_arr[1:]]]] * _MS
+        starts = alap_from(L, arr.infer_s[seq_arr] * _MS, self.d_ms[ks])
+        v = np.zeros(self.nvar)
+        ms = self.m_loc[ks]
+        for p, k in enumerate(ks):
+            v[self.X[k, p]] = 1.0
+            v[self.SIG[k, p]] = starts[p]
+            v[self.S[p]] = starts[p]
+        for p in range(self.c - 1):
+            v[self.Y[p, ms[p], ms[p + 1]]] = 1.0
+        v[self.T[ks]] = user_bandwidth(self.inst, seq_arr, starts / _MS) * _MHZ
+        for i, dl in enumerate(self.thresholds):
+            for k in ks:
+                if self.d_ms[k] <= dl:
+                    v[self.U[i, self.m_loc[k]]] = 1.0
+        return v
+
+
+def _earliest_arrival(instance: Instance, users: np.ndarray) -> np.ndarray:
+    """tau_k (s): the whole budget delivers user k's data no earlier (0 without data)."""
+    from ..model.bandwidth import shannon_rate
+
+    arr = instance.arrays
+    if arr.rate == "linear":
+        rB = instance.bandwidth_hz * arr.radio[users]
+    else:
+        rB = shannon_rate(instance.bandwidth_hz, arr.radio[users])
+    D = arr.data_bits[users]
+    with np.errstate(divide="ignore"):
+        return np.where(D > 0, D / rB, 0.0)
+
+
+def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats, max_rounds):
+    """Raise the count from ``len(best) + 1`` until no schedule of that many users exists."""
+    users = np.array(cand, dtype=int)
+    n = users.size
+    if initial_cuts > 0:
+        tau = _earliest_arrival(instance, users)
+        hi = instance.arrays.deadline_s[users] - instance.arrays.infer_s[users]
+        for k in range(n):
+            if hi[k] > tau[k]:
+                frac = (np.arange(1, initial_cuts + 1) / initial_cuts) ** 2
+                pool.points[k].extend((tau[k] + (hi[k] - tau[k]) * frac).tolist())
+    loc = {int(u): i for i, u in enumerate(users)}
+    c = len(best) + 1
+    while c <= n:
+        program = _CountProgram(instance, users, c, pool)
+        stats["program"] = program
+        while True:
+            if stats["rounds"] >= max_rounds:
+                raise RuntimeError(f"milp solver: no answer after max_rounds={max_rounds} MILP "
+                                   "solves (raise max_rounds)")
+            remaining = None if stop_at is None else stop_at - time.perf_counter()
+            if remaining is not None and remaining <= 0:
+                return best, False
+            clock.note(f"MILP: a schedule of {c} users? (solve {stats['rounds'] + 1})")
+            status, seq = program.solve(remaining)
+            stats["rounds"] += 1
+            stats["cuts"] = program.n_cuts
+            if status == "limit":      # keep what HiGHS found, if it is truly feasible
+                if len(seq) > len(best) and evaluate(instance, seq).feasible:
+                    best = seq
+                    clock.offer(best)
+                return best, False
+            if status == "none":
+                stats["upper"] = c - 1
+                return best, True
+            ev = evaluate(instance, seq)
+            if ev.feasible:
+                best = seq
+                clock.offer(best)
+                break
+            # tangents at the ALAP starts; forbid the shortest infeasible suffix
+            for u, s in zip(seq, ev.start_s):
+                pool.points[loc[u]].append(float(s))
+                program._tangents(loc[u], [float(s)])
+            for length in range(1, len(seq) + 1):
+                if not evaluate(instance, seq[-length:]).feasible:
+                    break
+            suffix = tuple(loc[u] for u in seq[-length:])
+            pool.suffixes.append(suffix)
+            program._forbid(suffix)
+        c += 1
+    stats["upper"] = n
+    return best, True

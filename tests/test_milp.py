@@ -1,0 +1,125 @@
+"""The MILP oracle against the exact branch and bound, and the validity of its cuts."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import plcore
+from plcore.model.timeline import user_bandwidth
+from plcore.schedulers.limits import TimeLimitWarning
+from plcore.schedulers.milp import _CountProgram, _tangent, solve_milp
+from plcore.study.synthetic import random_instance
+
+
+def draw(seed):
+    """A small random instance: 3-7 users, general or backbone sharing, binding or ample budget,
+    per-user or common deadlines, resident blocks or not, Shannon or linear rate."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 8)), int(rng.integers(1, 5))
+    inst = random_instance(seed, n, m, structure=("general", "bottom")[seed % 2],
+                           bandwidth_hz=float(rng.choice([1e6, 2e6, 4e6, 8e6, 1e10])),
+                           rate=("shannon", "linear")[(seed // 2) % 2],
+                           common_deadline=bool((seed // 4) % 2),
+                           deadline_s=(0.015, float(rng.choice([0.05, 0.08, 0.12]))))
+    if (seed // 8) % 2:
+        inst = inst.replace(resident=sorted(inst.blocks)[: len(inst.blocks) // 2])
+    return inst
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_milp_agrees_with_exact(chunk):
+    # 160 instances in all (40 per chunk), each combination of the draw's options 10 times.
+    for seed in range(40 * chunk, 40 * chunk + 40):
+        inst = draw(seed)
+        info = {}
+        # half of them with every tangent added lazily, so that the cut loop does the work
+        seq = solve_milp(inst, info=info, initial_cuts=6 * (seed % 2))
+        ev = plcore.evaluate(inst, seq)
+        assert ev.feasible, (seed, seq, ev.reason)
+        assert info["optimal"] and info["stopped"] is None
+        best = plcore.solve(inst, method="exact")
+        assert len(seq) == len(best), (seed, seq, best)
+
+
+def test_registered_and_through_solve():
+    inst = draw(3)
+    assert plcore.SOLVERS["milp"] is solve_milp
+    status = plcore.solve_with_status(inst, "milp")
+    assert status.finished and plcore.evaluate(inst, status.schedule).feasible
+
+
+def test_nobody_can_be_served():
+    hopeless = random_instance(0, 4, 2, deadline_s=(1e-4, 2e-4))
+    assert solve_milp(hopeless) == []
+    # deadlines that allow a user, but no bandwidth worth speaking of
+    starved = random_instance(1, 4, 2, bandwidth_hz=1.0)
+    assert solve_milp(starved) == [] == plcore.solve(starved, method="exact")
+
+
+def test_tangent_value_and_slope():
+    for rate in ("shannon", "linear"):
+        inst = random_instance(5, 4, 2, rate=rate)
+        users = np.arange(4)
+        s0 = np.array([0.01, 0.02, 0.05, 0.1])
+        val, slope = _tangent(inst, users, s0)
+        assert np.allclose(val, user_bandwidth(inst, users, s0) * 1e-6)
+        h = 1e-7
+        fd = (user_bandwidth(inst, users, s0 + h) - user_bandwidth(inst, users, s0 - h)) / (2 * h)
+        assert np.allclose(slope, fd * 1e-9, rtol=1e-5)      # MHz per ms
+        # convex: every tangent lies below the curve, on both sides of its point
+        for t in (0.004, 0.015, 0.03, 0.2):
+            b = user_bandwidth(inst, users, np.full(4, t)) * 1e-6
+            assert np.all(val + slope * (t - s0) * 1e3 <= b * (1 + 1e-12) + 1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 6, 9, 14, 19, 38])
+def test_no_cut_excludes_a_feasible_schedule(seed):
+    # After the whole cut loop, the optimum found by "exact" is still a solution of the program
+    # of its count built with every cut generated (tangents and forbidden suffixes), and so are
+    # the heuristics' schedules and every suffix of them (feasible too, by monotonicity).
+    # Instances (9 users, binding budget) on which the loop adds cuts lazily and forbids suffixes.
+    inst = random_instance(seed, 9, 3, structure=("general", "bottom")[seed % 2],
+                           bandwidth_hz=6e6, deadline_s=(0.05, 0.15))
+    info = {}
+    seq = solve_milp(inst, info=info, initial_cuts=0)
+    pool = info["pool"]
+    assert info["rounds"] >= 2 and pool.suffixes and any(pool.points)
+    cand = np.array([k for k in range(inst.n_users) if plcore.evaluate(inst, [k]).feasible])
+    opt = plcore.solve(inst, method="exact")
+    assert len(seq) == len(opt)
+    schedules = [opt, seq] + [plcore.solve(inst, method=m) for m in ("greedy", "edf")]
+    schedules += [s[i:] for s in schedules for i in range(1, len(s))]
+    for sched in schedules:
+        if not sched:
+            continue
+        assert plcore.evaluate(inst, sched).feasible
+        prog = _CountProgram(inst, cand, len(sched), pool)
+        A, lo, hi = prog.matrix()
+        v = prog.point(sched)
+        Av = A @ v
+        bad = np.flatnonzero((Av < lo - 1e-6) | (Av > hi + 1e-6))
+        assert bad.size == 0, (seed, sched, bad, Av[bad], lo[bad], hi[bad])
+        assert np.all(v >= prog.lb - 1e-9) and np.all(v <= prog.ub + 1e-6)
+
+
+def test_time_limit_warns_and_stays_feasible():
+    inst = random_instance(4, 7, 3, bandwidth_hz=4e6, deadline_s=(0.03, 0.1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seq = solve_milp(inst, time_limit_s=0.0)
+    assert any(issubclass(w.category, TimeLimitWarning) for w in caught)
+    assert plcore.evaluate(inst, seq).feasible
+    with pytest.warns(TimeLimitWarning):
+        seq = plcore.solve(inst, method="milp", time_limit_s=0.0)
+    assert plcore.evaluate(inst, seq).feasible
+
+
+def test_bad_options():
+    inst = draw(0)
+    with pytest.raises(ValueError, match="max_rounds"):
+        solve_milp(inst, max_rounds=0)
+    with pytest.raises(ValueError, match="time limit"):
+        solve_milp(inst, time_limit_s=-1)
+    with pytest.raises(ValueError, match="initial_cuts"):
+        solve_milp(inst, initial_cuts=-1)
