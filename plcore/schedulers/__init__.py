@@ -10,6 +10,7 @@ from typing import Callable
 from ..model.evaluate import evaluate
 from ..model.instance import Instance
 from .baselines import solve_edf, solve_fcfs_full, solve_no_sharing, solve_random
+from .density_search import solve_density_search
 from .dp import solve_dp
 from .exact import solve_exact
 from .greedy import solve_greedy
@@ -23,6 +24,7 @@ SOLVERS: dict[str, Callable[..., list[int]]] = {
     "fcfs-full": solve_fcfs_full,    # a traditional server: arrival order, whole-model loader
     "random": solve_random,          # seeded random order + admission
     "edf": solve_edf,                # earliest deadline first + admission
+    "density-search": solve_density_search,  # general sharing: value density + local search
 }
 
 # Methods whose schedules are meant for the whole-model loader and are checked under it too.
