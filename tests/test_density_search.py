@@ -147,3 +147,12 @@ def test_options_and_edge_cases():
     tight = random_instance(0, 4, 2, deadline_s=(1e-4, 2e-4))
     assert solve_density_search(tight) == []
     assert "density-search" in plcore.SOLVERS
+
+
+def test_time_limit_returns_a_feasible_schedule():
+    inst = make_instance(seed=2, n_users=1500, sharing="general", deadline_s=(0.5, 20.0),
+                         n_clusters=4, models_per_cluster=5)
+    status = plcore.solve_with_status(inst, "density-search", time_limit_s=1e-4)
+    assert status.stopped == "time limit"
+    assert plcore.evaluate(inst, status.schedule).feasible
+    assert len(status.schedule) >= len(solve_edf(inst))
