@@ -119,7 +119,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
 
     Measured with ``benchmarks/bench_density_search.py`` (general sharing, 200 models, per-user
     deadlines; CPU seconds on a shared 2-core machine, median of 5, index arrays built
-    beforehand): about 0.17 s at 1,000 users, 0.32 s at 10,000 and 1.4 s at 100,000.
+    beforehand): about 0.2 s at 1,000 users, 0.3 s at 10,000 and 1.5 s at 100,000 (medians of
+    two runs of five).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``): every feasible start is offered to
     the clock as it is built (EDF and the two constructions first, which are never interrupted;
