@@ -11,6 +11,7 @@ from ..model.evaluate import evaluate
 from ..model.instance import Instance
 from .baselines import (solve_edf, solve_edf_grouped, solve_fcfs_full, solve_no_sharing,
                         solve_random)
+from .density_search import solve_density_search
 from .dp import solve_dp
 from .exact import solve_exact
 from .greedy import solve_greedy
@@ -27,6 +28,7 @@ SOLVERS: dict[str, Callable[..., list[int]]] = {
     "edf": solve_edf,                # earliest deadline first (ties by user) + admission
     "edf-grouped": solve_edf_grouped,  # EDF, deadline ties by model (a model's users together)
     "milp": solve_milp,              # the optimum from a MILP with lazy bandwidth cuts
+    "density-search": solve_density_search,  # general sharing: value density + local search
 }
 
 # Methods whose schedules are meant for the whole-model loader and are checked under it too.
