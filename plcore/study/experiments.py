@@ -36,7 +36,7 @@ def small_instance(seed: int, case: str, binding: bool):
 
 
 def optimality_trial(seed: int, case: str, binding: bool,
-                     methods=("dp", "greedy", "no-sharing", "edf", "random")) -> pd.DataFrame:
+                     methods=("dp", "greedy", "density-search", "no-sharing", "edf", "random")) -> pd.DataFrame:
     """Every method against the exact optimum on one small instance.
 
     ``dp`` is skipped for the general case (it does not apply). Columns: case, binding, seed,
@@ -62,7 +62,7 @@ def summarize_optimality(df: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-METHODS = ("dp", "greedy", "no-sharing", "fcfs-full", "edf", "random")
+METHODS = ("dp", "greedy", "density-search", "no-sharing", "fcfs-full", "edf", "random")
 
 
 def _columns(changes: dict) -> dict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 METHOD_STYLE = {
     "dp": ("PartialLoading DP", "tab:blue", "o"),
     "greedy": ("PartialLoading greedy", "tab:cyan", "s"),
+    "density-search": ("density search (ours)", "tab:green", "P"),
+    "milp": ("MILP optimum", "black", "*"),
     "no-sharing": ("no sharing (paper's baseline)", "tab:red", "v"),
     "fcfs-full": ("arrival order, full loading", "tab:brown", "D"),
     "edf": ("EDF", "tab:gray", "^"),
