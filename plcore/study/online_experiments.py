@@ -237,20 +237,16 @@ def knee(x, served_share, threshold: float = 0.95) -> float:
 
 
 def glue_figure(fig, name: str) -> str:
-    """Save ``fig`` as the result ``name``'s figure (:func:`plcore.study.notebook.save_figure`)
-    and glue that PNG as ``<name>_fig`` for a ``{glue:figure}`` with a caption and a number.
+    """Save ``fig`` as the result ``name``'s figure and glue its PNG as ``<name>_fig``: the same
+    as ``plcore.study.notebook.save_figure(fig, name, glue_name=f"{name}_fig")``, which the pages
+    call directly (a ``{glue:figure}`` with a number, a caption and alt text shows it).
 
     Returns the glue key.
     """
-    from IPython.display import Image
-    from myst_nb import glue
-
-    from ..paths import result_dir
     from .notebook import save_figure
 
-    save_figure(fig, name, show=False)
     key = f"{name}_fig"
-    glue(key, Image(filename=str(result_dir(name) / f"{name}.png")), display=False)
+    save_figure(fig, name, glue_name=key)
     return key
 
 
