@@ -34,7 +34,8 @@ def test_milp_agrees_with_exact(chunk):
         inst = draw(seed)
         info = {}
         # half of them with every tangent added lazily, so that the cut loop does the work
-        seq = solve_milp(inst, info=info, initial_cuts=6 * (seed % 2))
+        seq = solve_milp(inst, info=info, initial_cuts=6 * (seed % 2),
+                         use_bounds=bool(seed % 3))
         ev = plcore.evaluate(inst, seq)
         assert ev.feasible, (seed, seq, ev.reason)
         assert info["optimal"] and info["stopped"] is None
@@ -73,16 +74,17 @@ def test_tangent_value_and_slope():
             assert np.all(val + slope * (t - s0) * 1e3 <= b * (1 + 1e-12) + 1e-12)
 
 
-@pytest.mark.parametrize("seed", [1, 6, 9, 14, 19, 38])
+@pytest.mark.parametrize("seed", [4, 8, 13, 16, 17, 19])
 def test_no_cut_excludes_a_feasible_schedule(seed):
     # After the whole cut loop, the optimum found by "exact" is still a solution of the program
     # of its count built with every cut generated (tangents and forbidden suffixes), and so are
     # the heuristics' schedules and every suffix of them (feasible too, by monotonicity).
-    # Instances (9 users, binding budget) on which the loop adds cuts lazily and forbids suffixes.
+    # Instances (9 users, binding budget, tight deadlines) on which the loop adds cuts lazily and
+    # forbids suffixes (the combinatorial bounds are off, so that the program does the work).
     inst = random_instance(seed, 9, 3, structure=("general", "bottom")[seed % 2],
-                           bandwidth_hz=6e6, deadline_s=(0.05, 0.15))
+                           bandwidth_hz=1e7, deadline_s=(0.03, 0.1))
     info = {}
-    seq = solve_milp(inst, info=info, initial_cuts=0)
+    seq = solve_milp(inst, info=info, initial_cuts=0, use_bounds=False)
     pool = info["pool"]
     assert info["rounds"] >= 2 and pool.suffixes and any(pool.points)
     cand = np.array([k for k in range(inst.n_users) if plcore.evaluate(inst, [k]).feasible])

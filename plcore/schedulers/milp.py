@@ -25,7 +25,8 @@ _INITIAL_CUTS = 6        # tangent points per user before the first solve
 
 
 def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rounds: int = 500,
-               initial_cuts: int = _INITIAL_CUTS, info: dict | None = None) -> list[int]:
+               initial_cuts: int = _INITIAL_CUTS, use_bounds: bool = True,
+               info: dict | None = None) -> list[int]:
     r"""A maximum-throughput schedule from a MILP solved by HiGHS, with lazy bandwidth cuts.
 
     An exact oracle independent of :func:`~plcore.schedulers.exact.solve_exact`: it returns a
@@ -43,6 +44,9 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     initial_cuts : int, default 6
         Tangent points per user in the first program (spread from ``tau_k`` to its latest start,
         see Notes); 0: every cut is added lazily.
+    use_bounds : bool, default True
+        Rule counts out by the combinatorial bounds before any program (see Notes); False: every
+        count above the heuristics' is settled by a program (to test the program alone).
     info : dict, optional
         Filled in place with ``rounds`` (MILP solves), ``cuts`` (tangent cuts in the last
         program), ``optimal`` (bool: proven), ``stopped`` (None or ``"time limit"``), ``upper``
@@ -191,8 +195,10 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     from .baselines import solve_edf, solve_edf_grouped
     from .greedy import solve_greedy
 
-    best = max((list(solve_greedy(instance)), list(solve_edf(instance)),
-                list(solve_edf_grouped(instance))), key=len)
+    from .density_search import solve_density_search
+
+    best = max((list(solve_density_search(instance)), list(solve_greedy(instance)),
+                list(solve_edf(instance)), list(solve_edf_grouped(instance))), key=len)
     clock.offer(best)
     if len(best) == len(cand):     # every candidate served: nothing to prove
         stats.update(optimal=True, upper=len(cand))
@@ -204,7 +210,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     if info is not None:
         info["pool"] = pool          # internal: lets tests check the cuts
     best, proven = _count_loop(instance, cand, best, pool, int(initial_cuts), stop_at, clock,
-                               stats, max_rounds)
+                               stats, max_rounds, bool(use_bounds))
     program = stats.pop("program", None)
     if info is not None and program is not None:
         info["program"] = program
@@ -258,7 +264,8 @@ class _Pool:
 class _CountProgram:
     """Is there a schedule of exactly ``c`` of the candidate users? (slots all filled)."""
 
-    def __init__(self, instance: Instance, users: np.ndarray, c: int, pool: _Pool):
+    def __init__(self, instance: Instance, users: np.ndarray, c: int, pool: _Pool,
+                 load_lb_s: np.ndarray | None = None):
         from scipy import sparse
 
         self.inst, self.users, self.c, self.pool, self.sparse = instance, users, c, pool, sparse
@@ -294,16 +301,11 @@ class _CountProgram:
 
         lb = np.zeros(ix)
         ub = np.full(ix, np.inf)
-        # Slot p and the c - 1 - p slots after it hold c - p users, each inferring at least
-        # pmin, all by their deadlines; started at S_p they meet them only if, with their
-        # deadlines sorted, S_p + i pmin <= delta_i for every i (earliest deadline first is the
-        # best order), so S_p <= min_i (delta_i - i pmin), largest when they are the users of the
-        # latest deadlines: slot_cap[p]. User k starts there by that and by its latest start.
-        pmin = float(infer.min())
-        top = np.sort(d)[::-1][:c][::-1]            # the c latest deadlines, ascending
-        slot_cap = np.array([np.min(top[c - (c - p):] - pmin * np.arange(1, c - p + 1))
-                             for p in range(c)])
-        cap = np.minimum(self.hi_s[:, None] * _MS, slot_cap[None, :])
+        # The latest start of each user in each slot (deadlines, inference and the least loads
+        # the users around it need: _slot_caps), in the program's own deadlines.
+        if load_lb_s is None:
+            load_lb_s = _load_lower_bounds(arr, users)
+        cap, slot_cap = _slot_caps(c, d, infer, load_lb_s * _MS, m_loc, float(fres.min()))
         self.cap = cap
         ub[X] = 1.0
         ub[X[(cap < tau_ms[:, None]) | (cap < fres.min())]] = 0.0
@@ -469,7 +471,8 @@ def _earliest_arrival(instance: Instance, users: np.ndarray) -> np.ndarray:
         return np.where(D > 0, D / rB, 0.0)
 
 
-def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats, max_rounds):
+def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats, max_rounds,
+                use_bounds=True):
     """Raise the count from ``len(best) + 1`` until no schedule of that many users exists."""
     users = np.array(cand, dtype=int)
     n = users.size
@@ -481,9 +484,23 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
                 frac = (np.arange(1, initial_cuts + 1) / initial_cuts) ** 2
                 pool.points[k].extend((tau[k] + (hi[k] - tau[k]) * frac).tolist())
     loc = {int(u): i for i, u in enumerate(users)}
+    load_lb = _load_lower_bounds(instance.arrays, users)
+    from .bounds import upper_bound
+
+    # Combinatorial bounds first: a count they rule out needs no program.
+    if stop_at is not None and time.perf_counter() >= stop_at:
+        return best, False
+    top = n
+    if use_bounds:
+        top = min(n, upper_bound(instance))
+        c = len(best) + 1
+        while c <= top and _assignment_bound(instance, users, c, load_lb):
+            c += 1
+        top = c - 1
+    stats["bound"] = top
     c = len(best) + 1
-    while c <= n:
-        program = _CountProgram(instance, users, c, pool)
+    while c <= top:
+        program = _CountProgram(instance, users, c, pool, load_lb)
         stats["program"] = program
         while True:
             if stats["rounds"] >= max_rounds:
@@ -520,5 +537,111 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
             pool.suffixes.append(suffix)
             program._forbid(suffix)
         c += 1
-    stats["upper"] = n
+    stats["upper"] = top
     return best, True
+
+
+def _load_lower_bounds(arr, users: np.ndarray) -> np.ndarray:
+    """``A[m, r]`` (s): no sequence of model loads that starts or ends at local model ``m`` and
+    visits models holding ``r`` of the candidates other than one user of ``m`` takes less.
+
+    A walk over models costs at least the spanning tree its first entries into each model form
+    (each edge a real load, in either direction no cheaper than ``W[a, b] = min(link[a, b],
+    link[b, a])``), so at least the minimum spanning tree under ``W`` of the models it visits.
+    That tree weighs ``int_0^inf (components of the graph of edges lighter than theta, on the
+    visited models) - 1 dtheta``; at each ``theta`` the visited models touch at least
+    ``q_theta`` components of that graph on *all* models, the fewest (the root's first, then the
+    largest) whose users cover the ``r`` others. Integrating ``q_theta - 1`` over the distinct
+    weights gives ``A``. O(|M|^3 + |M|^2 n) for ``|M|`` models.
+    """
+    models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
+    nm, n = models.size, users.size
+    cnt = np.bincount(m_loc, minlength=nm)
+    link = arr.link_s[np.ix_(models, models)]
+    W = np.minimum(link, link.T)
+    ia, ib = np.triu_indices(nm, 1)
+    thr = np.unique(np.r_[0.0, W[ia, ib]])
+    A = np.zeros((nm, n + 1))
+    r = np.arange(n + 1)
+    for i in range(1, thr.size):
+        parent = np.arange(nm)
+
+        def find(a):
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        for a, b in zip(ia[W[ia, ib] <= thr[i - 1]], ib[W[ia, ib] <= thr[i - 1]]):
+            parent[find(a)] = find(b)
+        _, lab = np.unique([find(a) for a in range(nm)], return_inverse=True)
+        size = np.bincount(lab, weights=cnt).astype(int)
+        for m in range(nm):
+            own = size[lab[m]] - 1
+            cum = np.r_[0, np.cumsum(np.sort(np.delete(size, lab[m]))[::-1])]
+            extra = np.where(r <= own, 0, np.searchsorted(cum, r - own, side="left"))
+            A[m] += (thr[i] - thr[i - 1]) * extra
+    return A
+
+
+def _slot_caps(c: int, d: np.ndarray, infer: np.ndarray, A: np.ndarray, m_loc: np.ndarray,
+               fres_min: float):
+    """Latest inference start ``cap[k, p]`` of candidate k in slot p of a schedule of c users
+    (-inf where k cannot sit in slot p), and each slot's cap ``slot_cap[p]`` (any user).
+
+    All in one unit of time: deadlines ``d``, inference times ``infer``, load bounds ``A`` (from
+    :func:`_load_lower_bounds`, rows by local model ``m_loc``) and ``fres_min``, the cheapest
+    load of a candidate's model from the resident blocks. ``cap[k, p]`` is the least of:
+
+    * k's own latest start ``d_k - infer_k``;
+    * ``slot_cap[p] = min_i (delta_i - i pmin)``: slot p and the ``c - 1 - p`` after it hold
+      ``c - p`` users, each inferring at least ``pmin``, that meet their deadlines from the
+      slot's start on, which earliest-deadline-first does best; ``delta`` are the ``c - p``
+      latest deadlines, ascending (the schedule's own deadlines are no later, one by one);
+    * for ``p < c - 1``, ``d'_k - infer_k - (c - 1 - p) pmin - A[m_k, c - 1 - p]``: the ``c - 1
+      - p`` users after k, the last done by ``d'_k`` (the latest deadline of a user other than k), infer
+      at least ``pmin`` each, and the models they need are loaded after k's start, which takes
+      at least ``A[m_k, c - 1 - p]`` in all.
+
+    Slot p is out of k's reach (``-inf``) when ``fres_min + A[m_k, p] + p pmin + infer_k > d_k``:
+    before k come p users, each inferring at least ``pmin``, and the loads that bring their
+    models and k's own from the resident blocks (a walk ending at ``m_k``).
+    """
+    n = d.size
+    pmin = float(infer.min())
+    top = np.sort(d)[::-1][:c][::-1]            # the c latest deadlines, ascending
+    slot_cap = np.array([np.min(top[p:] - pmin * np.arange(1, c - p + 1)) for p in range(c)])
+    order = np.argsort(d)[::-1]
+    d_other = np.full(n, d[order[0]])
+    d_other[order[0]] = d[order[1]] if n > 1 else -np.inf
+    after = c - 1 - np.arange(c)
+    cap = np.minimum((d - infer)[:, None], slot_cap[None, :])
+    follow = d_other[:, None] - infer[:, None] - after[None, :] * pmin - A[m_loc][:, after]
+    cap = np.minimum(cap, np.where(after[None, :] > 0, follow, np.inf))   # none after the last
+    before = fres_min + A[m_loc][:, :c] + np.arange(c)[None, :] * pmin
+    cap[before + infer[:, None] > d[:, None]] = -np.inf
+    return cap, slot_cap
+
+
+def _assignment_bound(instance: Instance, users: np.ndarray, c: int, A_s: np.ndarray) -> bool:
+    """False when no schedule of ``c`` of the candidates ``users`` fits the budget: even the
+    cheapest assignment of c of them to the c slots, each at its slot's latest start
+    (:func:`_slot_caps`, with the deadlines relaxed by the feasibility tolerance), needs more
+    than B. True: no conclusion. O(n c^2) (``scipy.optimize.linear_sum_assignment``)."""
+    from scipy.optimize import linear_sum_assignment
+
+    from ..model.timeline import BANDWIDTH_RTOL
+
+    arr = instance.arrays
+    m_loc = np.unique(arr.model_of[users], return_inverse=True)[1]
+    fres_min = float(arr.from_resident_s[arr.model_of[users]].min())
+    cap, _ = _slot_caps(c, arr.deadline_s[users] + arr.time_tol_s, arr.infer_s[users], A_s,
+                        m_loc, fres_min)
+    ok = cap > 0
+    beta = np.full(cap.shape, np.inf)
+    kk, pp = np.nonzero(ok)
+    beta[kk, pp] = user_bandwidth(instance, users[kk], cap[kk, pp])
+    big = 1e6 * max(instance.bandwidth_hz, 1.0)
+    cost = np.where(np.isfinite(beta), np.minimum(beta, big), big)
+    rows, cols = linear_sum_assignment(cost)
+    return bool(cost[rows, cols].sum() <= instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL))
