@@ -8,6 +8,7 @@ import pytest
 import plcore
 from plcore.model.timeline import user_bandwidth
 from plcore.schedulers.limits import TimeLimitWarning
+from plcore.schedulers import milp as milp_module
 from plcore.schedulers.milp import _CountProgram, _tangent, solve_milp
 from plcore.study.synthetic import random_instance
 
@@ -75,16 +76,19 @@ def test_tangent_value_and_slope():
 
 
 @pytest.mark.parametrize("seed", [4, 8, 13, 16, 17, 19])
-def test_no_cut_excludes_a_feasible_schedule(seed):
+def test_no_cut_excludes_a_feasible_schedule(seed, monkeypatch):
     # After the whole cut loop, the optimum found by "exact" is still a solution of the program
     # of its count built with every cut generated (tangents and forbidden suffixes), and so are
     # the heuristics' schedules and every suffix of them (feasible too, by monotonicity).
     # Instances (9 users, binding budget, tight deadlines) on which the loop adds cuts lazily and
-    # forbids suffixes (the combinatorial bounds are off, so that the program does the work).
+    # forbids suffixes (the combinatorial bounds and the slot-wise tangents are off in the solve,
+    # so that the loop does the work; the programs checked below have every cut).
     inst = random_instance(seed, 9, 3, structure=("general", "bottom")[seed % 2],
                            bandwidth_hz=1e7, deadline_s=(0.03, 0.1))
     info = {}
-    seq = solve_milp(inst, info=info, initial_cuts=0, use_bounds=False)
+    with monkeypatch.context() as mp:
+        mp.setattr(milp_module, "_SLOT_FRACTIONS", ())
+        seq = solve_milp(inst, info=info, initial_cuts=0, use_bounds=False)
     pool = info["pool"]
     assert info["rounds"] >= 2 and pool.suffixes and any(pool.points)
     cand = np.array([k for k in range(inst.n_users) if plcore.evaluate(inst, [k]).feasible])

@@ -22,6 +22,9 @@ _MHZ = 1e-6
 _DEADLINE_MARGIN_MS = 1e-6
 _BUDGET_RTOL = 1e-7
 _INITIAL_CUTS = 6        # tangent points per user before the first solve
+# Where the slot-wise tangent cuts touch, as shares of the way from a slot's earliest to its latest
+# start (the latest first: starts are as late as possible).
+_SLOT_FRACTIONS = (1.0, 0.8, 0.55, 0.3, 0.1)
 
 
 def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rounds: int = 500,
@@ -265,7 +268,7 @@ class _CountProgram:
     """Is there a schedule of exactly ``c`` of the candidate users? (slots all filled)."""
 
     def __init__(self, instance: Instance, users: np.ndarray, c: int, pool: _Pool,
-                 load_lb_s: np.ndarray | None = None):
+                 load_lb_s: np.ndarray | None = None, slot_cuts: int = 4):
         from scipy import sparse
 
         self.inst, self.users, self.c, self.pool, self.sparse = instance, users, c, pool, sparse
@@ -305,7 +308,8 @@ class _CountProgram:
         # the users around it need: _slot_caps), in the program's own deadlines.
         if load_lb_s is None:
             load_lb_s = _load_lower_bounds(arr, users)
-        cap, slot_cap = _slot_caps(c, d, infer, load_lb_s * _MS, m_loc, float(fres.min()))
+        cap, slot_cap, first_ms = _slot_caps(c, d, infer, load_lb_s * _MS, m_loc,
+                                             float(fres.min()))
         self.cap = cap
         ub[X] = 1.0
         ub[X[(cap < tau_ms[:, None]) | (cap < fres.min())]] = 0.0
@@ -363,6 +367,14 @@ class _CountProgram:
         self.n_cuts = 0
         for k in range(n):
             self._tangents(k, pool.points[k])
+        # Slot-wise tangents: in slot p user k starts between max(tau_k, first_ms[k,p]) and
+        # cap[k,p]; one cut per fraction f takes, for each slot, the tangent at the point a share
+        # f of the way between them (valid: at most one slot holds k, and each is a tangent).
+        lo_ms = np.maximum(tau_ms[:, None], first_ms)
+        for f in _SLOT_FRACTIONS[:slot_cuts]:
+            pts = np.where(ub[X] > 0, lo_ms + f * (cap - lo_ms), np.nan)
+            for k in range(n):
+                self._slot_tangents(k, pts[k])
         for suf in pool.suffixes:
             self._forbid(suf)
 
@@ -389,6 +401,21 @@ class _CountProgram:
             self._add([self.T[k]] + list(self.X[k]) + list(self.SIG[k]),
                       [1.0] + [-(v - g * s0)] * c + [-g] * c, 0.0, np.inf)
             self.n_cuts += 1
+
+    def _slot_tangents(self, k: int, pts_ms: np.ndarray) -> None:
+        """One cut for user k (local index) from a tangent point per slot (ms; NaN: none, the
+        slot is out of k's reach and its x is fixed at 0)."""
+        ok = np.isfinite(pts_ms) & (pts_ms > self.tau_s[k] * _MS)
+        if not ok.any():
+            return
+        val, slope = _tangent(self.inst, np.full(int(ok.sum()), self.users[k]), pts_ms[ok] / _MS)
+        if not (np.all(np.isfinite(val)) and np.all(np.isfinite(slope))):
+            return
+        s0 = pts_ms[ok]
+        # t_k - sum_p [(v_p - g_p s0_p) x[k,p] + g_p sigma[k,p]] >= 0 over the slots in reach
+        self._add([self.T[k]] + list(self.X[k, ok]) + list(self.SIG[k, ok]),
+                  [1.0] + list(-(val - slope * s0)) + list(-slope), 0.0, np.inf)
+        self.n_cuts += 1
 
     def _forbid(self, suffix) -> None:
         """No schedule ends with ``suffix`` (local user indices)."""
@@ -587,7 +614,8 @@ def _load_lower_bounds(arr, users: np.ndarray) -> np.ndarray:
 def _slot_caps(c: int, d: np.ndarray, infer: np.ndarray, A: np.ndarray, m_loc: np.ndarray,
                fres_min: float):
     """Latest inference start ``cap[k, p]`` of candidate k in slot p of a schedule of c users
-    (-inf where k cannot sit in slot p), and each slot's cap ``slot_cap[p]`` (any user).
+    (-inf where k cannot sit in slot p), each slot's cap ``slot_cap[p]`` (any user) and the
+    earliest start ``early[k, p]``.
 
     All in one unit of time: deadlines ``d``, inference times ``infer``, load bounds ``A`` (from
     :func:`_load_lower_bounds`, rows by local model ``m_loc``) and ``fres_min``, the cheapest
@@ -603,9 +631,10 @@ def _slot_caps(c: int, d: np.ndarray, infer: np.ndarray, A: np.ndarray, m_loc: n
       at least ``pmin`` each, and the models they need are loaded after k's start, which takes
       at least ``A[m_k, c - 1 - p]`` in all.
 
-    Slot p is out of k's reach (``-inf``) when ``fres_min + A[m_k, p] + p pmin + infer_k > d_k``:
-    before k come p users, each inferring at least ``pmin``, and the loads that bring their
-    models and k's own from the resident blocks (a walk ending at ``m_k``).
+    ``early[k, p] = fres_min + A[m_k, p] + p pmin`` is the earliest start of k in slot p: before
+    k come p users, each inferring at least ``pmin``, and the loads that bring their models and
+    k's own from the resident blocks (a walk ending at ``m_k``). Slot p is out of k's reach
+    (``cap = -inf``) when ``early + infer_k > d_k`` or ``early > cap``.
     """
     n = d.size
     pmin = float(infer.min())
@@ -619,8 +648,8 @@ def _slot_caps(c: int, d: np.ndarray, infer: np.ndarray, A: np.ndarray, m_loc: n
     follow = d_other[:, None] - infer[:, None] - after[None, :] * pmin - A[m_loc][:, after]
     cap = np.minimum(cap, np.where(after[None, :] > 0, follow, np.inf))   # none after the last
     before = fres_min + A[m_loc][:, :c] + np.arange(c)[None, :] * pmin
-    cap[before + infer[:, None] > d[:, None]] = -np.inf
-    return cap, slot_cap
+    cap[(before + infer[:, None] > d[:, None]) | (before > cap)] = -np.inf
+    return cap, slot_cap, before
 
 
 def _assignment_bound(instance: Instance, users: np.ndarray, c: int, A_s: np.ndarray) -> bool:
@@ -635,7 +664,7 @@ def _assignment_bound(instance: Instance, users: np.ndarray, c: int, A_s: np.nda
     arr = instance.arrays
     m_loc = np.unique(arr.model_of[users], return_inverse=True)[1]
     fres_min = float(arr.from_resident_s[arr.model_of[users]].min())
-    cap, _ = _slot_caps(c, arr.deadline_s[users] + arr.time_tol_s, arr.infer_s[users], A_s,
+    cap, _, _ = _slot_caps(c, arr.deadline_s[users] + arr.time_tol_s, arr.infer_s[users], A_s,
                         m_loc, fres_min)
     ok = cap > 0
     beta = np.full(cap.shape, np.inf)
