@@ -24,7 +24,7 @@ _BUDGET_RTOL = 1e-7
 _INITIAL_CUTS = 6        # tangent points per user before the first solve
 # Where the slot-wise tangent cuts touch, as shares of the way from a slot's earliest to its latest
 # start (the latest first: starts are as late as possible).
-_SLOT_FRACTIONS = (1.0, 0.8, 0.55, 0.3, 0.1)
+_SLOT_FRACTIONS = (1.0, 0.8, 0.55, 0.3)
 
 
 def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rounds: int = 500,
@@ -53,8 +53,9 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     info : dict, optional
         Filled in place with ``rounds`` (MILP solves), ``cuts`` (tangent cuts in the last
         program), ``optimal`` (bool: proven), ``stopped`` (None or ``"time limit"``), ``upper``
-        (an upper bound on the throughput proven, an int, or None) and ``candidates`` (users that
-        can be served alone).
+        (an upper bound on the throughput proven, an int, or None), ``bound`` (the count the
+        combinatorial bounds left open, or the number of candidates without them) and
+        ``candidates`` (users that can be served alone).
 
     Returns
     -------
@@ -99,8 +100,39 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     resident blocks than the old first model and the link to it did). So the optimum is the
     largest ``c`` for which a schedule of exactly ``c`` users exists, and the solver asks
     "is there one?" for ``c = n0 + 1, n0 + 2, ...``, where ``n0`` is the throughput of the best
-    of the schedules of ``greedy``, ``edf`` and ``edf-grouped`` (if it serves every candidate, it
-    is returned at once). The first ``c`` with no schedule proves ``c - 1`` optimal.
+    of the schedules of ``density-search``, ``greedy``, ``edf`` and ``edf-grouped`` (if it serves
+    every candidate, it is returned at once). The first ``c`` with no schedule proves ``c - 1``
+    optimal.
+
+    **Bounds before programs** (``use_bounds``). Counts above :func:`~plcore.schedulers.bounds.
+    upper_bound` need no program, nor do counts the *assignment bound* rules out: in a schedule
+    of ``c`` users, user k in slot p starts no later than ``cap[k,p]`` and no earlier than
+    ``first[k,p]`` (below), and its least bandwidth is at least ``beta_k(cap[k,p])``; if even the
+    cheapest assignment of ``c`` candidates to the ``c`` slots at these costs (Hungarian method,
+    ``scipy.optimize.linear_sum_assignment``) needs more than ``B``, no schedule of ``c`` users
+    fits (deadlines relaxed here by the feasibility tolerance, so that the bound holds for
+    :func:`plcore.evaluate`). Feasibility being monotone, the first count ruled out settles all
+    larger ones.
+
+    **Least loads.** ``A[m, r]``: a sequence of loads that starts (or ends) at model ``m`` and
+    reaches models holding ``r`` candidates besides one user of ``m`` takes at least ``A[m, r]``.
+    The first entries into each model visited form a spanning tree of those models whose edges
+    are real loads, each no cheaper than ``W[a,b] = min(link[a,b], link[b,a])``; a minimum
+    spanning tree weighs ``int (components of the graph of edges lighter than theta) - 1
+    dtheta``, and at each ``theta`` the models visited touch at least as many components of that
+    graph (on all models) as the fewest components, ``m``'s first and then the largest, whose
+    users number ``r`` or more.
+
+    **Slot caps.** ``cap[k,p]`` is the least of ``d_k - infer_k``; ``min_i (delta_i - i pmin)``
+    (slot p and the ``c - 1 - p`` after it hold ``c - p`` users, each inferring at least
+    ``pmin``, that meet their deadlines from the slot's start on, which earliest-deadline-first
+    does best; ``delta`` are the ``c - p`` latest deadlines, ascending); and, for ``p < c - 1``,
+    ``d'_k - infer_k - (c - 1 - p) pmin - A[m_k, c - 1 - p]`` (the users after k infer and have
+    their models loaded after k starts, the last done by ``d'_k``, the latest deadline of a user
+    other than k). ``first[k,p] = fres_min + A[m_k, p] + p pmin``: the p users before k infer and
+    their models and k's are loaded from the resident blocks (at least ``fres_min``, the
+    cheapest such load) first. Slot p is out of k's reach if ``first + infer_k > d_k`` or
+    ``first > cap``.
 
     **The program for a count c** (times in ms, bandwidth in MHz; ``m_k`` user k's model,
     ``M`` the models of ``K``, ``link[a,b]`` the partial-loading time of b after a,
@@ -119,16 +151,16 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     * Deadlines: ``S[p] + sum_k infer_k x[k,p] <= sum_k d_k x[k,p]``.
     * Starts: ``sum_k sigma[k,p] <= S[p]`` and ``tau_k x[k,p] <= sigma[k,p] <= cap[k,p]
       x[k,p]``. ``tau_k = D_k / r_k(B)``: even the whole budget delivers k's data no earlier.
-      ``cap[k,p] = min(d_k - infer_k, min_i (delta_i - i pmin))``: slot p and the ``c - 1 - p``
-      after it hold ``c - p`` users, each inferring at least ``pmin``, that must meet their
-      deadlines from ``S[p]`` on, which earliest-deadline-first does best; ``delta`` are the
-      ``c - p`` latest deadlines, ascending. ``x[k,p] = 0`` where ``cap`` is below ``tau_k``.
+      ``cap[k,p]`` and ``first[k,p]`` are the slot caps above, under the program's deadlines;
+      ``x[k,p] = 0`` where slot p is out of k's reach or ``cap`` is below ``tau_k``.
     * Bandwidth: ``sum_k t_k <= B``; ``t_k >= sum_p beta_k(cap[k,p]) x[k,p]``; and the *tangent
       cuts*: for each point ``s0`` of user k's set, ``t_k >= sum_p (beta_k(s0) - beta_k'(s0) s0)
       x[k,p] + beta_k'(s0) s_k``, the tangent of ``beta_k`` at ``s0`` when k is served, ``t_k >=
       0`` when not. ``beta_k`` is convex and decreasing in the start time (MODEL.md section 2),
       so each tangent lies below it. The set starts with ``initial_cuts`` points from ``tau_k``
-      to ``d_k - infer_k``.
+      to ``d_k - infer_k``. *Slot-wise tangents*: four more cuts per user, each with its own
+      point in each slot p, a share (1, 0.8, 0.55, 0.3) of the way from ``max(tau_k, first[k,p])``
+      to ``cap[k,p]`` (valid: at most one slot holds k, and each term is a tangent).
     * Capacity before each distinct deadline d: ``sum_{k: d_k <= d} infer_k x_k + sum_m w_m
       u[d,m] <= d``, ``u[d,m_k] >= x_k`` (``x_k = sum_p x[k,p]``), ``w_m`` the least time a
       load of m takes (from the resident blocks or another model): every model used before d is
@@ -145,8 +177,9 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
 
     **Why it is exact.** Every feasible schedule of ``c`` users, with its ALAP starts as ``S`` and
     ``sigma`` and its least bandwidths as ``t``, satisfies every row (cuts included); the tests
-    check this for the optimum of :func:`~plcore.schedulers.exact.solve_exact`. Conversely a
-    solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at least as late),
+    check this for the optimum of :func:`~plcore.schedulers.exact.solve_exact`, and that the
+    load bound, slot caps and assignment bound admit every feasible schedule they are tried on.
+    Conversely a solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at least as late),
     and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each round forbids a
     suffix for good, so the loop is finite.
 
@@ -158,7 +191,8 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     **Size and cost.** ``n c`` binaries, ``O(n c + c |M|^2)`` continuous variables, ``O(n c + n
     |d|)`` rows plus the cuts, per count; each solved by HiGHS's branch and cut, exponential in
     the worst case. Proving that no longer schedule exists is the hard part when the budget
-    binds: the relaxation then easily spreads users over slots. The benchmark
+    binds: the relaxation then easily spreads users over slots, where model changes cost
+    nothing, and a program of 20 users can take HiGHS minutes. The benchmark
     ``benchmarks/bench_milp.py`` measures how far it reaches. ``scipy.optimize`` is imported on
     the first solve.
     """
@@ -268,7 +302,7 @@ class _CountProgram:
     """Is there a schedule of exactly ``c`` of the candidate users? (slots all filled)."""
 
     def __init__(self, instance: Instance, users: np.ndarray, c: int, pool: _Pool,
-                 load_lb_s: np.ndarray | None = None, slot_cuts: int = 4):
+                 load_lb_s: np.ndarray | None = None):
         from scipy import sparse
 
         self.inst, self.users, self.c, self.pool, self.sparse = instance, users, c, pool, sparse
@@ -371,7 +405,7 @@ class _CountProgram:
         # cap[k,p]; one cut per fraction f takes, for each slot, the tangent at the point a share
         # f of the way between them (valid: at most one slot holds k, and each is a tangent).
         lo_ms = np.maximum(tau_ms[:, None], first_ms)
-        for f in _SLOT_FRACTIONS[:slot_cuts]:
+        for f in _SLOT_FRACTIONS:
             pts = np.where(ub[X] > 0, lo_ms + f * (cap - lo_ms), np.nan)
             for k in range(n):
                 self._slot_tangents(k, pts[k])
@@ -626,15 +660,15 @@ def _slot_caps(c: int, d: np.ndarray, infer: np.ndarray, A: np.ndarray, m_loc: n
       ``c - p`` users, each inferring at least ``pmin``, that meet their deadlines from the
       slot's start on, which earliest-deadline-first does best; ``delta`` are the ``c - p``
       latest deadlines, ascending (the schedule's own deadlines are no later, one by one);
-    * for ``p < c - 1``, ``d'_k - infer_k - (c - 1 - p) pmin - A[m_k, c - 1 - p]``: the ``c - 1
-      - p`` users after k, the last done by ``d'_k`` (the latest deadline of a user other than k), infer
-      at least ``pmin`` each, and the models they need are loaded after k's start, which takes
-      at least ``A[m_k, c - 1 - p]`` in all.
+    * for ``p < c - 1``, ``d'_k - infer_k - (c - 1 - p) pmin - A[m_k, c - 1 - p]``: the
+      ``c - 1 - p`` users after k, the last done by ``d'_k`` (the latest deadline of a user other
+      than k), infer at least ``pmin`` each, and the models they need are loaded after k's
+      start, which takes at least ``A[m_k, c - 1 - p]`` in all.
 
     ``early[k, p] = fres_min + A[m_k, p] + p pmin`` is the earliest start of k in slot p: before
     k come p users, each inferring at least ``pmin``, and the loads that bring their models and
     k's own from the resident blocks (a walk ending at ``m_k``). Slot p is out of k's reach
-    (``cap = -inf``) when ``early + infer_k > d_k`` or ``early > cap``.
+    (``cap = -inf``) when ``early + infer_k > d_k`` or ``early > cap``. O(n c).
     """
     n = d.size
     pmin = float(infer.min())
