@@ -179,9 +179,9 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     ``sigma`` and its least bandwidths as ``t``, satisfies every row (cuts included); the tests
     check this for the optimum of :func:`~plcore.schedulers.exact.solve_exact`, and that the
     load bound, slot caps and assignment bound admit every feasible schedule they are tried on.
-    Conversely a solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at least as late),
-    and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each round forbids a
-    suffix for good, so the loop is finite.
+    Conversely a solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at
+    least as late), and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each
+    round forbids a suffix for good, so the loop is finite.
 
     **Tolerances.** The program meets each deadline 1 ns early and the budget with a relative
     1e-7 to spare, so that HiGHS's feasibility tolerances cannot admit a schedule that misses
