@@ -213,7 +213,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
         deadlines.append(clock.deadline)
     stop_at = min(deadlines) if deadlines else None
     stats = {"rounds": 0, "cuts": 0, "optimal": False, "stopped": None, "upper": None,
-             "candidates": 0}
+             "bound": None, "candidates": 0}
     if info is not None:
         info.clear()
         info.update(stats)
@@ -613,7 +613,7 @@ def _load_lower_bounds(arr, users: np.ndarray) -> np.ndarray:
     visited models) - 1 dtheta``; at each ``theta`` the visited models touch at least
     ``q_theta`` components of that graph on *all* models, the fewest (the root's first, then the
     largest) whose users cover the ``r`` others. Integrating ``q_theta - 1`` over the distinct
-    weights gives ``A``. O(|M|^3 + |M|^2 n) for ``|M|`` models.
+    weights gives ``A``. O(|M|^3 (log |M| + n)) for ``|M|`` models (at most |M|^2 / 2 weights).
     """
     models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
     nm, n = models.size, users.size
@@ -624,17 +624,22 @@ def _load_lower_bounds(arr, users: np.ndarray) -> np.ndarray:
     thr = np.unique(np.r_[0.0, W[ia, ib]])
     A = np.zeros((nm, n + 1))
     r = np.arange(n + 1)
+    parent = np.arange(nm)
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    by_weight = np.argsort(W[ia, ib], kind="stable")
+    e = 0
     for i in range(1, thr.size):
-        parent = np.arange(nm)
-
-        def find(a):
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
-        for a, b in zip(ia[W[ia, ib] <= thr[i - 1]], ib[W[ia, ib] <= thr[i - 1]]):
-            parent[find(a)] = find(b)
+        # join the models linked by loads no heavier than thr[i - 1] (Kruskal's order)
+        while e < by_weight.size and W[ia[by_weight[e]], ib[by_weight[e]]] <= thr[i - 1]:
+            a, b = find(ia[by_weight[e]]), find(ib[by_weight[e]])
+            parent[a] = b
+            e += 1
         _, lab = np.unique([find(a) for a in range(nm)], return_inverse=True)
         size = np.bincount(lab, weights=cnt).astype(int)
         for m in range(nm):
