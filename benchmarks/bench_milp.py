@@ -7,6 +7,8 @@ Instances: ``plcore.study.scenarios.make_instance`` with per-user deadlines draw
 wall-clock limit (``--limit``, seconds); the CSV has one row per instance (CPU seconds, users
 served, whether optimality was proven, the proven upper bound, MILP rounds), and the summary
 printed at the end gives medians over seeds and how many were solved to proven optimality.
+``bound`` is the largest count the combinatorial bounds left open (None where the heuristics
+already served every candidate).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def main() -> None:
                                  cpu_s=time.process_time() - c0,
                                  wall_s=time.perf_counter() - w0, served=len(seq),
                                  optimal=bool(info["optimal"]), upper=info["upper"],
+                                 bound=info.get("bound"),
                                  rounds=info["rounds"], candidates=info["candidates"],
                                  limit_s=args.limit, machine=platform.node()))
                 print(rows[-1], flush=True)

@@ -4,11 +4,16 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import plcore
 from plcore.model.timeline import user_bandwidth
 from plcore.schedulers.limits import TimeLimitWarning
-from plcore.schedulers.milp import _CountProgram, _tangent, solve_milp
+from plcore.schedulers import milp as milp_module
+from plcore.schedulers.bounds import upper_bound
+from plcore.schedulers.milp import (_assignment_bound, _CountProgram, _load_lower_bounds,
+                                    _slot_caps, _tangent, solve_milp)
 from plcore.study.synthetic import random_instance
 
 
@@ -34,7 +39,8 @@ def test_milp_agrees_with_exact(chunk):
         inst = draw(seed)
         info = {}
         # half of them with every tangent added lazily, so that the cut loop does the work
-        seq = solve_milp(inst, info=info, initial_cuts=6 * (seed % 2))
+        seq = solve_milp(inst, info=info, initial_cuts=6 * (seed % 2),
+                         use_bounds=bool(seed % 3))
         ev = plcore.evaluate(inst, seq)
         assert ev.feasible, (seed, seq, ev.reason)
         assert info["optimal"] and info["stopped"] is None
@@ -73,16 +79,20 @@ def test_tangent_value_and_slope():
             assert np.all(val + slope * (t - s0) * 1e3 <= b * (1 + 1e-12) + 1e-12)
 
 
-@pytest.mark.parametrize("seed", [1, 6, 9, 14, 19, 38])
-def test_no_cut_excludes_a_feasible_schedule(seed):
+@pytest.mark.parametrize("seed", [4, 8, 13, 16, 17, 19])
+def test_no_cut_excludes_a_feasible_schedule(seed, monkeypatch):
     # After the whole cut loop, the optimum found by "exact" is still a solution of the program
     # of its count built with every cut generated (tangents and forbidden suffixes), and so are
     # the heuristics' schedules and every suffix of them (feasible too, by monotonicity).
-    # Instances (9 users, binding budget) on which the loop adds cuts lazily and forbids suffixes.
+    # Instances (9 users, binding budget, tight deadlines) on which the loop adds cuts lazily and
+    # forbids suffixes (the combinatorial bounds and the slot-wise tangents are off in the solve,
+    # so that the loop does the work; the programs checked below have every cut).
     inst = random_instance(seed, 9, 3, structure=("general", "bottom")[seed % 2],
-                           bandwidth_hz=6e6, deadline_s=(0.05, 0.15))
+                           bandwidth_hz=1e7, deadline_s=(0.03, 0.1))
     info = {}
-    seq = solve_milp(inst, info=info, initial_cuts=0)
+    with monkeypatch.context() as mp:
+        mp.setattr(milp_module, "_SLOT_FRACTIONS", ())
+        seq = solve_milp(inst, info=info, initial_cuts=0, use_bounds=False)
     pool = info["pool"]
     assert info["rounds"] >= 2 and pool.suffixes and any(pool.points)
     cand = np.array([k for k in range(inst.n_users) if plcore.evaluate(inst, [k]).feasible])
@@ -123,3 +133,49 @@ def test_bad_options():
         solve_milp(inst, time_limit_s=-1)
     with pytest.raises(ValueError, match="initial_cuts"):
         solve_milp(inst, initial_cuts=-1)
+
+
+def _feasible_schedules(inst, rng, tries=60):
+    """The optimum, the heuristics' schedules, random feasible orders, and all their suffixes."""
+    out = [plcore.solve(inst, method=m) for m in ("exact", "greedy", "edf", "density-search")]
+    n = inst.n_users
+    for _ in range(tries):
+        seq = [int(u) for u in rng.permutation(n)[: int(rng.integers(1, n + 1))]]
+        if plcore.evaluate(inst, seq).feasible:
+            out.append(seq)
+    return [s[i:] for s in out for i in range(len(s)) if s]
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000))
+def test_bounds_admit_every_feasible_schedule(seed):
+    # The load bound, the slot caps and earliest starts, and the assignment bound, checked on
+    # feasible schedules of random small instances: none of them may rule a feasible one out.
+    inst = draw(seed)
+    arr = inst.arrays
+    cand = np.array([k for k in range(inst.n_users) if plcore.evaluate(inst, [k]).feasible])
+    if cand.size == 0:
+        return
+    A = _load_lower_bounds(arr, cand)
+    m_loc = np.unique(arr.model_of[cand], return_inverse=True)[1]
+    loc = {int(u): i for i, u in enumerate(cand)}
+    fres_min = float(arr.from_resident_s[arr.model_of[cand]].min())
+    tol = arr.time_tol_s
+    for seq in _feasible_schedules(inst, np.random.default_rng(seed)):
+        ev = plcore.evaluate(inst, seq)
+        assert ev.feasible
+        c = len(seq)
+        ks = np.array([loc[u] for u in seq])
+        loads = np.asarray(ev.load_s)
+        for p, k in enumerate(ks):
+            assert loads[p + 1:].sum() >= A[m_loc[k], c - 1 - p] - 1e-12, (seed, seq, p)
+            assert loads[: p + 1].sum() >= fres_min + A[m_loc[k], p] - 1e-12, (seed, seq, p)
+        cap, _, first = _slot_caps(c, arr.deadline_s[cand] + tol, arr.infer_s[cand], A, m_loc,
+                                   fres_min)
+        starts = np.asarray(ev.start_s)
+        assert np.all(starts <= cap[ks, np.arange(c)] + 1e-12), (seed, seq)
+        assert np.all(starts >= first[ks, np.arange(c)] - tol - 1e-12), (seed, seq)
+        assert _assignment_bound(inst, cand, c, A), (seed, seq)
+    info = {}
+    seq = solve_milp(inst, info=info)
+    assert info["optimal"] and info["upper"] == len(seq) <= upper_bound(inst)

@@ -22,10 +22,14 @@ _MHZ = 1e-6
 _DEADLINE_MARGIN_MS = 1e-6
 _BUDGET_RTOL = 1e-7
 _INITIAL_CUTS = 6        # tangent points per user before the first solve
+# Where the slot-wise tangent cuts touch, as shares of the way from a slot's earliest to its latest
+# start (the latest first: starts are as late as possible).
+_SLOT_FRACTIONS = (1.0, 0.8, 0.55, 0.3)
 
 
 def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rounds: int = 500,
-               initial_cuts: int = _INITIAL_CUTS, info: dict | None = None) -> list[int]:
+               initial_cuts: int = _INITIAL_CUTS, use_bounds: bool = True,
+               info: dict | None = None) -> list[int]:
     r"""A maximum-throughput schedule from a MILP solved by HiGHS, with lazy bandwidth cuts.
 
     An exact oracle independent of :func:`~plcore.schedulers.exact.solve_exact`: it returns a
@@ -43,11 +47,15 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     initial_cuts : int, default 6
         Tangent points per user in the first program (spread from ``tau_k`` to its latest start,
         see Notes); 0: every cut is added lazily.
+    use_bounds : bool, default True
+        Rule counts out by the combinatorial bounds before any program (see Notes); False: every
+        count above the heuristics' is settled by a program (to test the program alone).
     info : dict, optional
         Filled in place with ``rounds`` (MILP solves), ``cuts`` (tangent cuts in the last
         program), ``optimal`` (bool: proven), ``stopped`` (None or ``"time limit"``), ``upper``
-        (an upper bound on the throughput proven, an int, or None) and ``candidates`` (users that
-        can be served alone).
+        (an upper bound on the throughput proven, an int, or None), ``bound`` (the count the
+        combinatorial bounds left open, or the number of candidates without them) and
+        ``candidates`` (users that can be served alone).
 
     Returns
     -------
@@ -92,8 +100,39 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     resident blocks than the old first model and the link to it did). So the optimum is the
     largest ``c`` for which a schedule of exactly ``c`` users exists, and the solver asks
     "is there one?" for ``c = n0 + 1, n0 + 2, ...``, where ``n0`` is the throughput of the best
-    of the schedules of ``greedy``, ``edf`` and ``edf-grouped`` (if it serves every candidate, it
-    is returned at once). The first ``c`` with no schedule proves ``c - 1`` optimal.
+    of the schedules of ``density-search``, ``greedy``, ``edf`` and ``edf-grouped`` (if it serves
+    every candidate, it is returned at once). The first ``c`` with no schedule proves ``c - 1``
+    optimal.
+
+    **Bounds before programs** (``use_bounds``). Counts above :func:`~plcore.schedulers.bounds.
+    upper_bound` need no program, nor do counts the *assignment bound* rules out: in a schedule
+    of ``c`` users, user k in slot p starts no later than ``cap[k,p]`` and no earlier than
+    ``first[k,p]`` (below), and its least bandwidth is at least ``beta_k(cap[k,p])``; if even the
+    cheapest assignment of ``c`` candidates to the ``c`` slots at these costs (Hungarian method,
+    ``scipy.optimize.linear_sum_assignment``) needs more than ``B``, no schedule of ``c`` users
+    fits (deadlines relaxed here by the feasibility tolerance, so that the bound holds for
+    :func:`plcore.evaluate`). Feasibility being monotone, the first count ruled out settles all
+    larger ones.
+
+    **Least loads.** ``A[m, r]``: a sequence of loads that starts (or ends) at model ``m`` and
+    reaches models holding ``r`` candidates besides one user of ``m`` takes at least ``A[m, r]``.
+    The first entries into each model visited form a spanning tree of those models whose edges
+    are real loads, each no cheaper than ``W[a,b] = min(link[a,b], link[b,a])``; a minimum
+    spanning tree weighs ``int (components of the graph of edges lighter than theta) - 1
+    dtheta``, and at each ``theta`` the models visited touch at least as many components of that
+    graph (on all models) as the fewest components, ``m``'s first and then the largest, whose
+    users number ``r`` or more.
+
+    **Slot caps.** ``cap[k,p]`` is the least of ``d_k - infer_k``; ``min_i (delta_i - i pmin)``
+    (slot p and the ``c - 1 - p`` after it hold ``c - p`` users, each inferring at least
+    ``pmin``, that meet their deadlines from the slot's start on, which earliest-deadline-first
+    does best; ``delta`` are the ``c - p`` latest deadlines, ascending); and, for ``p < c - 1``,
+    ``d'_k - infer_k - (c - 1 - p) pmin - A[m_k, c - 1 - p]`` (the users after k infer and have
+    their models loaded after k starts, the last done by ``d'_k``, the latest deadline of a user
+    other than k). ``first[k,p] = fres_min + A[m_k, p] + p pmin``: the p users before k infer and
+    their models and k's are loaded from the resident blocks (at least ``fres_min``, the
+    cheapest such load) first. Slot p is out of k's reach if ``first + infer_k > d_k`` or
+    ``first > cap``.
 
     **The program for a count c** (times in ms, bandwidth in MHz; ``m_k`` user k's model,
     ``M`` the models of ``K``, ``link[a,b]`` the partial-loading time of b after a,
@@ -112,16 +151,16 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     * Deadlines: ``S[p] + sum_k infer_k x[k,p] <= sum_k d_k x[k,p]``.
     * Starts: ``sum_k sigma[k,p] <= S[p]`` and ``tau_k x[k,p] <= sigma[k,p] <= cap[k,p]
       x[k,p]``. ``tau_k = D_k / r_k(B)``: even the whole budget delivers k's data no earlier.
-      ``cap[k,p] = min(d_k - infer_k, min_i (delta_i - i pmin))``: slot p and the ``c - 1 - p``
-      after it hold ``c - p`` users, each inferring at least ``pmin``, that must meet their
-      deadlines from ``S[p]`` on, which earliest-deadline-first does best; ``delta`` are the
-      ``c - p`` latest deadlines, ascending. ``x[k,p] = 0`` where ``cap`` is below ``tau_k``.
+      ``cap[k,p]`` and ``first[k,p]`` are the slot caps above, under the program's deadlines;
+      ``x[k,p] = 0`` where slot p is out of k's reach or ``cap`` is below ``tau_k``.
     * Bandwidth: ``sum_k t_k <= B``; ``t_k >= sum_p beta_k(cap[k,p]) x[k,p]``; and the *tangent
       cuts*: for each point ``s0`` of user k's set, ``t_k >= sum_p (beta_k(s0) - beta_k'(s0) s0)
       x[k,p] + beta_k'(s0) s_k``, the tangent of ``beta_k`` at ``s0`` when k is served, ``t_k >=
       0`` when not. ``beta_k`` is convex and decreasing in the start time (MODEL.md section 2),
       so each tangent lies below it. The set starts with ``initial_cuts`` points from ``tau_k``
-      to ``d_k - infer_k``.
+      to ``d_k - infer_k``. *Slot-wise tangents*: four more cuts per user, each with its own
+      point in each slot p, a share (1, 0.8, 0.55, 0.3) of the way from ``max(tau_k, first[k,p])``
+      to ``cap[k,p]`` (valid: at most one slot holds k, and each term is a tangent).
     * Capacity before each distinct deadline d: ``sum_{k: d_k <= d} infer_k x_k + sum_m w_m
       u[d,m] <= d``, ``u[d,m_k] >= x_k`` (``x_k = sum_p x[k,p]``), ``w_m`` the least time a
       load of m takes (from the resident blocks or another model): every model used before d is
@@ -138,10 +177,11 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
 
     **Why it is exact.** Every feasible schedule of ``c`` users, with its ALAP starts as ``S`` and
     ``sigma`` and its least bandwidths as ``t``, satisfies every row (cuts included); the tests
-    check this for the optimum of :func:`~plcore.schedulers.exact.solve_exact`. Conversely a
-    solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at least as late),
-    and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each round forbids a
-    suffix for good, so the loop is finite.
+    check this for the optimum of :func:`~plcore.schedulers.exact.solve_exact`, and that the
+    load bound, slot caps and assignment bound admit every feasible schedule they are tried on.
+    Conversely a solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at
+    least as late), and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each
+    round forbids a suffix for good, so the loop is finite.
 
     **Tolerances.** The program meets each deadline 1 ns early and the budget with a relative
     1e-7 to spare, so that HiGHS's feasibility tolerances cannot admit a schedule that misses
@@ -151,7 +191,8 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     **Size and cost.** ``n c`` binaries, ``O(n c + c |M|^2)`` continuous variables, ``O(n c + n
     |d|)`` rows plus the cuts, per count; each solved by HiGHS's branch and cut, exponential in
     the worst case. Proving that no longer schedule exists is the hard part when the budget
-    binds: the relaxation then easily spreads users over slots. The benchmark
+    binds: the relaxation then easily spreads users over slots, where model changes cost
+    nothing, and a program of 20 users can take HiGHS minutes. The benchmark
     ``benchmarks/bench_milp.py`` measures how far it reaches. ``scipy.optimize`` is imported on
     the first solve.
     """
@@ -172,7 +213,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
         deadlines.append(clock.deadline)
     stop_at = min(deadlines) if deadlines else None
     stats = {"rounds": 0, "cuts": 0, "optimal": False, "stopped": None, "upper": None,
-             "candidates": 0}
+             "bound": None, "candidates": 0}
     if info is not None:
         info.clear()
         info.update(stats)
@@ -191,8 +232,10 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     from .baselines import solve_edf, solve_edf_grouped
     from .greedy import solve_greedy
 
-    best = max((list(solve_greedy(instance)), list(solve_edf(instance)),
-                list(solve_edf_grouped(instance))), key=len)
+    from .density_search import solve_density_search
+
+    best = max((list(solve_density_search(instance)), list(solve_greedy(instance)),
+                list(solve_edf(instance)), list(solve_edf_grouped(instance))), key=len)
     clock.offer(best)
     if len(best) == len(cand):     # every candidate served: nothing to prove
         stats.update(optimal=True, upper=len(cand))
@@ -204,7 +247,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     if info is not None:
         info["pool"] = pool          # internal: lets tests check the cuts
     best, proven = _count_loop(instance, cand, best, pool, int(initial_cuts), stop_at, clock,
-                               stats, max_rounds)
+                               stats, max_rounds, bool(use_bounds))
     program = stats.pop("program", None)
     if info is not None and program is not None:
         info["program"] = program
@@ -258,7 +301,8 @@ class _Pool:
 class _CountProgram:
     """Is there a schedule of exactly ``c`` of the candidate users? (slots all filled)."""
 
-    def __init__(self, instance: Instance, users: np.ndarray, c: int, pool: _Pool):
+    def __init__(self, instance: Instance, users: np.ndarray, c: int, pool: _Pool,
+                 load_lb_s: np.ndarray | None = None):
         from scipy import sparse
 
         self.inst, self.users, self.c, self.pool, self.sparse = instance, users, c, pool, sparse
@@ -294,16 +338,12 @@ class _CountProgram:
 
         lb = np.zeros(ix)
         ub = np.full(ix, np.inf)
-        # Slot p and the c - 1 - p slots after it hold c - p users, each inferring at least
-        # pmin, all by their deadlines; started at S_p they meet them only if, with their
-        # deadlines sorted, S_p + i pmin <= delta_i for every i (earliest deadline first is the
-        # best order), so S_p <= min_i (delta_i - i pmin), largest when they are the users of the
-        # latest deadlines: slot_cap[p]. User k starts there by that and by its latest start.
-        pmin = float(infer.min())
-        top = np.sort(d)[::-1][:c][::-1]            # the c latest deadlines, ascending
-        slot_cap = np.array([np.min(top[c - (c - p):] - pmin * np.arange(1, c - p + 1))
-                             for p in range(c)])
-        cap = np.minimum(self.hi_s[:, None] * _MS, slot_cap[None, :])
+        # The latest start of each user in each slot (deadlines, inference and the least loads
+        # the users around it need: _slot_caps), in the program's own deadlines.
+        if load_lb_s is None:
+            load_lb_s = _load_lower_bounds(arr, users)
+        cap, slot_cap, first_ms = _slot_caps(c, d, infer, load_lb_s * _MS, m_loc,
+                                             float(fres.min()))
         self.cap = cap
         ub[X] = 1.0
         ub[X[(cap < tau_ms[:, None]) | (cap < fres.min())]] = 0.0
@@ -361,6 +401,14 @@ class _CountProgram:
         self.n_cuts = 0
         for k in range(n):
             self._tangents(k, pool.points[k])
+        # Slot-wise tangents: in slot p user k starts between max(tau_k, first_ms[k,p]) and
+        # cap[k,p]; one cut per fraction f takes, for each slot, the tangent at the point a share
+        # f of the way between them (valid: at most one slot holds k, and each is a tangent).
+        lo_ms = np.maximum(tau_ms[:, None], first_ms)
+        for f in _SLOT_FRACTIONS:
+            pts = np.where(ub[X] > 0, lo_ms + f * (cap - lo_ms), np.nan)
+            for k in range(n):
+                self._slot_tangents(k, pts[k])
         for suf in pool.suffixes:
             self._forbid(suf)
 
@@ -387,6 +435,21 @@ class _CountProgram:
             self._add([self.T[k]] + list(self.X[k]) + list(self.SIG[k]),
                       [1.0] + [-(v - g * s0)] * c + [-g] * c, 0.0, np.inf)
             self.n_cuts += 1
+
+    def _slot_tangents(self, k: int, pts_ms: np.ndarray) -> None:
+        """One cut for user k (local index) from a tangent point per slot (ms; NaN: none, the
+        slot is out of k's reach and its x is fixed at 0)."""
+        ok = np.isfinite(pts_ms) & (pts_ms > self.tau_s[k] * _MS)
+        if not ok.any():
+            return
+        val, slope = _tangent(self.inst, np.full(int(ok.sum()), self.users[k]), pts_ms[ok] / _MS)
+        if not (np.all(np.isfinite(val)) and np.all(np.isfinite(slope))):
+            return
+        s0 = pts_ms[ok]
+        # t_k - sum_p [(v_p - g_p s0_p) x[k,p] + g_p sigma[k,p]] >= 0 over the slots in reach
+        self._add([self.T[k]] + list(self.X[k, ok]) + list(self.SIG[k, ok]),
+                  [1.0] + list(-(val - slope * s0)) + list(-slope), 0.0, np.inf)
+        self.n_cuts += 1
 
     def _forbid(self, suffix) -> None:
         """No schedule ends with ``suffix`` (local user indices)."""
@@ -469,7 +532,8 @@ def _earliest_arrival(instance: Instance, users: np.ndarray) -> np.ndarray:
         return np.where(D > 0, D / rB, 0.0)
 
 
-def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats, max_rounds):
+def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats, max_rounds,
+                use_bounds=True):
     """Raise the count from ``len(best) + 1`` until no schedule of that many users exists."""
     users = np.array(cand, dtype=int)
     n = users.size
@@ -481,9 +545,23 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
                 frac = (np.arange(1, initial_cuts + 1) / initial_cuts) ** 2
                 pool.points[k].extend((tau[k] + (hi[k] - tau[k]) * frac).tolist())
     loc = {int(u): i for i, u in enumerate(users)}
+    load_lb = _load_lower_bounds(instance.arrays, users)
+    from .bounds import upper_bound
+
+    # Combinatorial bounds first: a count they rule out needs no program.
+    if stop_at is not None and time.perf_counter() >= stop_at:
+        return best, False
+    top = n
+    if use_bounds:
+        top = min(n, upper_bound(instance))
+        c = len(best) + 1
+        while c <= top and _assignment_bound(instance, users, c, load_lb):
+            c += 1
+        top = c - 1
+    stats["bound"] = top
     c = len(best) + 1
-    while c <= n:
-        program = _CountProgram(instance, users, c, pool)
+    while c <= top:
+        program = _CountProgram(instance, users, c, pool, load_lb)
         stats["program"] = program
         while True:
             if stats["rounds"] >= max_rounds:
@@ -520,5 +598,118 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
             pool.suffixes.append(suffix)
             program._forbid(suffix)
         c += 1
-    stats["upper"] = n
+    stats["upper"] = top
     return best, True
+
+
+def _load_lower_bounds(arr, users: np.ndarray) -> np.ndarray:
+    """``A[m, r]`` (s): no sequence of model loads that starts or ends at local model ``m`` and
+    visits models holding ``r`` of the candidates other than one user of ``m`` takes less.
+
+    A walk over models costs at least the spanning tree its first entries into each model form
+    (each edge a real load, in either direction no cheaper than ``W[a, b] = min(link[a, b],
+    link[b, a])``), so at least the minimum spanning tree under ``W`` of the models it visits.
+    That tree weighs ``int_0^inf (components of the graph of edges lighter than theta, on the
+    visited models) - 1 dtheta``; at each ``theta`` the visited models touch at least
+    ``q_theta`` components of that graph on *all* models, the fewest (the root's first, then the
+    largest) whose users cover the ``r`` others. Integrating ``q_theta - 1`` over the distinct
+    weights gives ``A``. O(|M|^3 (log |M| + n)) for ``|M|`` models (at most |M|^2 / 2 weights).
+    """
+    models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
+    nm, n = models.size, users.size
+    cnt = np.bincount(m_loc, minlength=nm)
+    link = arr.link_s[np.ix_(models, models)]
+    W = np.minimum(link, link.T)
+    ia, ib = np.triu_indices(nm, 1)
+    thr = np.unique(np.r_[0.0, W[ia, ib]])
+    A = np.zeros((nm, n + 1))
+    r = np.arange(n + 1)
+    parent = np.arange(nm)
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    by_weight = np.argsort(W[ia, ib], kind="stable")
+    e = 0
+    for i in range(1, thr.size):
+        # join the models linked by loads no heavier than thr[i - 1] (Kruskal's order)
+        while e < by_weight.size and W[ia[by_weight[e]], ib[by_weight[e]]] <= thr[i - 1]:
+            a, b = find(ia[by_weight[e]]), find(ib[by_weight[e]])
+            parent[a] = b
+            e += 1
+        _, lab = np.unique([find(a) for a in range(nm)], return_inverse=True)
+        size = np.bincount(lab, weights=cnt).astype(int)
+        for m in range(nm):
+            own = size[lab[m]] - 1
+            cum = np.r_[0, np.cumsum(np.sort(np.delete(size, lab[m]))[::-1])]
+            extra = np.where(r <= own, 0, np.searchsorted(cum, r - own, side="left"))
+            A[m] += (thr[i] - thr[i - 1]) * extra
+    return A
+
+
+def _slot_caps(c: int, d: np.ndarray, infer: np.ndarray, A: np.ndarray, m_loc: np.ndarray,
+               fres_min: float):
+    """Latest inference start ``cap[k, p]`` of candidate k in slot p of a schedule of c users
+    (-inf where k cannot sit in slot p), each slot's cap ``slot_cap[p]`` (any user) and the
+    earliest start ``early[k, p]``.
+
+    All in one unit of time: deadlines ``d``, inference times ``infer``, load bounds ``A`` (from
+    :func:`_load_lower_bounds`, rows by local model ``m_loc``) and ``fres_min``, the cheapest
+    load of a candidate's model from the resident blocks. ``cap[k, p]`` is the least of:
+
+    * k's own latest start ``d_k - infer_k``;
+    * ``slot_cap[p] = min_i (delta_i - i pmin)``: slot p and the ``c - 1 - p`` after it hold
+      ``c - p`` users, each inferring at least ``pmin``, that meet their deadlines from the
+      slot's start on, which earliest-deadline-first does best; ``delta`` are the ``c - p``
+      latest deadlines, ascending (the schedule's own deadlines are no later, one by one);
+    * for ``p < c - 1``, ``d'_k - infer_k - (c - 1 - p) pmin - A[m_k, c - 1 - p]``: the
+      ``c - 1 - p`` users after k, the last done by ``d'_k`` (the latest deadline of a user other
+      than k), infer at least ``pmin`` each, and the models they need are loaded after k's
+      start, which takes at least ``A[m_k, c - 1 - p]`` in all.
+
+    ``early[k, p] = fres_min + A[m_k, p] + p pmin`` is the earliest start of k in slot p: before
+    k come p users, each inferring at least ``pmin``, and the loads that bring their models and
+    k's own from the resident blocks (a walk ending at ``m_k``). Slot p is out of k's reach
+    (``cap = -inf``) when ``early + infer_k > d_k`` or ``early > cap``. O(n c).
+    """
+    n = d.size
+    pmin = float(infer.min())
+    top = np.sort(d)[::-1][:c][::-1]            # the c latest deadlines, ascending
+    slot_cap = np.array([np.min(top[p:] - pmin * np.arange(1, c - p + 1)) for p in range(c)])
+    order = np.argsort(d)[::-1]
+    d_other = np.full(n, d[order[0]])
+    d_other[order[0]] = d[order[1]] if n > 1 else -np.inf
+    after = c - 1 - np.arange(c)
+    cap = np.minimum((d - infer)[:, None], slot_cap[None, :])
+    follow = d_other[:, None] - infer[:, None] - after[None, :] * pmin - A[m_loc][:, after]
+    cap = np.minimum(cap, np.where(after[None, :] > 0, follow, np.inf))   # none after the last
+    before = fres_min + A[m_loc][:, :c] + np.arange(c)[None, :] * pmin
+    cap[(before + infer[:, None] > d[:, None]) | (before > cap)] = -np.inf
+    return cap, slot_cap, before
+
+
+def _assignment_bound(instance: Instance, users: np.ndarray, c: int, A_s: np.ndarray) -> bool:
+    """False when no schedule of ``c`` of the candidates ``users`` fits the budget: even the
+    cheapest assignment of c of them to the c slots, each at its slot's latest start
+    (:func:`_slot_caps`, with the deadlines relaxed by the feasibility tolerance), needs more
+    than B. True: no conclusion. O(n c^2) (``scipy.optimize.linear_sum_assignment``)."""
+    from scipy.optimize import linear_sum_assignment
+
+    from ..model.timeline import BANDWIDTH_RTOL
+
+    arr = instance.arrays
+    m_loc = np.unique(arr.model_of[users], return_inverse=True)[1]
+    fres_min = float(arr.from_resident_s[arr.model_of[users]].min())
+    cap, _, _ = _slot_caps(c, arr.deadline_s[users] + arr.time_tol_s, arr.infer_s[users], A_s,
+                        m_loc, fres_min)
+    ok = cap > 0
+    beta = np.full(cap.shape, np.inf)
+    kk, pp = np.nonzero(ok)
+    beta[kk, pp] = user_bandwidth(instance, users[kk], cap[kk, pp])
+    big = 1e6 * max(instance.bandwidth_hz, 1.0)
+    cost = np.where(np.isfinite(beta), np.minimum(beta, big), big)
+    rows, cols = linear_sum_assignment(cost)
+    return bool(cost[rows, cols].sum() <= instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL))
