@@ -58,3 +58,19 @@ def test_a_new_method_gets_a_style_of_its_own():
     from plcore.study.plots import METHOD_STYLE
 
     assert style["new-a"][1] not in {c for _, c, _ in METHOD_STYLE.values()}
+
+
+def test_gap_trial_counts_a_milp_optimum_only_when_proven():
+    from plcore.schedulers.bounds import upper_bound
+
+    inst = gap_instance("lora-resnet50", 12, True, 0)
+    ub = upper_bound(inst)
+    # a limit far too short to prove anything: no optimum, only the gap to the bound
+    cut = gap_trial(0, "lora-resnet50", 12, True, ["greedy"], {"milp": 30}, time_limit_s=0.05)
+    assert not cut.proved.any() and cut.optimum.isna().all() and cut.gap.isna().all()
+    assert (cut.upper_bound == ub).all()
+    assert cut.gap_ub.iloc[0] == pytest.approx((ub - cut.served.iloc[0]) / ub)
+    assert summarize_gaps(cut).empty and len(summarize_gaps(cut, gap="gap_ub")) == 1
+    # the exact oracle always proves its optimum; its gap is never above the bound's
+    small = gap_trial(1, "lora-resnet50", 6, True, ["greedy"], {"exact": 8})
+    assert small.proved.all() and (small.gap <= small.gap_ub).all()

@@ -16,8 +16,8 @@ from ..model.sharing import is_bottom_layer
 from ..schedulers import WHOLE_MODEL_LOADER, solve
 
 __all__ = ["applies", "pick_oracle", "gap_instance", "gap_trial", "summarize_gaps",
-           "preset_trial", "method_style", "plot_gaps", "plot_served", "DEADLINE_REF_USERS", "BINDING_BUDGET_HZ",
-           "AMPLE_BUDGET_HZ"]
+           "preset_trial", "method_style", "plot_gaps", "plot_served", "DEADLINE_REF_USERS",
+           "BINDING_BUDGET_HZ", "AMPLE_BUDGET_HZ"]
 
 #: The presets' deadlines are made for about this many users; a gap instance of ``n`` users
 #: scales them by ``n / DEADLINE_REF_USERS``, so that small instances are as crowded as the
@@ -72,39 +72,61 @@ def gap_instance(scenario: str, n_users: int, binding: bool, seed: int):
 
 
 def gap_trial(seed: int, scenario: str, n_users: int, binding: bool, methods,
-              oracles: dict) -> pd.DataFrame:
+              oracles: dict, time_limit_s: float | None = None) -> pd.DataFrame:
     """Every method of ``methods`` against the optimum on one gap instance (:func:`gap_instance`).
 
-    The optimum comes from the oracle :func:`pick_oracle` chooses for the size. Methods that do
-    not apply (:func:`applies`) get no row. Columns: scenario, n_users, binding, seed, oracle,
-    method, optimum, served, gap (relative, :func:`plcore.study.claims.optimality_gaps`).
+    The optimum comes from the oracle :func:`pick_oracle` chooses for the size, run with
+    ``time_limit_s`` (wall-clock seconds, None: none) through
+    :func:`plcore.schedulers.solve_with_status`: where the limit stops it, its schedule is not a
+    proven optimum, and the instance has no gap to the optimum (``proved`` False, ``optimum``
+    and ``gap`` NaN). Every instance also gets the gap to
+    :func:`plcore.schedulers.bounds.upper_bound`, which no schedule exceeds: that gap is never
+    smaller than the true one. Methods that do not apply (:func:`applies`) get no row.
+
+    Columns: scenario, n_users, binding, seed, oracle, proved, oracle_served (the oracle's
+    schedule, proven or not), method, optimum, served, gap (relative,
+    :func:`plcore.study.claims.optimality_gaps`), upper_bound, gap_ub (relative to the bound).
 
     Raises
     ------
     RuntimeError
-        If a method serves more users than the oracle (an oracle that is not one).
+        If a method serves more users than a proven optimum or than the upper bound (an oracle
+        or a bound that is not one).
     """
+    from ..schedulers import solve_with_status
+    from ..schedulers.bounds import upper_bound
     from .claims import optimality_gaps
 
     inst = gap_instance(scenario, n_users, binding, seed)
     oracle = pick_oracle(n_users, oracles)
-    best = len(solve(inst, method=oracle))
+    status = solve_with_status(inst, oracle, time_limit_s=time_limit_s)
+    found, proved = len(status.schedule), status.finished
+    ub = upper_bound(inst)
     rows = []
     for method in methods:
         if not applies(method, inst):
             continue
         served = len(solve(inst, method=method))
-        if served > best:
+        if (proved and served > found) or served > ub:
             raise RuntimeError(f"{method} serves {served} users, more than the {oracle} "
-                               f"oracle's {best} ({scenario}, {n_users} users, seed {seed})")
+                               f"oracle's {found} or the bound {ub} ({scenario}, {n_users} "
+                               f"users, seed {seed})")
         rows.append({"scenario": scenario, "n_users": n_users, "binding": binding, "seed": seed,
-                     "oracle": oracle, "method": method, "optimum": best, "served": served,
-                     "gap": float(optimality_gaps([served], [best])[0])})
+                     "oracle": oracle, "proved": proved, "oracle_served": found,
+                     "method": method, "optimum": found if proved else np.nan,
+                     "served": served,
+                     "gap": float(optimality_gaps([served], [found])[0]) if proved else np.nan,
+                     "upper_bound": ub, "gap_ub": float(optimality_gaps([served], [ub])[0])})
     return pd.DataFrame(rows)
 
 
-def summarize_gaps(df: pd.DataFrame, by=("n_users", "method")) -> pd.DataFrame:
-    """Instances, mean and largest relative gap, and the share solved optimally, per group."""
+def summarize_gaps(df: pd.DataFrame, by=("n_users", "method"), gap: str = "gap") -> pd.DataFrame:
+    """Instances, mean and largest relative gap, and the share with no gap, per group.
+
+    ``gap`` names the column to summarize (``"gap_ub"``: the gap to the upper bound); rows where
+    it is NaN (an optimum not proven) are left out.
+    """
+    df = df.dropna(subset=[gap]).assign(gap=lambda d: d[gap])
     return (df.assign(optimal=df.gap == 0).groupby(list(by))
             .agg(instances=("gap", "size"), mean_gap=("gap", "mean"), max_gap=("gap", "max"),
                  optimal_rate=("optimal", "mean"))
