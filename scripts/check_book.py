@@ -40,14 +40,22 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 NARROW_PX = 390
 MARK = "narrow-check-result"
 # Appended to a copy of each page: after load and a pause for MathJax, every visible table,
-# figure and image wider than the viewport, or reaching past its right edge, is listed.
+# figure and image wider than the viewport, or reaching past its right edge, is listed. An element
+# inside a box that scrolls sideways (overflow-x auto or scroll, as the notebooks' HTML tables
+# are wrapped) is measured by that box: the page shows the box, and the reader swipes the table.
 MEASURE = """
 <script>
 window.addEventListener("load", () => setTimeout(() => {
   const vw = document.documentElement.clientWidth, out = [];
   for (const el of document.querySelectorAll("article table, article figure, article img")) {
-    const r = el.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) continue;            // hidden (collapsed, removed)
+    if (el.getBoundingClientRect().width === 0) continue;     // hidden (collapsed, removed)
+    let box = el;
+    for (let a = el.parentElement; a && a.tagName !== "ARTICLE"; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if (ox === "auto" || ox === "scroll") { box = a; break; }
+    }
+    const r = box.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
     if (r.width > vw + 1 || r.right > vw + 1) {
       const what = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
       const text = (el.getAttribute("alt") || el.textContent || "").trim().slice(0, 60);
