@@ -72,11 +72,7 @@ book: results $(MATHJAX)
 ## student-book: the same book with the exercise solutions hidden, in _build/student/; the pages'
 # downloadable sources are stripped of them too (book/_ext/strip_solutions.py)
 student-book: results $(MATHJAX)
-	@mkdir -p _build
-	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
-	    c['sphinx']['config']['hide_solutions'] = True; c['title'] += ' (student edition)'; \
-	    ext = c['sphinx']['local_extensions']; ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
-	    yaml.safe_dump(c, open('_build/student_config.yml', 'w'), sort_keys=False)"
+	$(BIN)/python scripts/book_config.py student _build/student_config.yml
 	$(BIN)/jupyter-book build . --all -W -n --keep-going --config _build/student_config.yml \
 	    --path-output _build/student
 	@echo "Student book: file://$(CURDIR)/_build/student/_build/html/index.html"
@@ -98,11 +94,7 @@ pdf: results
 	command -v xelatex > /dev/null && command -v xindy > /dev/null && \
 	    kpsewhich FreeSerif.otf > /dev/null || \
 	    (apt-get update -qq && apt-get install -y -qq --no-install-recommends $(PDF_TEX))
-	@mkdir -p _build
-	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
-	    c['sphinx']['config'].pop('html_extra_path', None); ext = c['sphinx']['local_extensions']; \
-	    ext.update({k: '$(CURDIR)/' + v for k, v in ext.items()}); \
-	    yaml.safe_dump(c, open('_build/pdf_config.yml', 'w'), sort_keys=False)"
+	$(BIN)/python scripts/book_config.py pdf _build/pdf_config.yml
 	rm -rf _build/latex
 	$(BIN)/jupyter-book build . --all -W -n --keep-going --builder pdflatex \
 	    --config _build/pdf_config.yml
