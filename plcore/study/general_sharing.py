@@ -31,7 +31,33 @@ AMPLE_BUDGET_HZ = 1e9
 
 def applies(method: str, instance) -> bool:
     """Whether ``method`` solves ``instance``: ``dp`` needs bottom-layer sharing and a common
-    deadline; every other method takes any instance."""
+    deadline; every other method takes any instance.
+
+    The one check every trial of the study makes (here and in :mod:`plcore.study.experiments`),
+    on the instance drawn, not on the parameters it was drawn with: a general-sharing scenario
+    with one model per cluster is bottom-layer sharing, and ``dp`` runs on it.
+
+    Parameters
+    ----------
+    method : str
+        A name of ``plcore.SOLVERS``.
+    instance : Instance
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from plcore.study.scenarios import make_instance
+    >>> inst = make_instance(seed=0, n_users=6)             # bottom-layer, one deadline
+    >>> applies("dp", inst), applies("dp", make_instance(seed=0, n_users=6, sharing="general"))
+    (True, False)
+
+    Notes
+    -----
+    O(total number of model blocks) for ``dp`` (:func:`plcore.model.sharing.is_bottom_layer`).
+    """
     if method == "dp":
         d = instance.arrays.deadline_s
         return bool(np.all(d == d[0])) and is_bottom_layer(instance)
