@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..schedulers import WHOLE_MODEL_LOADER, solve
-from .general_sharing import applies
+from .general_sharing import applies, solve_each
 from .synthetic import random_instance
 
 CASES = ("bottom, common deadline", "general, per-user deadlines")
@@ -81,21 +81,14 @@ def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
     than bottom layers). "no-sharing" and "fcfs-full" are evaluated under the
     whole-model loader they assume. Columns: the changes, seed, method, served, bandwidth_mhz_used, load_s, infer_s.
     """
-    from ..model.evaluate import evaluate
     from .scenarios import make_instance
 
     inst = make_instance(seed=seed, **changes)
-    rows = []
-    for method in methods:
-        if not applies(method, inst):
-            continue
-        seq = solve(inst, method=method)
-        ev = evaluate(inst, seq, partial=method not in WHOLE_MODEL_LOADER)
-        rows.append({**_columns(changes),
-                     "seed": seed, "method": method, "served": len(seq),
-                     "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
-                     "load_s": float(ev.load_s.sum()), "infer_s": float(inst.arrays.infer_s[seq].sum())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{**_columns(changes), "seed": seed, "method": method,
+                          "served": len(seq), "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
+                          "load_s": float(ev.load_s.sum()),
+                          "infer_s": float(inst.arrays.infer_s[seq].sum())}
+                         for method, seq, ev in solve_each(inst, methods)])
 
 
 def runtime_instance(method: str, size: int, axis: str = "users", seed: int = 0):

@@ -15,7 +15,7 @@ import pandas as pd
 from ..model.sharing import is_bottom_layer
 from ..schedulers import WHOLE_MODEL_LOADER, solve
 
-__all__ = ["applies", "pick_oracle", "gap_instance", "gap_trial", "summarize_gaps",
+__all__ = ["applies", "solve_each", "pick_oracle", "gap_instance", "gap_trial", "summarize_gaps",
            "preset_trial", "method_style", "plot_gaps", "plot_served", "DEADLINE_REF_USERS",
            "BINDING_BUDGET_HZ", "AMPLE_BUDGET_HZ"]
 
@@ -46,6 +46,7 @@ def applies(method: str, instance) -> bool:
     Returns
     -------
     bool
+        False where ``solve(instance, method=method)`` would refuse the instance.
 
     Examples
     --------
@@ -62,6 +63,39 @@ def applies(method: str, instance) -> bool:
         d = instance.arrays.deadline_s
         return bool(np.all(d == d[0])) and is_bottom_layer(instance)
     return True
+
+
+def solve_each(instance, methods):
+    """Solve ``instance`` with each method of ``methods`` that applies to it (:func:`applies`).
+
+    Parameters
+    ----------
+    instance : Instance
+    methods : iterable of str
+        Names of ``plcore.SOLVERS``.
+
+    Yields
+    ------
+    method : str
+    schedule : list of int
+    evaluation : Evaluation
+        The schedule under the loader its method assumes: the whole-model loader for
+        "no-sharing" and "fcfs-full" (``plcore.schedulers.WHOLE_MODEL_LOADER``), partial loading
+        for the others.
+
+    Examples
+    --------
+    >>> from plcore.study.scenarios import make_instance
+    >>> inst = make_instance(seed=0, n_users=6, sharing="general")     # dp does not apply
+    >>> [(m, ev.feasible) for m, seq, ev in solve_each(inst, ["dp", "greedy", "no-sharing"])]
+    [('greedy', True), ('no-sharing', True)]
+    """
+    from ..model.evaluate import evaluate
+
+    for method in methods:
+        if applies(method, instance):
+            seq = solve(instance, method=method)
+            yield method, seq, evaluate(instance, seq, partial=method not in WHOLE_MODEL_LOADER)
 
 
 def pick_oracle(n_users: int, oracles: dict) -> str:
@@ -167,19 +201,12 @@ def preset_trial(seed: int, scenario: str, methods, **changes) -> pd.DataFrame:
     evaluated under the whole-model loader they assume. Columns: scenario, the changes, seed,
     method, served, bandwidth_mhz_used.
     """
-    from ..model.evaluate import evaluate
     from .scenarios import load_scenario, make_instance
 
     inst = make_instance(load_scenario(scenario), seed=seed, **changes)
-    rows = []
-    for method in methods:
-        if not applies(method, inst):
-            continue
-        seq = solve(inst, method=method)
-        ev = evaluate(inst, seq, partial=method not in WHOLE_MODEL_LOADER)
-        rows.append({"scenario": scenario, **changes, "seed": seed, "method": method,
-                     "served": len(seq), "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"scenario": scenario, **changes, "seed": seed, "method": method,
+                          "served": len(seq), "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6}
+                         for method, seq, ev in solve_each(inst, methods)])
 
 
 _FALLBACK_MARKERS = "P*X<>hdp"
