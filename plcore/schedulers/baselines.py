@@ -126,15 +126,17 @@ def solve_edf(instance: Instance, *, partial: bool = True) -> list[int]:
     Returns
     -------
     list of int
-        A schedule that :func:`plcore.evaluate` finds feasible with the same ``partial``.
+        The admitted users in deadline order, a schedule that :func:`plcore.evaluate` finds
+        feasible with the same ``partial``.
 
     Examples
     --------
     >>> import plcore
     >>> inst = plcore.load_instance("data/instances/example.json")
     >>> seq = plcore.solve(inst, method="edf")
-    >>> plcore.evaluate(inst, seq).feasible
-    True
+    >>> deadlines = [inst.users[k].deadline_s for k in seq]
+    >>> deadlines == sorted(deadlines), plcore.evaluate(inst, seq).feasible
+    (True, True)
 
     Notes
     -----
@@ -160,20 +162,25 @@ def solve_edf_grouped(instance: Instance, *, partial: bool = True) -> list[int]:
     Parameters
     ----------
     instance : Instance
+        Its model order (``instance.models``) breaks deadline ties.
     partial : bool
         Admission under partial loading (default) or the whole-model loader.
 
     Returns
     -------
     list of int
-        A schedule that :func:`plcore.evaluate` finds feasible with the same ``partial``.
+        The admitted users by deadline, then model: a schedule that :func:`plcore.evaluate`
+        finds feasible with the same ``partial``.
 
     Examples
     --------
+    With one deadline for all, each model is loaded once:
+
     >>> import plcore
     >>> inst = plcore.load_instance("data/instances/example.json")
-    >>> seq = plcore.solve(inst, method="edf-grouped")
-    >>> plcore.evaluate(inst, seq).feasible
+    >>> one = inst.replace(users=[{**u, "deadline_s": 0.2} for u in inst.to_dict()["users"]])
+    >>> models = [one.users[k].model for k in plcore.solve(one, method="edf-grouped")]
+    >>> sum(a != b for a, b in zip(models, models[1:])) == len(set(models)) - 1
     True
 
     Notes
