@@ -36,7 +36,8 @@ def solve_no_sharing(instance: Instance) -> list[int]:
     -----
     Same cost as the scheduler it delegates to, on a tree with one leaf path per model. Under a
     time limit (:func:`plcore.solve`) that scheduler stops as it does for its own method; the
-    copies are made first, in O(size of the instance).
+    copies are made first, from the instance's index arrays, in O(M^2 + total number of model
+    blocks) for M models.
     """
     from .dp import solve_dp
     from .greedy import solve_greedy
