@@ -99,6 +99,8 @@ pdf: results
 	$(BIN)/jupyter-book build . --all -W -n --keep-going --builder pdflatex \
 	    --config _build/pdf_config.yml
 	! grep -A1 '^Missing character' _build/latex/partialloading.log
+	@echo "PDF: $$(grep -c '^Overfull \\hbox' _build/latex/partialloading.log) lines past the" \
+	    "margin (Overfull \\hbox in _build/latex/partialloading.log)"
 	@echo "PDF: $(CURDIR)/_build/latex/partialloading.pdf"
 
 # MathJax 3 from the npm registry, so formulas render without internet when the book is read.

@@ -5,7 +5,9 @@
 
 Both variants name the local Sphinx extensions by absolute path (a config outside the repository
 root would not find them otherwise). ``student`` hides the exercise solutions and marks the title;
-``pdf`` drops ``html_extra_path`` (the vendored MathJax, which a PDF does not use).
+``pdf`` drops ``html_extra_path`` (the vendored MathJax, which a PDF does not use) and the
+References and Index chapters, which come out empty in a PDF (LaTeX prints the bibliography and
+the index at its end by itself; ``book/_latex/pdf_chapters.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Documents of the table of contents that are no chapter of the PDF (see the module docstring).
+PDF_DROPPED_CHAPTERS = ("book/references", "genindex")
 
 
 def variant(config: dict, kind: str) -> dict:
@@ -28,6 +32,8 @@ def variant(config: dict, kind: str) -> dict:
         config["title"] += " (student edition)"
     elif kind == "pdf":
         sphinx["config"].pop("html_extra_path", None)
+        ext["pdf_chapters"] = f"{ROOT}/book/_latex"
+        sphinx["config"]["pdf_dropped_chapters"] = list(PDF_DROPPED_CHAPTERS)
     else:
         raise ValueError(f"unknown variant {kind!r}: 'student' or 'pdf'")
     return config

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 import plcore
 from plcore.schedulers import density_search
 from plcore.schedulers.baselines import solve_edf, solve_no_sharing
-from plcore.schedulers.density_search import _flat_view, solve_density_search
+from plcore.schedulers.density_search import solve_density_search
 from plcore.schedulers.greedy import solve_greedy
 from plcore.study.experiments import CASES, small_instance
 from plcore.study.scenarios import make_instance
@@ -117,18 +117,6 @@ def test_feasible_on_arbitrary_instances(inst):
     assert plcore.evaluate(inst, seq).feasible
     assert len(seq) >= len(solve_edf(inst))
     assert len(seq) >= len(solve_no_sharing(inst))
-
-
-def test_flat_view_gives_the_no_sharing_schedule():
-    """The direct view used at large sizes schedules exactly as ``unshared`` does."""
-    for seed in range(20):
-        inst = random_instance(seed, 40, 6, structure=("general", "bottom")[seed % 2],
-                               bandwidth_hz=(3e6, 2e7, 1e9)[seed % 3],
-                               rate=("shannon", "linear")[seed % 2])
-        assert solve_greedy(_flat_view(inst)) == solve_no_sharing(inst), seed
-    inst = make_instance(seed=0, n_users=2000, sharing="general", deadline_s=(0.5, 20.0),
-                         n_clusters=4, models_per_cluster=5)
-    assert solve_greedy(_flat_view(inst)) == solve_no_sharing(inst)
 
 
 def test_large_instance_feasible_and_seeded():

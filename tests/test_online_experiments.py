@@ -101,23 +101,3 @@ def test_the_knee_is_where_the_interpolated_curve_first_crosses(ys, threshold):
     first = grid[np.argmax(curve < threshold)]
     assert k == pytest.approx(first, abs=1e-4)
     assert np.interp(k, xs, ys) == pytest.approx(threshold, abs=1e-9)
-
-
-def test_glue_figure_is_save_figure_with_the_fig_glue_name(tmp_path, monkeypatch):
-    """The helper saves the figure where the page's results go and glues it under
-    ``<name>_fig``, exactly as ``save_figure(fig, name, glue_name=...)`` does."""
-    pytest.importorskip("myst_nb")
-    import matplotlib
-
-    matplotlib.use("agg")
-    from plcore.study import notebook
-    from plcore.study.plots import subplots
-
-    monkeypatch.setattr(notebook, "result_dir", lambda name: tmp_path)
-    glued = []
-    monkeypatch.setattr("myst_nb.glue", lambda key, obj, display=True: glued.append(key))
-    fig, ax = subplots()
-    ax.plot([0, 1], [0, 1])
-    assert ox.glue_figure(fig, "demo") == "demo_fig"
-    assert glued == ["demo_fig"]
-    assert (tmp_path / "demo.png").stat().st_size > 0 and (tmp_path / "demo.svg").exists()

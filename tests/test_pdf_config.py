@@ -184,3 +184,59 @@ def test_every_declared_character_typesets(tmp_path):
     errors = [line for line in log.splitlines() if line.startswith("!")]
     assert run.returncode == 0 and not errors, errors or run.stdout[-2000:]
     assert "Missing character" not in log, re.findall(r"Missing character.*", log)
+
+
+def _book_config():
+    spec = importlib.util.spec_from_file_location("book_config", ROOT / "scripts/book_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_only_the_pdf_drops_the_references_and_index_chapters():
+    book_config = _book_config()
+    toc = (ROOT / "_toc.yml").read_text()
+    for doc in book_config.PDF_DROPPED_CHAPTERS:
+        assert f"file: {doc}\n" in toc, doc            # still chapters of the HTML book
+    pdf = book_config.variant(yaml.safe_load((ROOT / "_config.yml").read_text()), "pdf")
+    assert pdf["sphinx"]["config"]["pdf_dropped_chapters"] == ["book/references", "genindex"]
+    assert (Path(pdf["sphinx"]["local_extensions"]["pdf_chapters"]) / "pdf_chapters.py").is_file()
+    for kind in ("student", None):
+        config = yaml.safe_load((ROOT / "_config.yml").read_text())
+        if kind:
+            config = book_config.variant(config, kind)
+        assert "pdf_chapters" not in config["sphinx"]["local_extensions"]
+        assert "pdf_dropped_chapters" not in config["sphinx"]["config"]
+
+
+def _chapter(docname, title, *body):
+    from sphinx import addnodes
+
+    start = addnodes.start_of_file(docname=docname)
+    section = nodes.section(ids=[docname])
+    section += [nodes.title(text=title), *body]
+    start += section
+    return start
+
+
+def test_dropped_chapters_lose_their_title_and_keep_their_content():
+    spec = importlib.util.spec_from_file_location("pdf_chapters", ROOT / "book/_latex/pdf_chapters.py")
+    pdf_chapters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pdf_chapters)
+    doc = nodes.document(None, None)
+    kept_text = nodes.paragraph(text="a bibliography entry")
+    doc += [_chapter("book/claims", "Claims checked", nodes.paragraph(text="verdicts")),
+            _chapter("book/references", "References", kept_text),
+            _chapter("genindex", "Index")]
+    config = SimpleNamespace(pdf_dropped_chapters=["book/references", "genindex"])
+
+    html = SimpleNamespace(builder=SimpleNamespace(format="html"), config=config)
+    pdf_chapters.drop_chapters(html, doc, "intro")
+    assert [t.astext() for t in doc.findall(nodes.title)] == ["Claims checked", "References",
+                                                               "Index"]
+
+    latex = SimpleNamespace(builder=SimpleNamespace(format="latex"), config=config)
+    pdf_chapters.drop_chapters(latex, doc, "intro")
+    assert [t.astext() for t in doc.findall(nodes.title)] == ["Claims checked"]
+    assert kept_text.parent["docname"] == "book/references"       # the content stays in place
+    assert "verdicts" in doc.astext() and len(list(doc.findall(nodes.section))) == 1

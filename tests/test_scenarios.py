@@ -311,3 +311,25 @@ def test_shared_depth_is_checked_only_where_it_is_used():
 ])
 def test_describe_states_the_new_structures(changes, words):
     assert words in Scenario().replace(**changes).describe()
+
+
+@pytest.mark.parametrize("changes,dp", [
+    ({}, True),                                                      # bottom, one deadline
+    ({"sharing": "general", "models_per_cluster": 1}, True),        # one model a cluster:
+    ({"sharing": "lora", "models_per_cluster": 1}, True),           # nothing else to share
+    ({"sharing": "general", "models_per_cluster": 2}, False),
+    ({"deadline_s": (0.1, 0.3)}, False),                             # per-user deadlines
+])
+def test_scenario_trial_runs_dp_where_the_instance_allows_it(changes, dp):
+    """One check (``general_sharing.applies``) on the drawn instance decides for every trial."""
+    from plcore.study.experiments import scenario_trial
+    from plcore.study.general_sharing import applies
+
+    df = scenario_trial(0, methods=("dp", "no-sharing"), n_users=6, n_clusters=2, **changes)
+    inst = make_instance(seed=0, n_users=6, n_clusters=2, **changes)
+    assert applies("dp", inst) == dp
+    assert ("dp" in set(df.method)) == dp and "no-sharing" in set(df.method)
+    if dp:
+        seq = plcore.solve(inst, method="dp")
+        assert df.set_index("method").served["dp"] == len(seq)
+        assert plcore.evaluate(inst, seq).feasible

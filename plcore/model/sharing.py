@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .instance import Instance
+from .instance import Instance, Model
 
 
 @dataclass(frozen=True)
@@ -164,15 +164,59 @@ def unshared(instance: Instance) -> Instance:
     Instance
         Same users, uplink and models (by name); each model's blocks are its own copies; no
         resident blocks.
+
+    Examples
+    --------
+    >>> import plcore
+    >>> from plcore.model.sharing import unshared
+    >>> inst = plcore.load_instance("data/instances/example.json")
+    >>> flat = unshared(inst)
+    >>> len(flat.blocks) == sum(len(m.blocks) for m in inst.models.values())
+    True
+    >>> order = list(range(inst.n_users))
+    >>> a = plcore.evaluate(inst, order, partial=False).load_s
+    >>> b = plcore.evaluate(flat, order).load_s
+    >>> bool((a == b).all())
+    True
+
+    Notes
+    -----
+    The copy is built from the validated instance and its index arrays
+    (:attr:`~plcore.model.instance.Instance.arrays`), not revalidated: the users' arrays are
+    shared, and a model's load time after any other model, or from the empty GPU, is its
+    whole-model time ``model_full_s`` on the original instance (0 after itself), so the times
+    are those of the whole-model loader to the last bit. O(n_models^2 + total number of model
+    blocks) beyond the original's arrays.
     """
-    d = instance.to_dict()
+    arr = instance.arrays
     pairs = [(mname, b) for mname, m in instance.models.items() for b in m.blocks]
     name = "{}/{}" if len({f"{m}/{b}" for m, b in pairs}) == len(pairs) else "{!r}/{!r}"
     blocks, models = {}, {}
     for mname, m in instance.models.items():
-        names = [name.format(mname, b) for b in m.blocks]
+        names = tuple(name.format(mname, b) for b in m.blocks)
         for b, new in zip(m.blocks, names):
-            blocks[new] = d["blocks"][b]
-        models[mname] = {"blocks": names, "infer_s": m.infer_s}
-    d.update(blocks=blocks, models=models, resident=[])
-    return Instance.from_dict(d)
+            blocks[new] = instance.blocks[b]
+        models[mname] = Model(blocks=names, infer_s=m.infer_s)
+    flat = Instance(blocks=blocks, models=models, users=instance.users,
+                    bandwidth_hz=instance.bandwidth_hz, noise_psd_w_hz=instance.noise_psd_w_hz,
+                    rate=instance.rate, resident=(), loader=instance.loader,
+                    meta=dict(instance.meta))
+    # Index arrays of the copy: block j of the copy is block col[j] of model owner[j].
+    bidx = {b: j for j, b in enumerate(arr.block_names)}
+    col = np.array([bidx[b] for _, b in pairs], dtype=int)
+    sizes = [len(m.blocks) for m in instance.models.values()]
+    owner = np.repeat(np.arange(len(models)), sizes)
+    incidence = np.zeros((len(models), col.size), dtype=bool)
+    incidence[owner, np.arange(col.size)] = True
+    full = arr.model_full_s
+    link = np.broadcast_to(full, (full.size, full.size)).copy()   # link[p, m]: all of m
+    np.fill_diagonal(link, 0.0)
+    own_bytes = np.bincount(owner, weights=arr.block_bytes[col], minlength=len(models))
+    flat.__dict__["arrays"] = replace(
+        arr, block_names=tuple(blocks), block_load_s=arr.block_load_s[col],
+        block_bytes=arr.block_bytes[col], incidence=incidence,
+        resident=np.zeros(col.size, dtype=bool), model_full_s=full.copy(), link_s=link,
+        from_resident_s=full.copy(), shared_bytes=np.diag(own_bytes))
+    if "a_hz" in instance.__dict__:
+        flat.__dict__["a_hz"] = instance.__dict__["a_hz"]
+    return flat

@@ -36,7 +36,8 @@ def solve_no_sharing(instance: Instance) -> list[int]:
     -----
     Same cost as the scheduler it delegates to, on a tree with one leaf path per model. Under a
     time limit (:func:`plcore.solve`) that scheduler stops as it does for its own method; the
-    copies are made first, in O(size of the instance).
+    copies are made first, from the instance's index arrays, in O(M^2 + total number of model
+    blocks) for M models.
     """
     from .dp import solve_dp
     from .greedy import solve_greedy
@@ -126,15 +127,17 @@ def solve_edf(instance: Instance, *, partial: bool = True) -> list[int]:
     Returns
     -------
     list of int
-        A schedule that :func:`plcore.evaluate` finds feasible with the same ``partial``.
+        The admitted users in deadline order, a schedule that :func:`plcore.evaluate` finds
+        feasible with the same ``partial``.
 
     Examples
     --------
     >>> import plcore
     >>> inst = plcore.load_instance("data/instances/example.json")
     >>> seq = plcore.solve(inst, method="edf")
-    >>> plcore.evaluate(inst, seq).feasible
-    True
+    >>> deadlines = [inst.users[k].deadline_s for k in seq]
+    >>> deadlines == sorted(deadlines), plcore.evaluate(inst, seq).feasible
+    (True, True)
 
     Notes
     -----
@@ -160,20 +163,25 @@ def solve_edf_grouped(instance: Instance, *, partial: bool = True) -> list[int]:
     Parameters
     ----------
     instance : Instance
+        Its model order (``instance.models``) breaks deadline ties.
     partial : bool
         Admission under partial loading (default) or the whole-model loader.
 
     Returns
     -------
     list of int
-        A schedule that :func:`plcore.evaluate` finds feasible with the same ``partial``.
+        The admitted users by deadline, then model: a schedule that :func:`plcore.evaluate`
+        finds feasible with the same ``partial``.
 
     Examples
     --------
+    With one deadline for all, each model is loaded once:
+
     >>> import plcore
     >>> inst = plcore.load_instance("data/instances/example.json")
-    >>> seq = plcore.solve(inst, method="edf-grouped")
-    >>> plcore.evaluate(inst, seq).feasible
+    >>> one = inst.replace(users=[{**u, "deadline_s": 0.2} for u in inst.to_dict()["users"]])
+    >>> models = [one.users[k].model for k in plcore.solve(one, method="edf-grouped")]
+    >>> sum(a != b for a, b in zip(models, models[1:])) == len(set(models)) - 1
     True
 
     Notes

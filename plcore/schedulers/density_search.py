@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..model.evaluate import evaluate
-from ..model.instance import Instance, Model
+from ..model.instance import Instance
 from ..model.timeline import alap_from, model_load_times, user_bandwidth, within_budget
 from .admission import fit_bandwidth
 from .baselines import solve_edf, solve_no_sharing
@@ -21,7 +21,6 @@ _SMALL = 40              # schedules up to this length: every position and pair 
 _TINY = 12               # schedules shorter than this: whole neighbourhoods scored in one batch
 _MAX_ROUNDS = 50         # rounds of the local search, at most
 _MIN_WORK = 100_000      # the local search's budget is never less (small instances)
-_FLAT_VIEW = 200         # above this many users, no-sharing's greedy runs on a direct view
 _PLATEAU_GAIN = 0.01     # same users: a batched move is kept if it saves 1 % of the bandwidth
 _BATCH_DISCOUNT = 8       # a position scored in a batch costs an eighth of one scored alone
 _BATCH = 20_000          # most candidate schedules scored in one batch
@@ -110,9 +109,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     users is kept there only if it saves 1 % of the total bandwidth.
 
     **Cost.** Construction: O(M n) for M models (one vectorized pass per loaded model) plus
-    O(n log n). Starts: those of ``no-sharing`` (with per-user deadlines and more than 200 users
-    its greedy runs on a view of the instance built from its index arrays, O(size), rather than
-    on a rebuilt copy; the test suite checks that the schedules are the same), ``edf`` and
+    O(n log n). Starts: those of ``no-sharing`` (whose copy of the instance,
+    :func:`plcore.model.sharing.unshared`, is built from its index arrays), ``edf`` and
     ``greedy``. Local search: bounded by ``work_per_user * n`` units (at least 100,000), O(n)
     per accepted move; at most 50 rounds. The result is checked with :func:`plcore.evaluate`
     (O(n)); should rounding ever make it fail, the best start is returned.
@@ -137,7 +135,7 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     starts = []
     # The near-linear starts first: under a time limit, the later ones may be stopped.
     for name, fn in (("edf", solve_edf), ("density", _construct), ("urgency", _construct_urgent),
-                     ("no-sharing", _no_sharing),
+                     ("no-sharing", solve_no_sharing),
                      ("greedy", solve_greedy if use_greedy else None)):
         if fn is None:
             continue
@@ -155,62 +153,6 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     if len(result) < len(best_start) or not evaluate(instance, result).feasible:
         result = best_start      # never worse than the best start (rounding guard)
     return result
-
-
-# --------------------------------------------------------------------------------------------------
-# Starts
-
-
-def _no_sharing(instance: Instance) -> list[int]:
-    """The ``no-sharing`` schedule (:func:`~plcore.schedulers.baselines.solve_no_sharing`).
-
-    With per-user deadlines and more than :data:`_FLAT_VIEW` users, the greedy it delegates to runs
-    on :func:`_flat_view` instead of a rebuilt, revalidated copy of the instance, whose index
-    arrays alone take most of a second at 10,000 users (tested to give the same schedules).
-    """
-    d = instance.arrays.deadline_s
-    if instance.n_users <= _FLAT_VIEW or np.all(d == d[0]):
-        return solve_no_sharing(instance)
-    return solve_greedy(_flat_view(instance))
-
-
-def _flat_view(instance: Instance) -> Instance:
-    """:func:`plcore.model.sharing.unshared` built from the instance's own index arrays.
-
-    Every model gets private copies of its blocks, nothing is resident; so a model's load time is
-    its whole-model time after any other model and 0 after itself, and two models share no bytes.
-    The users, uplink and models (by name) are those of ``instance`` (already validated).
-    """
-    from dataclasses import replace
-
-    arr = instance.arrays
-    blocks, models = {}, {}
-    for m, (mname, model) in enumerate(instance.models.items()):
-        names = []
-        for b in model.blocks:
-            names.append(f"{mname}/{b}")
-            blocks[names[-1]] = instance.blocks[b]
-        models[mname] = Model(blocks=tuple(names), infer_s=model.infer_s)
-    flat = Instance(blocks=blocks, models=models, users=instance.users,
-                    bandwidth_hz=instance.bandwidth_hz, noise_psd_w_hz=instance.noise_psd_w_hz,
-                    rate=instance.rate, resident=(), loader=instance.loader,
-                    meta=dict(instance.meta))
-    bidx = {b: j for j, b in enumerate(arr.block_names)}
-    col = np.array([bidx[b] for model in instance.models.values() for b in model.blocks],
-                   dtype=int)
-    owner = np.repeat(np.arange(len(models)),
-                      [len(model.blocks) for model in instance.models.values()])
-    X = np.zeros((len(models), col.size), dtype=bool)
-    X[owner, np.arange(col.size)] = True
-    full = arr.model_full_s
-    link = np.broadcast_to(full, (full.size, full.size)).copy()
-    np.fill_diagonal(link, 0.0)
-    own_bytes = np.bincount(owner, weights=arr.block_bytes[col], minlength=len(models))
-    flat.__dict__["arrays"] = replace(
-        arr, block_names=tuple(blocks), block_load_s=arr.block_load_s[col],
-        block_bytes=arr.block_bytes[col], incidence=X, resident=np.zeros(col.size, dtype=bool),
-        link_s=link, from_resident_s=full.copy(), shared_bytes=np.diag(own_bytes))
-    return flat
 
 
 # --------------------------------------------------------------------------------------------------

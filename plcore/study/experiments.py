@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..schedulers import WHOLE_MODEL_LOADER, solve
+from .general_sharing import applies, solve_each
 from .synthetic import random_instance
 
 CASES = ("bottom, common deadline", "general, per-user deadlines")
@@ -39,14 +40,14 @@ def optimality_trial(seed: int, case: str, binding: bool,
                      methods=("dp", "greedy", "density-search", "no-sharing", "edf", "random")) -> pd.DataFrame:
     """Every method against the exact optimum on one small instance.
 
-    ``dp`` is skipped for the general case (it does not apply). Columns: case, binding, seed,
-    method, optimum, served.
+    ``dp`` is skipped where it does not apply (:func:`plcore.study.general_sharing.applies`: the
+    general case). Columns: case, binding, seed, method, optimum, served.
     """
     inst = small_instance(seed, case, binding)
     best = len(solve(inst, method="exact"))
     rows = []
     for method in methods:
-        if method == "dp" and case != CASES[0]:
+        if not applies(method, inst):
             continue
         rows.append({"case": case, "binding": binding, "seed": seed, "method": method,
                      "optimum": best, "served": len(solve(inst, method=method))})
@@ -75,26 +76,19 @@ def scenario_trial(seed: int, methods=METHODS, **changes) -> pd.DataFrame:
     """Every method on one paper-like scenario drawn with ``seed`` (see :mod:`plcore.study.scenarios`).
 
     ``changes`` override :class:`~plcore.study.scenarios.Scenario` defaults and are repeated as columns,
-    so sweeps over any parameter stay tidy. ``dp`` is skipped where it does not apply (per-user
-    deadlines or general sharing). "no-sharing" and "fcfs-full" are evaluated under the
+    so sweeps over any parameter stay tidy. ``dp`` is skipped where the drawn instance does not
+    allow it (:func:`plcore.study.general_sharing.applies`: per-user deadlines, or sharing other
+    than bottom layers). "no-sharing" and "fcfs-full" are evaluated under the
     whole-model loader they assume. Columns: the changes, seed, method, served, bandwidth_mhz_used, load_s, infer_s.
     """
-    from ..model.evaluate import evaluate
     from .scenarios import make_instance
 
     inst = make_instance(seed=seed, **changes)
-    common = len({u.deadline_s for u in inst.users}) <= 1
-    rows = []
-    for method in methods:
-        if method == "dp" and not (common and changes.get("sharing", "bottom") == "bottom"):
-            continue
-        seq = solve(inst, method=method)
-        ev = evaluate(inst, seq, partial=method not in WHOLE_MODEL_LOADER)
-        rows.append({**_columns(changes),
-                     "seed": seed, "method": method, "served": len(seq),
-                     "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
-                     "load_s": float(ev.load_s.sum()), "infer_s": float(inst.arrays.infer_s[seq].sum())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{**_columns(changes), "seed": seed, "method": method,
+                          "served": len(seq), "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6,
+                          "load_s": float(ev.load_s.sum()),
+                          "infer_s": float(inst.arrays.infer_s[seq].sum())}
+                         for method, seq, ev in solve_each(inst, methods)])
 
 
 def runtime_instance(method: str, size: int, axis: str = "users", seed: int = 0):

@@ -15,7 +15,7 @@ import pandas as pd
 from ..model.sharing import is_bottom_layer
 from ..schedulers import WHOLE_MODEL_LOADER, solve
 
-__all__ = ["applies", "pick_oracle", "gap_instance", "gap_trial", "summarize_gaps",
+__all__ = ["applies", "solve_each", "pick_oracle", "gap_instance", "gap_trial", "summarize_gaps",
            "preset_trial", "method_style", "plot_gaps", "plot_served", "DEADLINE_REF_USERS",
            "BINDING_BUDGET_HZ", "AMPLE_BUDGET_HZ"]
 
@@ -31,11 +31,71 @@ AMPLE_BUDGET_HZ = 1e9
 
 def applies(method: str, instance) -> bool:
     """Whether ``method`` solves ``instance``: ``dp`` needs bottom-layer sharing and a common
-    deadline; every other method takes any instance."""
+    deadline; every other method takes any instance.
+
+    The one check every trial of the study makes (here and in :mod:`plcore.study.experiments`),
+    on the instance drawn, not on the parameters it was drawn with: a general-sharing scenario
+    with one model per cluster is bottom-layer sharing, and ``dp`` runs on it.
+
+    Parameters
+    ----------
+    method : str
+        A name of ``plcore.SOLVERS``.
+    instance : Instance
+
+    Returns
+    -------
+    bool
+        False where ``solve(instance, method=method)`` would refuse the instance.
+
+    Examples
+    --------
+    >>> from plcore.study.scenarios import make_instance
+    >>> inst = make_instance(seed=0, n_users=6)             # bottom-layer, one deadline
+    >>> applies("dp", inst), applies("dp", make_instance(seed=0, n_users=6, sharing="general"))
+    (True, False)
+
+    Notes
+    -----
+    O(total number of model blocks) for ``dp`` (:func:`plcore.model.sharing.is_bottom_layer`).
+    """
     if method == "dp":
         d = instance.arrays.deadline_s
         return bool(np.all(d == d[0])) and is_bottom_layer(instance)
     return True
+
+
+def solve_each(instance, methods):
+    """Solve ``instance`` with each method of ``methods`` that applies to it (:func:`applies`).
+
+    Parameters
+    ----------
+    instance : Instance
+    methods : iterable of str
+        Names of ``plcore.SOLVERS``.
+
+    Yields
+    ------
+    method : str
+    schedule : list of int
+    evaluation : Evaluation
+        The schedule under the loader its method assumes: the whole-model loader for
+        "no-sharing" and "fcfs-full" (``plcore.schedulers.WHOLE_MODEL_LOADER``), partial loading
+        for the others.
+
+    Examples
+    --------
+    >>> from plcore.study.scenarios import make_instance
+    >>> inst = make_instance(seed=0, n_users=6, sharing="general")     # dp does not apply
+    >>> [(m, ev.feasible) for m, seq, ev in solve_each(inst, ["dp", "greedy", "no-sharing"])]
+    [('greedy', True), ('no-sharing', True)]
+    """
+    from ..model.evaluate import evaluate
+
+    for method in methods:
+        if applies(method, instance):
+            seq = solve(instance, method=method)
+            yield method, seq, evaluate(instance, seq, partial=method not in WHOLE_MODEL_LOADER)
 
 
 def pick_oracle(n_users: int, oracles: dict) -> str:
@@ -141,19 +201,12 @@ def preset_trial(seed: int, scenario: str, methods, **changes) -> pd.DataFrame:
     evaluated under the whole-model loader they assume. Columns: scenario, the changes, seed,
     method, served, bandwidth_mhz_used.
     """
-    from ..model.evaluate import evaluate
     from .scenarios import load_scenario, make_instance
 
     inst = make_instance(load_scenario(scenario), seed=seed, **changes)
-    rows = []
-    for method in methods:
-        if not applies(method, inst):
-            continue
-        seq = solve(inst, method=method)
-        ev = evaluate(inst, seq, partial=method not in WHOLE_MODEL_LOADER)
-        rows.append({"scenario": scenario, **changes, "seed": seed, "method": method,
-                     "served": len(seq), "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"scenario": scenario, **changes, "seed": seed, "method": method,
+                          "served": len(seq), "bandwidth_mhz_used": ev.total_bandwidth_hz / 1e6}
+                         for method, seq, ev in solve_each(inst, methods)])
 
 
 _FALLBACK_MARKERS = "P*X<>hdp"

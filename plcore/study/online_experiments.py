@@ -25,8 +25,7 @@ from ..online.metrics import summary
 from .scenarios import Scenario, make_instance
 
 __all__ = ["scenario_catalogue", "model_bytes", "whole_server_rate", "online_trial", "knee",
-           "glue_figure", "policy_key",
-           "POLICIES", "SUMMARY_COLUMNS"]
+           "policy_key", "POLICIES", "SUMMARY_COLUMNS"]
 
 # The policies the pages compare, in the order of plcore.study.plots.POLICY_STYLE.
 POLICIES = ("fifo-whole", "fifo-cache", "pl-greedy", "edf-batch", "lyapunov")
@@ -234,20 +233,6 @@ def knee(x, served_share, threshold: float = 0.95) -> float:
     x0, x1, y0, y1 = x[i - 1], x[i], y[i - 1], y[i]
     f = (y0 - threshold) / (y0 - y1)
     return float((1 - f) * x0 + f * x1)
-
-
-def glue_figure(fig, name: str) -> str:
-    """Save ``fig`` as the result ``name``'s figure and glue its PNG as ``<name>_fig``: the same
-    as ``plcore.study.notebook.save_figure(fig, name, glue_name=f"{name}_fig")``, which the pages
-    call directly (a ``{glue:figure}`` with a number, a caption and alt text shows it).
-
-    Returns the glue key.
-    """
-    from .notebook import save_figure
-
-    key = f"{name}_fig"
-    save_figure(fig, name, glue_name=key)
-    return key
 
 
 def policy_key(policy: str) -> str:
