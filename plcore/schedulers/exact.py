@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..model.instance import Instance
@@ -111,6 +113,13 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     def alive(f, s, b):
         return (s - need[f] >= -tol) & (b <= budget)
 
+    clock = current_clock()
+    if not clock.limited and n <= _SMALL_USERS:   # the same answer with one bandwidth call
+        seq = _small_search(instance, need, budget)
+        if seq is not None:
+            clock.offer(seq)
+            return seq
+
     # A level holds its labels as arrays, one entry per label: the suffix's user set (a bit
     # mask), its first user u, u's start s, the suffix's bandwidth b, and the index of the rest
     # of the suffix in the previous level (-1: none). Labels are ordered by state (mask, u) in
@@ -122,7 +131,6 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
              np.full(first.size, -1))
     levels = []
 
-    clock = current_clock()
     if clock.limited:
         from .greedy import solve_greedy
 
@@ -142,6 +150,88 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
         size += 1
         level = _extend(instance, level, alive, all_users, clock)
     return _sequence(levels, best) if best is not None else []
+
+
+# Up to this many users, :func:`_small_search` enumerates every suffix (1,956 at six users).
+_SMALL_USERS = 6
+
+
+@functools.lru_cache(maxsize=None)
+def _suffixes(n: int):
+    """Every sequence of distinct users of ``range(n)``, by length, as a tree of suffixes.
+
+    Returns ``(user, rest, chain, bounds)``: the first user of each sequence; the index of its
+    rest (the sequence without its first user; 0 for length one, unused); column ``i`` of
+    ``chain``, the indices of sequence ``i``'s suffixes from its last user to itself, padded in
+    front with ``-1`` to ``n`` entries; and the index range of each length. Within a length the
+    sequences are in the label search's order of making them: by rest, then by first user.
+    """
+    users = [np.arange(n)]
+    rest = [np.zeros(n, dtype=np.intp)]
+    chains = [np.arange(n)[None, :]]
+    masks = np.left_shift(1, users[0]).astype(np.int64)
+    bounds = [(0, n)]
+    all_users = np.arange(n)
+    while len(bounds) < n:
+        lo, hi = bounds[-1]
+        li, cu = np.nonzero((masks[:, None] >> all_users[None, :]) & 1 == 0)
+        users.append(cu)
+        rest.append(li + lo)
+        chains.append(np.vstack((chains[-1][:, li], np.arange(hi, hi + cu.size))))
+        masks = masks[li] | np.left_shift(1, cu).astype(np.int64)
+        bounds.append((hi, hi + cu.size))
+    chain = np.hstack([np.pad(c, ((n - c.shape[0], 0), (0, 0)), constant_values=-1)
+                       for c in chains])
+    out = np.concatenate(users), np.concatenate(rest), chain, tuple(bounds)
+    for a in out[:3]:
+        a.flags.writeable = False
+    return out
+
+
+def _small_search(instance, need, budget):
+    """The label search's answer for at most ``_SMALL_USERS`` users, with one bandwidth call.
+
+    Computes the start of every sequence of distinct users as a suffix (with the label search's
+    arithmetic: ``s_u = min(d_u, s_f - L(m_u -> m_f)) - infer_u``) and keeps those whose every
+    suffix passes the time test; then the least bandwidths of all of them at once, and the sums
+    along each suffix in the search's order. Every label the search keeps is among them, and
+    each of them is dominated by a kept label of the same state (by induction over the levels: ``s_u`` is non-decreasing in ``s_f``, ``beta``
+    non-increasing, rounding monotone); so the largest level with a complete schedule within the
+    budget, and its least bandwidth ``b*``, are the search's. When one sequence alone has ``b*``
+    it is the search's answer; on a tie, whose winner depends on the search's order, this
+    returns None and the search decides.
+    """
+    arr = instance.arrays
+    m_of, tol = arr.model_of, arr.time_tol_s
+    user, rest, chain, bounds = _suffixes(instance.n_users)
+    m_u = m_of[user]
+    d_u, infer_u = arr.deadline_s[user], arr.infer_s[user]
+    link_u = arr.link_s[m_u, m_u[rest]]
+    s = d_u - infer_u                       # the starts of sequences of one user
+    for lo, hi in bounds[1:]:
+        s[lo:hi] = np.minimum(d_u[lo:hi], s[rest[lo:hi]] - link_u[lo:hi]) - infer_u[lo:hi]
+    ok = np.append(s - need[user] >= -tol, True)          # index -1: the padding
+    alive = ok[chain].all(axis=0)
+    live = np.flatnonzero(alive)
+    if not live.size:
+        return []
+    beta = np.zeros(user.size + 1)                       # index -1: the padding adds 0
+    beta[:-1] = np.inf
+    beta[live] = user_bandwidth(instance, user[live], s[live])
+    # Suffix sums from the last user forward, as the search adds them (0 + x is exact).
+    terms = beta[chain]
+    b = terms[0]
+    for row in terms[1:]:
+        b = b + row
+    top = np.flatnonzero(alive & (s - arr.from_resident_s[m_u] >= -tol) & (b <= budget))
+    if not top.size:
+        return []
+    lo = next(lo for lo, hi in bounds if lo <= top[-1] < hi)
+    top = top[top >= lo]
+    win = top[b[top] == b[top].min()]
+    if win.size > 1:
+        return None
+    return [int(user[i]) for i in chain[::-1, win[0]] if i >= 0]
 
 
 # Labels extended at once (bounds the memory of a level's (label, user) grids).
