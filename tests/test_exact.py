@@ -199,3 +199,23 @@ def test_suffix_tree_lists_every_sequence_once(n):
     for lo, hi in bounds[1:]:      # made in the label search's order: by rest, then by user
         key = list(zip(rest[lo:hi].tolist(), user[lo:hi].tolist()))
         assert key == sorted(key)
+
+
+@pytest.mark.parametrize("slots_log2", [1, 3, 12])
+def test_bandwidth_per_pair_equals_the_plain_call(monkeypatch, slots_log2):
+    """Each distinct (user, time) pair computed once gives exactly the plain call's values, also
+    when most pairs collide in a tiny table (2 slots)."""
+    from plcore.model.timeline import user_bandwidth
+    from plcore.schedulers import exact
+
+    monkeypatch.setattr(exact, "_PAIR_SLOTS_LOG2", slots_log2)
+    rng = np.random.default_rng(slots_log2)
+    for rate in ("shannon", "linear"):
+        inst = random_instance(slots_log2, 6, 3, rate=rate)
+        pool_t = np.concatenate([rng.uniform(1e-4, 0.2, 12), [0.0, -0.0, -1e-13, -1.0, np.inf]])
+        users = rng.integers(0, 6, 400)
+        t = rng.choice(pool_t, 400)          # many repeated pairs
+        got = exact._bandwidth_per_pair(inst, users, t)
+        want = user_bandwidth(inst, users, t)
+        assert np.array_equal(got, want)     # bit for bit, inf included
+        assert (np.signbit(got) == np.signbit(want)).all()

@@ -53,11 +53,11 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
 
     Notes
     -----
-    **What it searches.** Schedules are built backwards, by prepending users to a suffix. For a fixed
-    suffix the ALAP start times of its users (MODEL.md section 2) are fixed except through the
-    load time of its first user, which depends on the user prepended next. So a suffix is summarized
-    by a *label* ``(S, f, s_f, b)``: its user set ``S``, its first user ``f``, the ALAP start ``s_f``
-    of ``f`` and the summed least bandwidth ``b`` of its users. Prepending ``u`` gives
+    **What it searches.** Schedules are built backwards, by prepending users to a suffix. For a
+    fixed suffix the ALAP start times of its users (MODEL.md section 2) are fixed except through
+    the load time of its first user, which depends on the user prepended next. So a suffix is
+    summarized by a *label* ``(S, f, s_f, b)``: its user set ``S``, its first user ``f``, the ALAP
+    start ``s_f`` of ``f`` and the summed least bandwidth ``b`` of its users. Prepending ``u`` gives
     ``s_u = min(d_u, s_f - L(m_u -> m_f)) - infer_u`` and ``b + beta_u(s_u)``. A label is a
     complete feasible schedule iff ``s_f - L(resident -> m_f) >= 0`` and ``b <= B``. Level ``k``
     holds every non-dominated, non-pruned label with ``|S| = k``; the answer is a feasible label of
@@ -72,19 +72,34 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
       min_v L(m_v -> m_f) + infer_v)`` is necessary, and a label violating it is dropped. (This is
       the backward form of "a prefix that misses a deadline when run as early as possible can
       never be completed".)
-    * *Dominance*: for the same ``(S, f)``, a label with a later-or-equal start and a smaller-or-equal
-      bandwidth is at least as good for every completion, because ``s_u`` is non-decreasing in
-      ``s_f`` and ``beta`` is non-increasing in time. Dominated labels are dropped.
+    * *Dominance*: for the same ``(S, f)``, a label with a later-or-equal start and a
+      smaller-or-equal bandwidth is at least as good for every completion, because ``s_u`` is
+      non-decreasing in ``s_f`` and ``beta`` is non-increasing in time. Dominated labels are
+      dropped.
+
+    **Small instances** (at most six users, no time limit). The label search pays one
+    least-bandwidth call per level, about a hundred NumPy operations whatever the level's size,
+    which at six users cost more than the search itself. So up to six users the solver instead
+    lists every sequence of distinct users (1,956 at six users, a table built once per size),
+    computes their starts level by level with the same arithmetic, keeps those whose every
+    suffix passes the time test, and takes all their least bandwidths in one call. Every label
+    the search would keep is among them, and every one of them is dominated by a label the search
+    keeps (same state, by induction over the levels), so the largest level with a complete
+    schedule within the budget and its least bandwidth are the search's; when a single sequence
+    has that least bandwidth it is the search's answer, and on a tie the label search runs to
+    pick the same one. The result is the same schedule either way (tested on random instances,
+    ties included).
 
     **Cost.** At most ``n 2^n`` states ``(S, f)``, each extended by ``n`` users: ``O(n^2 2^n)``
     label extensions times the Pareto-front size, in the worst case (ample deadlines and
     bandwidth); tight deadlines or budgets prune most of it. Each level is computed at once in
     NumPy (one least-bandwidth call for every label and user, the fronts by one sort), so the
-    fixed cost is a few array operations per level; from 7 users on it is faster than
-    enumerating every order with NumPy (``benchmarks/bench_exact.py``; at 6 users, about 2 ms
-    against 1 ms). With loose deadlines (``random_instance(3, n, n, deadline_s=(0.5, 1.0))``) ten
-    users take about 0.02 s of CPU on a 2-core machine and twelve 0.1 s (the book's runtime
-    chapter measures it).
+    fixed cost is a few array operations per level. Measured against enumerating every order
+    with NumPy, :func:`plcore.solve` included (its final ``evaluate`` check is about a quarter
+    of the time at six users), CPU seconds, medians of 5 on a 2-core machine shared with other
+    jobs (``benchmarks/bench_exact.py --reps 5``; ratios per instance, medians per size and
+    regime): RATIOS. With loose deadlines (``random_instance(3, n, n, deadline_s=(0.5, 1.0))``)
+    ten users take about 0.02 s of CPU and twelve 0.1 s (the book's runtime chapter measures it).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     (:func:`~plcore.schedulers.greedy.solve_greedy`, milliseconds at this size) is taken first as
@@ -191,15 +206,15 @@ def _suffixes(n: int):
 def _small_search(instance, need, budget):
     """The label search's answer for at most ``_SMALL_USERS`` users, with one bandwidth call.
 
-    Computes the start of every sequence of distinct users as a suffix (with the label search's
-    arithmetic: ``s_u = min(d_u, s_f - L(m_u -> m_f)) - infer_u``) and keeps those whose every
-    suffix passes the time test; then the least bandwidths of all of them at once, and the sums
-    along each suffix in the search's order. Every label the search keeps is among them, and
-    each of them is dominated by a kept label of the same state (by induction over the levels: ``s_u`` is non-decreasing in ``s_f``, ``beta``
-    non-increasing, rounding monotone); so the largest level with a complete schedule within the
-    budget, and its least bandwidth ``b*``, are the search's. When one sequence alone has ``b*``
-    it is the search's answer; on a tie, whose winner depends on the search's order, this
-    returns None and the search decides.
+    Computes the start of every sequence of distinct users as a suffix, with the label search's
+    arithmetic (``s_u = min(d_u, s_f - L(m_u -> m_f)) - infer_u``), keeps those whose every
+    suffix passes the time test, takes the least bandwidths of all of them at once and sums them
+    along each sequence in the search's order. Every label the search keeps is among them, and
+    each of them is dominated by a kept label of the same state (by induction over the levels:
+    ``s_u`` is non-decreasing in ``s_f``, ``beta`` non-increasing, rounding monotone); so the
+    largest level with a complete schedule within the budget, and its least bandwidth ``b*``,
+    are the search's. When one sequence alone has ``b*`` it is the search's answer; on a tie,
+    whose winner depends on the search's order, this returns None and the search decides.
     """
     arr = instance.arrays
     m_of, tol = arr.model_of, arr.time_tol_s
@@ -217,21 +232,44 @@ def _small_search(instance, need, budget):
         return []
     beta = np.zeros(user.size + 1)                       # index -1: the padding adds 0
     beta[:-1] = np.inf
-    beta[live] = user_bandwidth(instance, user[live], s[live])
+    beta[live] = _bandwidth_per_pair(instance, user[live], s[live])
     # Suffix sums from the last user forward, as the search adds them (0 + x is exact).
     terms = beta[chain]
     b = terms[0]
     for row in terms[1:]:
         b = b + row
-    top = np.flatnonzero(alive & (s - arr.from_resident_s[m_u] >= -tol) & (b <= budget))
-    if not top.size:
-        return []
-    lo = next(lo for lo, hi in bounds if lo <= top[-1] < hi)
-    top = top[top >= lo]
-    win = top[b[top] == b[top].min()]
-    if win.size > 1:
-        return None
-    return [int(user[i]) for i in chain[::-1, win[0]] if i >= 0]
+    for lo, hi in reversed(bounds):         # the longest complete schedules within the budget
+        top = lo + np.flatnonzero(alive[lo:hi] & (b[lo:hi] <= budget)
+                                  & (s[lo:hi] - arr.from_resident_s[m_u[lo:hi]] >= -tol))
+        if top.size:
+            win = top[b[top] == b[top].min()]
+            if win.size > 1:
+                return None
+            return [int(user[i]) for i in chain[::-1, win[0]] if i >= 0]
+    return []
+
+_PAIR_SLOTS_LOG2 = 12      # a table of 4,096 slots for a few hundred distinct pairs
+
+
+def _bandwidth_per_pair(instance, users: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """``user_bandwidth(instance, users, t_s)``, with each distinct (user, time) pair computed
+    about once: the sequences of a small instance share few distinct starts (a user's deadline
+    often decides it). Each pair is hashed to a slot; an entry whose slot holds the same pair
+    takes that entry's value, any other is computed itself, so every value is the one the
+    plain call gives. O(m), no sort."""
+    idx = np.arange(users.size)
+    key = t_s.view(np.uint64) + users.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    slot = (key * np.uint64(0xBF58476D1CE4E5B9)) >> np.uint64(64 - _PAIR_SLOTS_LOG2)
+    table = np.empty(1 << _PAIR_SLOTS_LOG2, dtype=np.intp)
+    table[slot] = idx            # one of the entries in each slot
+    rep = table[slot]
+    own = (rep == idx) | (t_s[rep] != t_s) | (users[rep] != users)
+    out = np.empty(users.size)
+    todo = np.flatnonzero(own)
+    out[todo] = user_bandwidth(instance, users[todo], t_s[todo])
+    shared = np.flatnonzero(~own)
+    out[shared] = out[rep[shared]]
+    return out
 
 
 # Labels extended at once (bounds the memory of a level's (label, user) grids).
