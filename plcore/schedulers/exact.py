@@ -230,13 +230,14 @@ def _small_search(instance, need, budget):
     s = d_u - infer_u                       # the starts of sequences of one user
     for lo, hi in bounds[1:]:
         s[lo:hi] = np.minimum(d_u[lo:hi], s[rest[lo:hi]] - link_u[lo:hi]) - infer_u[lo:hi]
-    ok = np.append(s - need[user] >= -tol, True)          # index -1: the padding
-    alive = ok[chain].all(axis=0)
-    live = np.flatnonzero(alive)
+    ok = np.ones(user.size + 1, dtype=bool)               # index -1: the padding
+    np.greater_equal(s - need[user], -tol, out=ok[:-1])
+    alive = np.logical_and.reduce(ok[chain], axis=0)
+    live = alive.nonzero()[0]
     if not live.size:
         return []
-    beta = np.zeros(user.size + 1)                       # index -1: the padding adds 0
-    beta[:-1] = np.inf
+    beta = np.full(user.size + 1, np.inf)
+    beta[-1] = 0.0                                       # the padding adds 0
     beta[live] = _bandwidth_per_pair(instance, user[live], s[live])
     # Suffix sums from the last user forward, as the search adds them (0 + x is exact).
     terms = beta[chain]
@@ -269,12 +270,10 @@ def _bandwidth_per_pair(instance, users: np.ndarray, t_s: np.ndarray) -> np.ndar
     table[slot] = idx            # one of the entries in each slot
     rep = table[slot]
     own = (rep == idx) | (t_s[rep] != t_s) | (users[rep] != users)
+    todo = own.nonzero()[0]
     out = np.empty(users.size)
-    todo = np.flatnonzero(own)
     out[todo] = user_bandwidth(instance, users[todo], t_s[todo])
-    shared = np.flatnonzero(~own)
-    out[shared] = out[rep[shared]]
-    return out
+    return out[np.where(own, idx, rep)]      # its own value, or that of an equal pair
 
 
 # Labels extended at once (bounds the memory of a level's (label, user) grids).
