@@ -100,9 +100,10 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     check, about a quarter of its time at six users, against a brute force that returns only the
     optimum's length; CPU seconds, medians of 5 runs taken in turn, on a 2-core machine shared
     with other jobs), the ratio per instance, median per size over three regimes (loose, tight
-    deadlines, binding budget), was 0.77-0.85 at 6 users (0.8-1.3 ms against 1.0-1.4 ms), 0.25-0.35
-    at 7, 0.03-0.06 at 8, 0.004-0.015 at 9, and below 0.035 at 10 (bounded by the brute force's
-    fastest run at 9 users); exact was faster on all 48 instances. With loose deadlines
+    deadlines, binding budget), was 0.71-0.79 at 6 users (0.46-0.87 ms against 0.66-1.14 ms;
+    up to 0.88 in other runs on the shared machine), 0.29-0.38 at 7, 0.03-0.07 at 8,
+    0.003-0.013 at 9, and below 0.032 at 10 (bounded by the brute force's fastest run at 9
+    users); exact was faster on all 48 instances. With loose deadlines
     (``random_instance(3, n, n, deadline_s=(0.5, 1.0))``) ten users take about 0.01 s of CPU and
     twelve 0.08 s (the book's runtime chapter measures it).
 
