@@ -255,6 +255,7 @@ def _small_search(instance, need, budget):
             return [int(user[i]) for i in chain[::-1, win[0]] if i >= 0]
     return []
 
+
 _PAIR_SLOTS_LOG2 = 12      # a table of 4,096 slots for a few hundred distinct pairs
 
 
