@@ -168,6 +168,26 @@ def test_whole_array_schedule_check_agrees_with_the_item_walk(items, as_array):
     assert outcome(schedule_indices, seq) == outcome(_check_items, list(seq))
 
 
+def test_valid_schedules_skip_the_item_by_item_walk(monkeypatch):
+    """A valid schedule is checked by whole-array operations only: the Python walk over its items
+    (once 40 % of an evaluate call) runs only to name a bad entry."""
+    from plcore.model import timeline
+
+    def walk(*args):
+        raise AssertionError("item-by-item walk on a valid schedule")
+
+    inst = random_instance(0, 8, 3)
+    expected = plcore.evaluate(inst, [3, 0, 5]).to_dict()
+    monkeypatch.setattr(timeline, "_check_items", walk)
+    for seq in ([3, 0, 5], (3, 0, 5), np.array([3, 0, 5]), np.array([3, 0, 5], dtype=np.uint8),
+                [np.int64(3), 0, np.int32(5)], [], range(0)):
+        got = plcore.evaluate(inst, seq)
+        if len(seq):
+            assert got.to_dict() == expected
+    with pytest.raises(AssertionError, match="item-by-item"):
+        plcore.evaluate(inst, [3, 3])        # a bad schedule does take the walk, to name it
+
+
 def test_to_dict_is_json_ready():
     import json
 

@@ -122,3 +122,100 @@ def test_exact_equals_exhaustive_at_seven_users(seed):
                            bandwidth_hz=(4e6, 1e10, 8e6)[seed], deadline_s=(0.02, 0.1))
     seq = plcore.solve(inst, method="exact")
     assert plcore.evaluate(inst, seq).throughput == exhaustive_optimum(inst)
+
+
+def _label_search(inst, monkeypatch):
+    """The exact solver's answer with the small-instance enumeration switched off."""
+    from plcore.schedulers import exact
+
+    with monkeypatch.context() as m:
+        m.setattr(exact, "_SMALL_USERS", 0)
+        return exact.solve_exact(inst)
+
+
+def test_small_instances_same_schedule_as_the_label_search(monkeypatch):
+    """Up to six users the solver enumerates every suffix with one bandwidth call; it must return
+    the label search's schedule itself (not only its length), or defer to it on a tie."""
+    from plcore.schedulers import exact
+
+    answered = 0
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        n, m = int(rng.integers(1, 7)), int(rng.integers(1, 5))
+        inst = random_instance(seed, n, m, structure=("general", "bottom")[seed % 2],
+                               bandwidth_hz=float(rng.choice([1e6, 4e6, 2e7, 1e10])),
+                               rate=("shannon", "linear")[seed // 2 % 2],
+                               common_deadline=bool(seed // 4 % 2),
+                               deadline_s=((0.015, 0.08), (0.5, 1.0))[seed // 8 % 2])
+        if seed % 3 == 0:
+            inst = inst.replace(resident=sorted(inst.blocks)[: len(inst.blocks) // 2])
+        if seed % 5 == 0 and n >= 2:     # two identical users: equal-bandwidth ties
+            d = inst.to_dict()
+            d["users"][1] = dict(d["users"][0])
+            inst = plcore.Instance.from_dict(d)
+        expected = _label_search(inst, monkeypatch)
+        assert exact.solve_exact(inst) == expected, seed
+        assert plcore.solve(inst, method="exact") == expected, seed
+        answered += exact._small_search(inst, *_need_and_budget(inst)) is not None
+    assert answered >= 100       # the enumeration answers most instances itself
+
+
+def _need_and_budget(inst):
+    """The time bound per first user and the budget, as solve_exact computes them."""
+    from plcore.model.timeline import BANDWIDTH_RTOL
+
+    arr = inst.arrays
+    via = arr.link_s[arr.model_of[:, None], arr.model_of[None, :]] + arr.infer_s[:, None]
+    np.fill_diagonal(via, np.inf)
+    need = np.minimum(arr.from_resident_s[arr.model_of], via.min(axis=0))
+    return need, inst.bandwidth_hz * (1.0 + BANDWIDTH_RTOL)
+
+
+def test_small_search_defers_on_a_tie(monkeypatch):
+    # Users 0 and 1 are identical: serving them in either order costs the same bandwidth.
+    from plcore.schedulers import exact
+
+    d = random_instance(4, 3, 2, deadline_s=(0.5, 1.0), bandwidth_hz=1e10).to_dict()
+    d["users"][1] = dict(d["users"][0])
+    inst = plcore.Instance.from_dict(d)
+    assert exact._small_search(inst, *_need_and_budget(inst)) is None
+    assert exact.solve_exact(inst) == _label_search(inst, monkeypatch)
+
+
+@pytest.mark.parametrize("n", range(1, 7))
+def test_suffix_tree_lists_every_sequence_once(n):
+    import math
+
+    from plcore.schedulers.exact import _suffixes
+
+    user, rest, chain, bounds = _suffixes(n)
+    assert [hi - lo for lo, hi in bounds] == [math.perm(n, k) for k in range(1, n + 1)]
+    seqs = [tuple(int(user[i]) for i in chain[::-1, j] if i >= 0) for j in range(user.size)]
+    assert len(set(seqs)) == len(seqs) and all(len(set(q)) == len(q) for q in seqs)
+    for j, q in enumerate(seqs):
+        assert q[0] == user[j]
+        if len(q) > 1:
+            assert seqs[rest[j]] == q[1:]
+    for lo, hi in bounds[1:]:      # made in the label search's order: by rest, then by user
+        key = list(zip(rest[lo:hi].tolist(), user[lo:hi].tolist()))
+        assert key == sorted(key)
+
+
+@pytest.mark.parametrize("slots_log2", [1, 3, 12])
+def test_bandwidth_per_pair_equals_the_plain_call(monkeypatch, slots_log2):
+    """Each distinct (user, time) pair computed once gives exactly the plain call's values, also
+    when most pairs collide in a tiny table (2 slots)."""
+    from plcore.model.timeline import user_bandwidth
+    from plcore.schedulers import exact
+
+    monkeypatch.setattr(exact, "_PAIR_SLOTS_LOG2", slots_log2)
+    rng = np.random.default_rng(slots_log2)
+    for rate in ("shannon", "linear"):
+        inst = random_instance(slots_log2, 6, 3, rate=rate)
+        pool_t = np.concatenate([rng.uniform(1e-4, 0.2, 12), [0.0, -0.0, -1e-13, -1.0, np.inf]])
+        users = rng.integers(0, 6, 400)
+        t = rng.choice(pool_t, 400)          # many repeated pairs
+        got = exact._bandwidth_per_pair(inst, users, t)
+        want = user_bandwidth(inst, users, t)
+        assert np.array_equal(got, want)     # bit for bit, inf included
+        assert (np.signbit(got) == np.signbit(want)).all()

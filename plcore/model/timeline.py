@@ -177,7 +177,9 @@ def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
     arr = inst.arrays
     users = np.asarray(users, dtype=int)
     t = np.asarray(t_s, dtype=float)
-    t = np.where((t < 0) & (t >= -arr.time_tol_s), 0.0, t)
+    early = t < 0
+    if early.any():
+        t = np.where(early & (t >= -arr.time_tol_s), 0.0, t)
     return min_bandwidth(arr.data_bits[users], arr.radio[users], t, rate=arr.rate)
 
 

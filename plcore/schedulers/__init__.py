@@ -80,10 +80,11 @@ def solve_with_status(instance: Instance, method: str, *, time_limit_s: float | 
         solver = SOLVERS[method]
     except KeyError:
         raise ValueError(f"unknown method {method!r}; available: {', '.join(SOLVERS)}") from None
-    try:
-        inspect.signature(solver).bind(instance, **options)
-    except TypeError as exc:
-        raise ValueError(f"method {method!r}: {exc}") from None
+    if options:     # every solver takes the instance alone; only options can be wrong
+        try:
+            inspect.signature(solver).bind(instance, **options)
+        except TypeError as exc:
+            raise ValueError(f"method {method!r}: {exc}") from None
     with Clock(time_limit_s, progress, label=f"plcore {method}") as clock:
         try:
             seq = solver(instance, **options)

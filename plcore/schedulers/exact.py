@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..model.instance import Instance
@@ -51,11 +53,11 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
 
     Notes
     -----
-    **What it searches.** Schedules are built backwards, by prepending users to a suffix. For a fixed
-    suffix the ALAP start times of its users (MODEL.md section 2) are fixed except through the
-    load time of its first user, which depends on the user prepended next. So a suffix is summarized
-    by a *label* ``(S, f, s_f, b)``: its user set ``S``, its first user ``f``, the ALAP start ``s_f``
-    of ``f`` and the summed least bandwidth ``b`` of its users. Prepending ``u`` gives
+    **What it searches.** Schedules are built backwards, by prepending users to a suffix. For a
+    fixed suffix the ALAP start times of its users (MODEL.md section 2) are fixed except through
+    the load time of its first user, which depends on the user prepended next. So a suffix is
+    summarized by a *label* ``(S, f, s_f, b)``: its user set ``S``, its first user ``f``, the ALAP
+    start ``s_f`` of ``f`` and the summed least bandwidth ``b`` of its users. Prepending ``u`` gives
     ``s_u = min(d_u, s_f - L(m_u -> m_f)) - infer_u`` and ``b + beta_u(s_u)``. A label is a
     complete feasible schedule iff ``s_f - L(resident -> m_f) >= 0`` and ``b <= B``. Level ``k``
     holds every non-dominated, non-pruned label with ``|S| = k``; the answer is a feasible label of
@@ -70,19 +72,40 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
       min_v L(m_v -> m_f) + infer_v)`` is necessary, and a label violating it is dropped. (This is
       the backward form of "a prefix that misses a deadline when run as early as possible can
       never be completed".)
-    * *Dominance*: for the same ``(S, f)``, a label with a later-or-equal start and a smaller-or-equal
-      bandwidth is at least as good for every completion, because ``s_u`` is non-decreasing in
-      ``s_f`` and ``beta`` is non-increasing in time. Dominated labels are dropped.
+    * *Dominance*: for the same ``(S, f)``, a label with a later-or-equal start and a
+      smaller-or-equal bandwidth is at least as good for every completion, because ``s_u`` is
+      non-decreasing in ``s_f`` and ``beta`` is non-increasing in time. Dominated labels are
+      dropped.
+
+    **Small instances** (at most six users, no time limit). The label search pays one
+    least-bandwidth call per level, about a hundred NumPy operations whatever the level's size,
+    which at six users cost more than the search itself. So up to six users the solver instead
+    lists every sequence of distinct users (1,956 at six users, a table built once per size),
+    computes their starts level by level with the same arithmetic, keeps those whose every
+    suffix passes the time test, and takes all their least bandwidths in one call (each
+    distinct pair of user and start once: most sequences share them). Every label the search
+    would keep is among them, and every one of them is dominated by a label the search keeps
+    (same state, by induction over the levels), so the largest level with a complete
+    schedule within the budget and its least bandwidth are the search's; when a single sequence
+    has that least bandwidth it is the search's answer, and on a tie the label search runs to
+    pick the same one. The result is the same schedule either way (tested on random instances,
+    ties included).
 
     **Cost.** At most ``n 2^n`` states ``(S, f)``, each extended by ``n`` users: ``O(n^2 2^n)``
     label extensions times the Pareto-front size, in the worst case (ample deadlines and
     bandwidth); tight deadlines or budgets prune most of it. Each level is computed at once in
     NumPy (one least-bandwidth call for every label and user, the fronts by one sort), so the
-    fixed cost is a few array operations per level; from 7 users on it is faster than
-    enumerating every order with NumPy (``benchmarks/bench_exact.py``; at 6 users, about 2 ms
-    against 1 ms). With loose deadlines (``random_instance(3, n, n, deadline_s=(0.5, 1.0))``) ten
-    users take about 0.02 s of CPU on a 2-core machine and twelve 0.1 s (the book's runtime
-    chapter measures it).
+    fixed cost is a few array operations per level. Against enumerating every order with NumPy
+    (``benchmarks/bench_exact.py --reps 5``: :func:`plcore.solve` with its final ``evaluate``
+    check, about a quarter of its time at six users, against a brute force that returns only the
+    optimum's length; CPU seconds, medians of 5 runs taken in turn, on a 2-core machine shared
+    with other jobs), the ratio per instance, median per size over three regimes (loose, tight
+    deadlines, binding budget), was 0.71-0.79 at 6 users (0.46-0.87 ms against 0.66-1.14 ms;
+    up to 0.88 in other runs on the shared machine), 0.29-0.38 at 7, 0.03-0.07 at 8,
+    0.003-0.013 at 9, and below 0.032 at 10 (bounded by the brute force's fastest run at 9
+    users); exact was faster on all 48 instances. With loose deadlines
+    (``random_instance(3, n, n, deadline_s=(0.5, 1.0))``) ten users take about 0.01 s of CPU and
+    twelve 0.08 s (the book's runtime chapter measures it).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     (:func:`~plcore.schedulers.greedy.solve_greedy`, milliseconds at this size) is taken first as
@@ -111,6 +134,13 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     def alive(f, s, b):
         return (s - need[f] >= -tol) & (b <= budget)
 
+    clock = current_clock()
+    if not clock.limited and n <= _SMALL_USERS:   # the same answer with one bandwidth call
+        seq = _small_search(instance, need, budget)
+        if seq is not None:
+            clock.offer(seq)
+            return seq
+
     # A level holds its labels as arrays, one entry per label: the suffix's user set (a bit
     # mask), its first user u, u's start s, the suffix's bandwidth b, and the index of the rest
     # of the suffix in the previous level (-1: none). Labels are ordered by state (mask, u) in
@@ -122,7 +152,6 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
              np.full(first.size, -1))
     levels = []
 
-    clock = current_clock()
     if clock.limited:
         from .greedy import solve_greedy
 
@@ -142,6 +171,111 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
         size += 1
         level = _extend(instance, level, alive, all_users, clock)
     return _sequence(levels, best) if best is not None else []
+
+
+# Up to this many users, :func:`_small_search` enumerates every suffix (1,956 at six users).
+_SMALL_USERS = 6
+
+
+@functools.lru_cache(maxsize=None)
+def _suffixes(n: int):
+    """Every sequence of distinct users of ``range(n)``, by length, as a tree of suffixes.
+
+    Returns ``(user, rest, chain, bounds)``: the first user of each sequence; the index of its
+    rest (the sequence without its first user; 0 for length one, unused); column ``i`` of
+    ``chain``, the indices of sequence ``i``'s suffixes from its last user to itself, padded in
+    front with ``-1`` to ``n`` entries; and the index range of each length. Within a length the
+    sequences are in the label search's order of making them: by rest, then by first user.
+    """
+    users = [np.arange(n)]
+    rest = [np.zeros(n, dtype=np.intp)]
+    chains = [np.arange(n)[None, :]]
+    masks = np.left_shift(1, users[0]).astype(np.int64)
+    bounds = [(0, n)]
+    all_users = np.arange(n)
+    while len(bounds) < n:
+        lo, hi = bounds[-1]
+        li, cu = np.nonzero((masks[:, None] >> all_users[None, :]) & 1 == 0)
+        users.append(cu)
+        rest.append(li + lo)
+        chains.append(np.vstack((chains[-1][:, li], np.arange(hi, hi + cu.size))))
+        masks = masks[li] | np.left_shift(1, cu).astype(np.int64)
+        bounds.append((hi, hi + cu.size))
+    chain = np.hstack([np.pad(c, ((n - c.shape[0], 0), (0, 0)), constant_values=-1)
+                       for c in chains])
+    out = np.concatenate(users), np.concatenate(rest), chain, tuple(bounds)
+    for a in out[:3]:
+        a.flags.writeable = False
+    return out
+
+
+def _small_search(instance, need, budget):
+    """The label search's answer for at most ``_SMALL_USERS`` users, with one bandwidth call.
+
+    Computes the start of every sequence of distinct users as a suffix, with the label search's
+    arithmetic (``s_u = min(d_u, s_f - L(m_u -> m_f)) - infer_u``), keeps those whose every
+    suffix passes the time test, takes the least bandwidths of all of them at once and sums them
+    along each sequence in the search's order. Every label the search keeps is among them, and
+    each of them is dominated by a kept label of the same state (by induction over the levels:
+    ``s_u`` is non-decreasing in ``s_f``, ``beta`` non-increasing, rounding monotone); so the
+    largest level with a complete schedule within the budget, and its least bandwidth ``b*``,
+    are the search's. When one sequence alone has ``b*`` it is the search's answer; on a tie,
+    whose winner depends on the search's order, this returns None and the search decides.
+    """
+    arr = instance.arrays
+    m_of, tol = arr.model_of, arr.time_tol_s
+    user, rest, chain, bounds = _suffixes(instance.n_users)
+    m_u = m_of[user]
+    d_u, infer_u = arr.deadline_s[user], arr.infer_s[user]
+    link_u = arr.link_s[m_u, m_u[rest]]
+    s = d_u - infer_u                       # the starts of sequences of one user
+    for lo, hi in bounds[1:]:
+        s[lo:hi] = np.minimum(d_u[lo:hi], s[rest[lo:hi]] - link_u[lo:hi]) - infer_u[lo:hi]
+    ok = np.ones(user.size + 1, dtype=bool)               # index -1: the padding
+    np.greater_equal(s - need[user], -tol, out=ok[:-1])
+    alive = np.logical_and.reduce(ok[chain], axis=0)
+    live = alive.nonzero()[0]
+    if not live.size:
+        return []
+    beta = np.full(user.size + 1, np.inf)
+    beta[-1] = 0.0                                       # the padding adds 0
+    beta[live] = _bandwidth_per_pair(instance, user[live], s[live])
+    # Suffix sums from the last user forward, as the search adds them (0 + x is exact).
+    terms = beta[chain]
+    b = terms[0]
+    for row in terms[1:]:
+        b = b + row
+    for lo, hi in reversed(bounds):         # the longest complete schedules within the budget
+        top = lo + np.flatnonzero(alive[lo:hi] & (b[lo:hi] <= budget)
+                                  & (s[lo:hi] - arr.from_resident_s[m_u[lo:hi]] >= -tol))
+        if top.size:
+            win = top[b[top] == b[top].min()]
+            if win.size > 1:
+                return None
+            return [int(user[i]) for i in chain[::-1, win[0]] if i >= 0]
+    return []
+
+
+_PAIR_SLOTS_LOG2 = 12      # a table of 4,096 slots for a few hundred distinct pairs
+
+
+def _bandwidth_per_pair(instance, users: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """``user_bandwidth(instance, users, t_s)``, with each distinct (user, time) pair computed
+    about once: the sequences of a small instance share few distinct starts (a user's deadline
+    often decides it). Each pair is hashed to a slot; an entry whose slot holds the same pair
+    takes that entry's value, any other is computed itself, so every value is the one the
+    plain call gives. O(m), no sort."""
+    idx = np.arange(users.size)
+    key = t_s.view(np.uint64) + users.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    slot = (key * np.uint64(0xBF58476D1CE4E5B9)) >> np.uint64(64 - _PAIR_SLOTS_LOG2)
+    table = np.empty(1 << _PAIR_SLOTS_LOG2, dtype=np.intp)
+    table[slot] = idx            # one of the entries in each slot
+    rep = table[slot]
+    own = (rep == idx) | (t_s[rep] != t_s) | (users[rep] != users)
+    todo = own.nonzero()[0]
+    out = np.empty(users.size)
+    out[todo] = user_bandwidth(instance, users[todo], t_s[todo])
+    return out[np.where(own, idx, rep)]      # its own value, or that of an equal pair
 
 
 # Labels extended at once (bounds the memory of a level's (label, user) grids).
