@@ -387,9 +387,38 @@ class _Layout:
         self.T = T
         self.by_model = by_model
         self.res_first = set(tree.resident_path)
-        self.dominated_by = [self._dominators(u) for u in by_model]
+        self.in_order = [self._slot_order(u) for u in by_model]
+        self.dominated_by = [self._dominators(u) if o is None else None
+                             for u, o in zip(by_model, self.in_order)]
         self._assigned: dict = {}      # (model, its slots' starts) -> (users per slot, bandwidth)
         self._at_deadline: dict = {}   # model -> its users' bandwidths at T - infer, sorted
+
+    def _slot_order(self, users: np.ndarray) -> np.ndarray | None:
+        """The users in the order in which an optimal assignment fills a model's slots, when one
+        order serves every set of slots; None otherwise.
+
+        Under the linear rate, ``beta_k(t) = w_k / t`` with ``w_k = D_k / eff_k``; under the
+        Shannon rate with one input size ``D`` for all the users, ``beta_k(t) = a_k h(K / (a_k t))``
+        with ``K = D ln 2`` and ``h(s) = 1 / x`` where ``ln(1 + x) / x = s``, an increasing
+        *convex* function of s (``d h / d s = 1 / (ln(1 + x) - x / (1 + x))``, whose denominator
+        grows with x, which falls as s grows). Either way the cross derivative has one sign,
+        ``d^2 beta / (dw dt) <= 0`` (``d^2 beta / (da dt) >= 0``), so that for ``w_1 <= w_2``
+        (``a_1 >= a_2``) and ``t_1 <= t_2`` (where finite; a user that can use a slot can use
+        every later one) ``beta_1(t_1) + beta_2(t_2) <= beta_1(t_2) + beta_2(t_1)``: the cost
+        matrix is Monge and the sorted assignment is optimal. So c slots in time order go to the
+        c best users (least ``w``: most ``a``), best first, ties by index; it is finite whenever
+        any assignment is. Different input sizes under the Shannon rate: None (no such order).
+        """
+        arr = self.arr
+        if users.size == 0:
+            return users
+        if arr.rate == "linear":
+            key = arr.data_bits[users] / arr.radio[users]
+        elif np.all(arr.data_bits[users] == arr.data_bits[users[0]]):
+            key = -arr.radio[users]
+        else:
+            return None
+        return users[np.lexsort((users, key))]
 
     def _dominators(self, users: np.ndarray) -> np.ndarray:
         """For each user, how many users of the same model need no more bandwidth at any time.
@@ -482,7 +511,9 @@ class _Layout:
             if hit is None:
                 missing.append(key)
                 if key not in todo:
-                    todo[key] = (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]])
+                    order = self.in_order[m]
+                    todo[key] = ((t_slots, order[:gc[g]], True) if order is not None else
+                                 (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]], False))
             else:
                 assigned[m], cost[m] = hit
         if pending is not None:
@@ -498,18 +529,32 @@ class _Layout:
         return _State(gm, first, starts, first_of, cost, assigned, total)
 
     def _solve(self, todo: dict) -> None:
-        """Solve the assignments ``todo`` (key -> (its slots' starts, candidate users)) into the
-        cache: one vectorized bandwidth call for every (candidate user, slot of its model) pair,
-        or, when that would be huge, one model at a time in slices of bounded size."""
+        """Solve the assignments ``todo`` (key -> (its slots' starts, candidate users, whether
+        they come in slot order)) into the cache. Users in slot order (:meth:`_slot_order`) fill
+        the slots one to one: one bandwidth per slot, from one vectorized call for all of them.
+        The others: one vectorized bandwidth call for every (candidate user, slot of its model)
+        pair and an optimal assignment, or, when that would be huge, one model at a time in
+        slices of bounded size."""
         clock = current_clock()
-        jobs = list(todo.items())
+        if len(self._assigned) > _CACHE_LIMIT:
+            self._assigned.clear()
+        in_order = [(key, ts, c) for key, (ts, c, ordered) in todo.items() if ordered]
+        if in_order:
+            clock.check(cost_s=_BANDWIDTH_S * sum(ts.size for _, ts, _ in in_order))
+            bw = user_bandwidth(self.inst, np.concatenate([c for _, _, c in in_order]),
+                                np.concatenate([ts for _, ts, _ in in_order]))
+            pos = 0
+            for key, ts, c in in_order:
+                self._assigned[key] = (c, float(bw[pos:pos + c.size].sum()))
+                pos += c.size
+        jobs = [(key, (ts, c)) for key, (ts, c, ordered) in todo.items() if not ordered]
+        if not jobs:
+            return
         huge = sum(c.size * ts.size for _, (ts, c) in jobs) > _CHUNK_PAIRS
         if not huge:
             pairs_u = np.concatenate([np.repeat(c, ts.size) for _, (ts, c) in jobs])
             pairs_t = np.concatenate([np.tile(ts, c.size) for _, (ts, c) in jobs])
             cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
-        if len(self._assigned) > _CACHE_LIMIT:
-            self._assigned.clear()
         pos = 0
         for key, (t_slots, cand) in jobs:
             size = cand.size * t_slots.size
