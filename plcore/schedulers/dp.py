@@ -387,11 +387,20 @@ class _Layout:
         self.T = T
         self.by_model = by_model
         self.res_first = set(tree.resident_path)
+        # Nodes with one child and no model only pass their child's layout on: the layout and
+        # the search skip them (jump[v]: the first node below v that does not).
+        self.keep = np.array([v == 0 or len(tree.models_at[v]) > 0 or len(tree.children[v]) != 1
+                              for v in range(tree.n_nodes)], dtype=bool)
+        self.jump = list(range(tree.n_nodes))
+        for v in tree.postorder():
+            if not self.keep[v]:
+                self.jump[v] = self.jump[tree.children[v][0]]
         self.in_order = [self._slot_order(u) for u in by_model]
         self.dominated_by = [self._dominators(u) if o is None else None
                              for u, o in zip(by_model, self.in_order)]
         self._assigned: dict = {}      # (model, its slots' starts) -> (users per slot, bandwidth)
-        self._at_deadline: dict = {}   # model -> its users' bandwidths at T - infer, sorted
+        self._at_deadline: dict = {}   # model -> running sums of its users' sorted bandwidths
+        self._anc = None               # at T - infer; (nodes, models): each model's ancestors
 
     def _slot_order(self, users: np.ndarray) -> np.ndarray | None:
         """The users in the order in which an optimal assignment fills a model's slots, when one
@@ -438,18 +447,15 @@ class _Layout:
         np.fill_diagonal(better, False)
         return better.sum(axis=1)
 
-    def _items(self, v: int, counts: np.ndarray, used: np.ndarray) -> list[tuple[str, int]]:
-        items = [("model", m) for m in self.tree.models_at[v] if counts[m]]
-        items += [("node", c) for c in self.tree.children[v] if used[c]]
-        return items
-
     def _flatten(self, v: int, order: dict, flat: dict) -> list[int]:
         """Models of v's subtree in layout order (each once: a model's users are consecutive).
 
         ``flat`` holds the lists of nodes already flattened under this ``order``; the lists of the
         nodes below v that are missing are built first, children before parents (no recursion:
-        trees can be deep).
+        trees can be deep). A child that only passes on to its one child (no model ends there)
+        is skipped: ``order`` has no entry for it, and its list is its descendant's.
         """
+        jump = self.jump
         stack = [(v, False)]
         while stack:
             u, ready = stack.pop()
@@ -457,14 +463,14 @@ class _Layout:
                 continue
             if not ready:
                 stack.append((u, True))
-                stack.extend((idx, False) for kind, idx in order[u] if kind == "node")
+                stack.extend((jump[idx], False) for kind, idx in order[u] if kind == "node")
                 continue
             seq: list[int] = []
             for kind, idx in order[u]:
                 if kind == "model":
                     seq.append(idx)
                 else:
-                    seq.extend(flat[idx])
+                    seq.extend(flat[jump[idx]])
             flat[u] = seq
         return flat[v]
 
@@ -587,19 +593,16 @@ class _Layout:
 
     def schedule(self, counts: np.ndarray, local_search: bool):
         tree = self.tree
-        used = np.zeros(tree.n_nodes, dtype=bool)
-        for m in np.flatnonzero(counts):
-            v = tree.model_node[m]
-            while v >= 0 and not used[v]:
-                used[v] = True
-                v = tree.parent[v]
         # Hungrier subtrees last (their users get the latest starts), the resident path first.
-        hunger = self._hunger(counts, used)
+        used, h_model, h_node = self._hunger(counts)
+        res_first = self.res_first
         order = {}
-        for v in np.flatnonzero(used):
-            items = self._items(v, counts, used)
-            items.sort(key=lambda it: (not (it[0] == "node" and it[1] in self.res_first),
-                                       hunger[it]))
+        for v in np.flatnonzero(used & self.keep).tolist():
+            items = [("model", m) for m in tree.models_at[v] if counts[m]]
+            items += [("node", c) for c in tree.children[v] if used[c]]
+            if len(items) > 1:
+                items.sort(key=lambda it: (not (it[0] == "node" and it[1] in res_first),
+                                           h_model[it[1]] if it[0] == "model" else h_node[it[1]]))
             order[v] = items
         flat: dict = {}
         out = self._evaluate(self._flatten(0, order, flat), counts)
@@ -655,29 +658,33 @@ class _Layout:
                     i = nxt
         return out
 
-    def _hunger(self, counts: np.ndarray, used: np.ndarray) -> dict:
-        """Mean bandwidth, at the deadline, of the best users each item would serve."""
+    def _hunger(self, counts: np.ndarray):
+        """The nodes a layout of ``counts`` visits, and the mean bandwidth, at the deadline, of
+        the best users each item would serve: per model, and per node over its subtree."""
         inst, arr, tree = self.inst, self.arr, self.tree
-        per_model = {}
-        for m in np.flatnonzero(counts):
-            b = self._at_deadline.get(m)
-            if b is None:       # the same for every count: computed once per model
+        if self._anc is None:        # each model's node and its ancestors, once per layout
+            anc = []
+            for m in range(len(self.by_model)):
+                v, path = int(tree.model_node[m]), []
+                while v >= 0:
+                    path.append(v)
+                    v = int(tree.parent[v])
+                anc.append(path)
+            self._anc = (np.array([v for path in anc for v in path], dtype=int),
+                         np.repeat(np.arange(len(anc)), [len(p) for p in anc]))
+        tot = np.zeros(len(self.by_model))
+        for m in np.flatnonzero(counts).tolist():
+            cum = self._at_deadline.get(m)
+            if cum is None:       # the same for every count: computed once per model
                 cand = self.by_model[m]
                 b = np.sort(user_bandwidth(inst, cand,
                                            np.full(cand.size, self.T - arr.model_infer_s[m])))
-                self._at_deadline[m] = b
-            per_model[m] = (b[:counts[m]].sum(), int(counts[m]))
-        sub = {}
-        for v in tree.postorder():
-            if not used[v]:
-                continue
-            tot = sum(per_model[m][0] for m in tree.models_at[v] if counts[m])
-            cnt = sum(per_model[m][1] for m in tree.models_at[v] if counts[m])
-            for c in tree.children[v]:
-                if used[c]:
-                    tot += sub[c][0]
-                    cnt += sub[c][1]
-            sub[v] = (tot, cnt)
-        hunger = {("model", m): per_model[m][0] / per_model[m][1] for m in per_model}
-        hunger.update({("node", v): sub[v][0] / max(sub[v][1], 1) for v in sub})
-        return hunger
+                cum = self._at_deadline[m] = np.concatenate(([0.0], np.cumsum(b)))
+            tot[m] = cum[counts[m]]
+        nodes, models = self._anc
+        served = counts[models] > 0
+        node_tot = np.bincount(nodes[served], weights=tot[models[served]], minlength=tree.n_nodes)
+        node_cnt = np.bincount(nodes[served], weights=counts[models[served]],
+                               minlength=tree.n_nodes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return node_cnt > 0, tot / counts, node_tot / np.maximum(node_cnt, 1)
