@@ -474,8 +474,8 @@ class _Layout:
             flat[u] = seq
         return flat[v]
 
-    def _evaluate(self, groups: list[int], counts: np.ndarray, base: "_State | None" = None,
-                  pending: dict | None = None) -> "_State | None":
+    def _evaluate(self, groups: list[int], counts: np.ndarray,
+                  base: "_State | None" = None) -> "_State | None":
         """Assign users to the slots of the layout that serves ``counts[m]`` users of each model m
         of ``groups``, in that order; None if the layout misses the deadline.
 
@@ -483,9 +483,20 @@ class _Layout:
         sibling subtrees moves only the starts inside them: with ``base`` (the layout before the
         move, same counts) a model whose slots kept their positions and their starts, bit for bit,
         keeps its assignment, and only the others are looked up (in a cache keyed by the model and
-        its starts) or solved. With ``pending`` (a dict), the assignments missing from the cache
-        are only collected there, to be solved in one batch by :meth:`_solve`; returns None.
+        its starts) or solved. :meth:`_prepare` does the first part and collects the assignments
+        missing from the cache (so that a batch of layouts solves them in one :meth:`_solve`),
+        :meth:`_finish` the rest.
         """
+        prep = self._prepare(groups, counts, base)
+        if prep is None:
+            return None
+        if prep[-1]:
+            self._solve(prep[-1])
+        return self._finish(prep)
+
+    def _prepare(self, groups, counts, base):
+        """The layout's starts, the assignments it keeps or finds in the cache, and the missing
+        ones (key -> job for :meth:`_solve`); None if it misses the deadline."""
         arr = self.arr
         gm = np.asarray(groups, dtype=int)
         gc = counts[gm]
@@ -507,27 +518,26 @@ class _Layout:
             cost = base.cost.copy()
             assigned = list(base.assigned)
         first_l, ends_l = first.tolist(), ends.tolist()
-        todo = {} if pending is None else pending
-        missing = []
+        todo: dict = {}
         for g in redo:
             m = int(gm[g])
             t_slots = starts[first_l[g]:ends_l[g]]
             key = (m, t_slots.tobytes())
             hit = self._assigned.get(key)
             if hit is None:
-                missing.append(key)
-                if key not in todo:
-                    order = self.in_order[m]
-                    todo[key] = ((t_slots, order[:gc[g]], True) if order is not None else
-                                 (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]], False))
+                order = self.in_order[m]
+                todo[key] = ((t_slots, order[:gc[g]], True) if order is not None else
+                             (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]], False))
             else:
                 assigned[m], cost[m] = hit
-        if pending is not None:
-            return None
-        if todo:
-            self._solve(todo)
-            for key in missing:
-                assigned[key[0]], cost[key[0]] = self._assigned[key]
+        return gm, first, starts, cost, assigned, todo
+
+    def _finish(self, prep) -> "_State":
+        """The scored layout of :meth:`_prepare`'s ``prep``, once its missing assignments are in
+        the cache."""
+        gm, first, starts, cost, assigned, todo = prep
+        for key in todo:
+            assigned[key[0]], cost[key[0]] = self._assigned[key]
         first_of = np.full(len(self.by_model), -1)
         first_of[gm] = first
         # Summed over the served models in index order, whichever were looked up.
@@ -640,14 +650,16 @@ class _Layout:
                             u = int(tree.parent[u])
                         groups = self._flatten(0, trial, trial_flat)
                         trials.append((k, trial, swapped, trial_flat, groups))
+                    preps = [self._prepare(t[4], counts, out) for t in trials]
                     pending: dict = {}
-                    for t in trials:
-                        self._evaluate(t[4], counts, out, pending)
+                    for prep in preps:
+                        if prep is not None:
+                            pending.update(prep[-1])
                     if pending:
                         self._solve(pending)
                     nxt = None
-                    for k, trial, swapped, trial_flat, groups in trials:
-                        res = self._evaluate(groups, counts, out)
+                    for (k, trial, swapped, trial_flat, groups), prep in zip(trials, preps):
+                        res = self._finish(prep) if prep is not None else None
                         if res is not None and res.total < out.total * (1 - 1e-12):
                             order, out, items, flat, improved = (trial, res, swapped, trial_flat,
                                                                  True)
