@@ -222,8 +222,9 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     **Cost.** The tree knapsack is O(n^2 + n N) for n users and N tree nodes: O(n^2) for the
     min-plus merges of tables whose sizes add up, O(n N) at worst for adding each node's load
     time; the binding search multiplies it by ``len(lambdas)`` and by the number of counts tried,
-    plus O(c^3) assignments (O(c) where the users come in slot order). The binding search costs its layouts: about 3,500 trial layouts of
-    O(n) each at 1,000 users / 40 models, each solving the assignments of the models it moves.
+    plus O(c^3) assignments (O(c) where the users come in slot order). The binding search costs
+    its layouts: about 3,500 trial layouts of O(n) each at 1,000 users / 40 models, each solving
+    the assignments of the models it moves.
     Measured (CPU seconds, medians of 5, on the 2-core CI machine shared with other jobs) with
     ``benchmarks/bench_schedulers.py``'s ``binding_instance`` (40 models, 20 MHz):
     ``runtime_point("dp-binding-40", n, "users", 5)`` and, for 10,000 users, ``large_binding()``
