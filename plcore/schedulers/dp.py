@@ -6,8 +6,7 @@ import numpy as np
 
 from ..model.instance import Instance
 from ..model.sharing import LayerTree, layer_tree
-from ..model.timeline import (alap_from, meets_deadlines, model_load_times, user_bandwidth,
-                        within_budget)
+from ..model.timeline import meets_deadlines, user_bandwidth, within_budget
 from .admission import fit_bandwidth
 from .limits import current_clock
 
@@ -516,13 +515,20 @@ class _Layout:
         arr = self.arr
         gm = np.asarray(groups, dtype=int)
         gc = counts[gm]
-        models = np.repeat(gm, gc)
-        L = model_load_times(arr, models)
-        starts = alap_from(L, arr.model_infer_s[models], np.full(models.size, self.T))
-        if not meets_deadlines(starts, L, arr.time_tol_s):
-            return None
         ends = np.cumsum(gc)
         first = ends - gc
+        # model_load_times and alap_from, computed per model: a model's later users load nothing
+        # (link_s[m, m] = 0), and with one deadline the running minimum of alap_from is its last
+        # entry (the same floats, fewer passes over the n slots).
+        L = np.zeros(int(ends[-1]) if gm.size else 0)
+        if gm.size:
+            L[first[0]] = arr.from_resident_s[gm[0]]
+            L[first[1:]] = arr.link_s[gm[:-1], gm[1:]]
+        infer = np.repeat(arr.model_infer_s[gm], gc)
+        P = np.cumsum(L + infer)
+        starts = (self.T - P[-1]) + P - infer if P.size else P
+        if not meets_deadlines(starts, L, arr.time_tol_s):
+            return None
         if base is None:
             cost = np.zeros(len(self.by_model))
             assigned: list = [None] * len(self.by_model)
