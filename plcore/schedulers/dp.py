@@ -224,16 +224,20 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     plus O(c^3) assignments (O(c) where the users come in slot order). The binding search costs
     its layouts: about 3,500 trial layouts of O(n) each at 1,000 users / 40 models, each solving
     the assignments of the models it moves.
-    Measured (CPU seconds, medians of 5, on the 2-core CI machine shared with other jobs) with
-    ``benchmarks/bench_schedulers.py``'s ``binding_instance`` (40 models, 20 MHz):
-    ``runtime_point("dp-binding-40", n, "users", 5)`` and, for 10,000 users, ``large_binding()``
-    (tracemalloc peak above the import): 1,000 users 0.97 s (was 2.4 s), 10,000 users 2.3 s
-    (was 63 s; same 6,809 users served), 41 MB (was 79 MB). The slot-order assignment made
-    most of the difference (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping
-    the tree's pass-through nodes and preparing each trial layout once did the rest. On 120
-    scenario instances (:func:`plcore.study.scenarios.make_instance`, 117-994 users, 2-8
-    clusters of 2-6 models, 3-8 ms of deadline per user, 10-30 MHz; the budget binds on 119) it
-    returns the previous search's schedules, user for user, in a quarter of its CPU time.
+    Measured on the 2-core CI machine (CPU seconds, ``time.process_time``, medians of 5 with
+    ``benchmarks/common.py``'s ``timed``) on ``benchmarks/bench_schedulers.py``'s
+    ``binding_instance(n)`` (40 models, 20 MHz; ``runtime_point("dp-binding-40", 1000,
+    "users", 5)``; the memory peak above the import from ``large_binding()``): 1,000 users
+    0.71-0.79 s (the previous search, back to back: 1.9 s; 0.97 s against 2.45 s while the
+    machine was loaded), 10,000 users 2.1 s (the previous search: 63 s in one run; the same
+    6,809 users served) and 41 MB (was 79 MB). The slot-order assignment made most of the
+    difference (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping the tree's
+    pass-through nodes, preparing each trial layout once and computing its starts per model
+    did the rest. On 120 scenario instances (:func:`plcore.study.scenarios.make_instance`,
+    117-994 users, 2-8 clusters of 2-6 models, 3-8 ms of deadline per user, 10-30 MHz; the
+    budget binds on 119) it returns the previous search's schedules, user for user, in a fifth
+    of its CPU time (133 s against 675 s in all; 9.7 s against 66 s at most, on 12 models,
+    where the count exchange runs).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     without its second chance (:func:`~plcore.schedulers.greedy.solve_greedy` with
