@@ -229,8 +229,8 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     ``binding_instance(n)`` (40 models, 20 MHz; ``runtime_point("dp-binding-40", 1000,
     "users", 5)``; the memory peak above the import from ``large_binding()``): 1,000 users
     0.71-0.79 s (the previous search, back to back: 1.9 s; 0.97 s against 2.45 s while the
-    machine was loaded), 10,000 users 2.1 s (the previous search: 63 s in one run; the same
-    6,809 users served) and 41 MB (was 79 MB). The slot-order assignment made most of the
+    machine was loaded), 10,000 users 2.1 s (the previous search: 63 and 72 s in two runs; the
+    same 6,809 users served) and 41 MB (was 79 MB). The slot-order assignment made most of the
     difference (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping the tree's
     pass-through nodes, preparing each trial layout once and computing its starts per model
     did the rest. On 120 scenario instances (:func:`plcore.study.scenarios.make_instance`,
