@@ -6,8 +6,7 @@ import numpy as np
 
 from ..model.instance import Instance
 from ..model.sharing import LayerTree, layer_tree
-from ..model.timeline import (alap_from, meets_deadlines, model_load_times, user_bandwidth,
-                        within_budget)
+from ..model.timeline import meets_deadlines, user_bandwidth, within_budget
 from .admission import fit_bandwidth
 from .limits import current_clock
 
@@ -196,14 +195,17 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     bandwidth, for each lambda in ``lambdas``), then improved by exchanging one served user of a
     model for one of another while that lowers the bandwidth; each is laid out depth-first with the
     bandwidth-hungrier subtrees last, the users of each model are matched to its slots by an optimal
-    assignment (``scipy.optimize.linear_sum_assignment``; users dominated, in data and link, by as
-    many others as there are slots are left out of it, which an exchange argument shows is exact),
-    sibling subtrees are reordered while that
-    lowers the total. The largest j for which this finds a schedule within the budget is searched
-    downwards from the time optimum (by bisection while the range is long: serving fewer users is
-    always possible once more is). A fallback drops users from the time-optimal schedule until it
-    fits. The result is always feasible; how often it
-    is optimal is measured against the exact solver in the book. The reordering may move the
+    assignment, and sibling subtrees are reordered while that lowers the total. When all of a
+    model's users send the same data (Shannon rate) or the rate is linear, the least-bandwidth
+    cost matrix is Monge (users by link, slots by time; proof in ``_Layout._slot_order``), so the
+    optimal assignment gives the model's c best-linked users the c slots in order, best first:
+    c bandwidths per assignment. Otherwise ``scipy.optimize.linear_sum_assignment`` solves it,
+    without the users dominated, in data and link, by as many others as there are slots (an
+    exchange argument shows that is exact). The largest j for which this finds a schedule within
+    the budget is searched downwards from the time optimum (by bisection while the range is
+    long: serving fewer users is always possible once more is). A fallback drops users from the
+    time-optimal schedule until it fits. The result is always feasible; how often it is optimal
+    is measured against the exact solver in the book. The reordering may move the
     resident path too: it is laid out first (its blocks are never loaded), but when its users are
     the bandwidth-hungry ones they are better served last, after loading its blocks again.
 
@@ -217,8 +219,25 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     this.
 
     **Cost.** The tree knapsack is O(n^2 + n N) for n users and N tree nodes: O(n^2) for the
-    min-plus merges of tables whose sizes add up, O(n N) at worst for adding each node's load time; the binding search multiplies it by
-    ``len(lambdas)`` and by the number of counts tried, plus O(c^3) assignments.
+    min-plus merges of tables whose sizes add up, O(n N) at worst for adding each node's load
+    time; the binding search multiplies it by ``len(lambdas)`` and by the number of counts tried,
+    plus O(c^3) assignments (O(c) where the users come in slot order). The binding search costs
+    its layouts: about 3,500 trial layouts of O(n) each at 1,000 users / 40 models, each solving
+    the assignments of the models it moves.
+    Measured on the 2-core CI machine (CPU seconds, ``time.process_time``, medians of 5 with
+    ``benchmarks/common.py``'s ``timed``) on ``benchmarks/bench_schedulers.py``'s
+    ``binding_instance(n)`` (40 models, 20 MHz; ``runtime_point("dp-binding-40", 1000,
+    "users", 5)``; the memory peak above the import from ``large_binding()``): 1,000 users
+    0.71-0.79 s (the previous search, back to back: 1.9 s; 0.97 s against 2.45 s while the
+    machine was loaded), 10,000 users 2.1 s (the previous search: 63 and 72 s in two runs; the
+    same 6,809 users served) and 41 MB (was 79 MB). The slot-order assignment made most of the
+    difference (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping the tree's
+    pass-through nodes, preparing each trial layout once and computing its starts per model
+    did the rest. On 120 scenario instances (:func:`plcore.study.scenarios.make_instance`,
+    117-994 users, 2-8 clusters of 2-6 models, 3-8 ms of deadline per user, 10-30 MHz; the
+    budget binds on 119) it returns the previous search's schedules, user for user, in a fifth
+    of its CPU time (133 s against 675 s in all; 9.7 s against 66 s at most, on 12 models,
+    where the count exchange runs).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     without its second chance (:func:`~plcore.schedulers.greedy.solve_greedy` with
@@ -387,9 +406,47 @@ class _Layout:
         self.T = T
         self.by_model = by_model
         self.res_first = set(tree.resident_path)
-        self.dominated_by = [self._dominators(u) for u in by_model]
+        # Nodes with one child and no model only pass their child's layout on: the layout and
+        # the search skip them (jump[v]: the first node below v that does not).
+        self.keep = np.array([v == 0 or len(tree.models_at[v]) > 0 or len(tree.children[v]) != 1
+                              for v in range(tree.n_nodes)], dtype=bool)
+        self.jump = list(range(tree.n_nodes))
+        for v in tree.postorder():
+            if not self.keep[v]:
+                self.jump[v] = self.jump[tree.children[v][0]]
+        self.in_order = [self._slot_order(u) for u in by_model]
+        self.dominated_by = [self._dominators(u) if o is None else None
+                             for u, o in zip(by_model, self.in_order)]
         self._assigned: dict = {}      # (model, its slots' starts) -> (users per slot, bandwidth)
-        self._at_deadline: dict = {}   # model -> its users' bandwidths at T - infer, sorted
+        self._at_deadline: dict = {}   # model -> running sums of its users' sorted bandwidths
+        self._anc = None               # at T - infer; (nodes, models): each model's ancestors
+
+    def _slot_order(self, users: np.ndarray) -> np.ndarray | None:
+        """The users in the order in which an optimal assignment fills a model's slots, when one
+        order serves every set of slots; None otherwise.
+
+        Under the linear rate, ``beta_k(t) = w_k / t`` with ``w_k = D_k / eff_k``; under the
+        Shannon rate with one input size ``D`` for all the users, ``beta_k(t) = a_k h(K / (a_k t))``
+        with ``K = D ln 2`` and ``h(s) = 1 / x`` where ``ln(1 + x) / x = s``, an increasing
+        *convex* function of s (``d h / d s = 1 / (ln(1 + x) - x / (1 + x))``, whose denominator
+        grows with x, which falls as s grows). Either way the cross derivative has one sign,
+        ``d^2 beta / (dw dt) <= 0`` (``d^2 beta / (da dt) >= 0``), so that for ``w_1 <= w_2``
+        (``a_1 >= a_2``) and ``t_1 <= t_2`` (where finite; a user that can use a slot can use
+        every later one) ``beta_1(t_1) + beta_2(t_2) <= beta_1(t_2) + beta_2(t_1)``: the cost
+        matrix is Monge and the sorted assignment is optimal. So c slots in time order go to the
+        c best users (least ``w``: most ``a``), best first, ties by index; it is finite whenever
+        any assignment is. Different input sizes under the Shannon rate: None (no such order).
+        """
+        arr = self.arr
+        if users.size == 0:
+            return users
+        if arr.rate == "linear":
+            key = arr.data_bits[users] / arr.radio[users]
+        elif np.all(arr.data_bits[users] == arr.data_bits[users[0]]):
+            key = -arr.radio[users]
+        else:
+            return None
+        return users[np.lexsort((users, key))]
 
     def _dominators(self, users: np.ndarray) -> np.ndarray:
         """For each user, how many users of the same model need no more bandwidth at any time.
@@ -409,18 +466,15 @@ class _Layout:
         np.fill_diagonal(better, False)
         return better.sum(axis=1)
 
-    def _items(self, v: int, counts: np.ndarray, used: np.ndarray) -> list[tuple[str, int]]:
-        items = [("model", m) for m in self.tree.models_at[v] if counts[m]]
-        items += [("node", c) for c in self.tree.children[v] if used[c]]
-        return items
-
     def _flatten(self, v: int, order: dict, flat: dict) -> list[int]:
         """Models of v's subtree in layout order (each once: a model's users are consecutive).
 
         ``flat`` holds the lists of nodes already flattened under this ``order``; the lists of the
         nodes below v that are missing are built first, children before parents (no recursion:
-        trees can be deep).
+        trees can be deep). A child that only passes on to its one child (no model ends there)
+        is skipped: ``order`` has no entry for it, and its list is its descendant's.
         """
+        jump = self.jump
         stack = [(v, False)]
         while stack:
             u, ready = stack.pop()
@@ -428,19 +482,19 @@ class _Layout:
                 continue
             if not ready:
                 stack.append((u, True))
-                stack.extend((idx, False) for kind, idx in order[u] if kind == "node")
+                stack.extend((jump[idx], False) for kind, idx in order[u] if kind == "node")
                 continue
             seq: list[int] = []
             for kind, idx in order[u]:
                 if kind == "model":
                     seq.append(idx)
                 else:
-                    seq.extend(flat[idx])
+                    seq.extend(flat[jump[idx]])
             flat[u] = seq
         return flat[v]
 
-    def _evaluate(self, groups: list[int], counts: np.ndarray, base: "_State | None" = None,
-                  pending: dict | None = None) -> "_State | None":
+    def _evaluate(self, groups: list[int], counts: np.ndarray,
+                  base: "_State | None" = None) -> "_State | None":
         """Assign users to the slots of the layout that serves ``counts[m]`` users of each model m
         of ``groups``, in that order; None if the layout misses the deadline.
 
@@ -448,19 +502,37 @@ class _Layout:
         sibling subtrees moves only the starts inside them: with ``base`` (the layout before the
         move, same counts) a model whose slots kept their positions and their starts, bit for bit,
         keeps its assignment, and only the others are looked up (in a cache keyed by the model and
-        its starts) or solved. With ``pending`` (a dict), the assignments missing from the cache
-        are only collected there, to be solved in one batch by :meth:`_solve`; returns None.
+        its starts) or solved. :meth:`_prepare` does the first part and collects the assignments
+        missing from the cache (so that a batch of layouts solves them in one :meth:`_solve`),
+        :meth:`_finish` the rest.
         """
+        prep = self._prepare(groups, counts, base)
+        if prep is None:
+            return None
+        if prep[-1]:
+            self._solve(prep[-1])
+        return self._finish(prep)
+
+    def _prepare(self, groups, counts, base):
+        """The layout's starts, the assignments it keeps or finds in the cache, and the missing
+        ones (key -> job for :meth:`_solve`); None if it misses the deadline."""
         arr = self.arr
         gm = np.asarray(groups, dtype=int)
         gc = counts[gm]
-        models = np.repeat(gm, gc)
-        L = model_load_times(arr, models)
-        starts = alap_from(L, arr.model_infer_s[models], np.full(models.size, self.T))
-        if not meets_deadlines(starts, L, arr.time_tol_s):
-            return None
         ends = np.cumsum(gc)
         first = ends - gc
+        # model_load_times and alap_from, computed per model: a model's later users load nothing
+        # (link_s[m, m] = 0), and with one deadline the running minimum of alap_from is its last
+        # entry (the same floats, fewer passes over the n slots).
+        L = np.zeros(int(ends[-1]) if gm.size else 0)
+        if gm.size:
+            L[first[0]] = arr.from_resident_s[gm[0]]
+            L[first[1:]] = arr.link_s[gm[:-1], gm[1:]]
+        infer = np.repeat(arr.model_infer_s[gm], gc)
+        P = np.cumsum(L + infer)
+        starts = (self.T - P[-1]) + P - infer if P.size else P
+        if not meets_deadlines(starts, L, arr.time_tol_s):
+            return None
         if base is None:
             cost = np.zeros(len(self.by_model))
             assigned: list = [None] * len(self.by_model)
@@ -472,25 +544,26 @@ class _Layout:
             cost = base.cost.copy()
             assigned = list(base.assigned)
         first_l, ends_l = first.tolist(), ends.tolist()
-        todo = {} if pending is None else pending
-        missing = []
+        todo: dict = {}
         for g in redo:
             m = int(gm[g])
             t_slots = starts[first_l[g]:ends_l[g]]
             key = (m, t_slots.tobytes())
             hit = self._assigned.get(key)
             if hit is None:
-                missing.append(key)
-                if key not in todo:
-                    todo[key] = (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]])
+                order = self.in_order[m]
+                todo[key] = ((t_slots, order[:gc[g]], True) if order is not None else
+                             (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]], False))
             else:
                 assigned[m], cost[m] = hit
-        if pending is not None:
-            return None
-        if todo:
-            self._solve(todo)
-            for key in missing:
-                assigned[key[0]], cost[key[0]] = self._assigned[key]
+        return gm, first, starts, cost, assigned, todo
+
+    def _finish(self, prep) -> "_State":
+        """The scored layout of :meth:`_prepare`'s ``prep``, once its missing assignments are in
+        the cache."""
+        gm, first, starts, cost, assigned, todo = prep
+        for key in todo:
+            assigned[key[0]], cost[key[0]] = self._assigned[key]
         first_of = np.full(len(self.by_model), -1)
         first_of[gm] = first
         # Summed over the served models in index order, whichever were looked up.
@@ -498,18 +571,32 @@ class _Layout:
         return _State(gm, first, starts, first_of, cost, assigned, total)
 
     def _solve(self, todo: dict) -> None:
-        """Solve the assignments ``todo`` (key -> (its slots' starts, candidate users)) into the
-        cache: one vectorized bandwidth call for every (candidate user, slot of its model) pair,
-        or, when that would be huge, one model at a time in slices of bounded size."""
+        """Solve the assignments ``todo`` (key -> (its slots' starts, candidate users, whether
+        they come in slot order)) into the cache. Users in slot order (:meth:`_slot_order`) fill
+        the slots one to one: one bandwidth per slot, from one vectorized call for all of them.
+        The others: one vectorized bandwidth call for every (candidate user, slot of its model)
+        pair and an optimal assignment, or, when that would be huge, one model at a time in
+        slices of bounded size."""
         clock = current_clock()
-        jobs = list(todo.items())
+        if len(self._assigned) > _CACHE_LIMIT:
+            self._assigned.clear()
+        in_order = [(key, ts, c) for key, (ts, c, ordered) in todo.items() if ordered]
+        if in_order:
+            clock.check(cost_s=_BANDWIDTH_S * sum(ts.size for _, ts, _ in in_order))
+            bw = user_bandwidth(self.inst, np.concatenate([c for _, _, c in in_order]),
+                                np.concatenate([ts for _, ts, _ in in_order]))
+            pos = 0
+            for key, ts, c in in_order:
+                self._assigned[key] = (c, float(bw[pos:pos + c.size].sum()))
+                pos += c.size
+        jobs = [(key, (ts, c)) for key, (ts, c, ordered) in todo.items() if not ordered]
+        if not jobs:
+            return
         huge = sum(c.size * ts.size for _, (ts, c) in jobs) > _CHUNK_PAIRS
         if not huge:
             pairs_u = np.concatenate([np.repeat(c, ts.size) for _, (ts, c) in jobs])
             pairs_t = np.concatenate([np.tile(ts, c.size) for _, (ts, c) in jobs])
             cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
-        if len(self._assigned) > _CACHE_LIMIT:
-            self._assigned.clear()
         pos = 0
         for key, (t_slots, cand) in jobs:
             size = cand.size * t_slots.size
@@ -542,19 +629,16 @@ class _Layout:
 
     def schedule(self, counts: np.ndarray, local_search: bool):
         tree = self.tree
-        used = np.zeros(tree.n_nodes, dtype=bool)
-        for m in np.flatnonzero(counts):
-            v = tree.model_node[m]
-            while v >= 0 and not used[v]:
-                used[v] = True
-                v = tree.parent[v]
         # Hungrier subtrees last (their users get the latest starts), the resident path first.
-        hunger = self._hunger(counts, used)
+        used, h_model, h_node = self._hunger(counts)
+        res_first = self.res_first
         order = {}
-        for v in np.flatnonzero(used):
-            items = self._items(v, counts, used)
-            items.sort(key=lambda it: (not (it[0] == "node" and it[1] in self.res_first),
-                                       hunger[it]))
+        for v in np.flatnonzero(used & self.keep).tolist():
+            items = [("model", m) for m in tree.models_at[v] if counts[m]]
+            items += [("node", c) for c in tree.children[v] if used[c]]
+            if len(items) > 1:
+                items.sort(key=lambda it: (not (it[0] == "node" and it[1] in res_first),
+                                           h_model[it[1]] if it[0] == "model" else h_node[it[1]]))
             order[v] = items
         flat: dict = {}
         out = self._evaluate(self._flatten(0, order, flat), counts)
@@ -592,14 +676,16 @@ class _Layout:
                             u = int(tree.parent[u])
                         groups = self._flatten(0, trial, trial_flat)
                         trials.append((k, trial, swapped, trial_flat, groups))
+                    preps = [self._prepare(t[4], counts, out) for t in trials]
                     pending: dict = {}
-                    for t in trials:
-                        self._evaluate(t[4], counts, out, pending)
+                    for prep in preps:
+                        if prep is not None:
+                            pending.update(prep[-1])
                     if pending:
                         self._solve(pending)
                     nxt = None
-                    for k, trial, swapped, trial_flat, groups in trials:
-                        res = self._evaluate(groups, counts, out)
+                    for (k, trial, swapped, trial_flat, groups), prep in zip(trials, preps):
+                        res = self._finish(prep) if prep is not None else None
                         if res is not None and res.total < out.total * (1 - 1e-12):
                             order, out, items, flat, improved = (trial, res, swapped, trial_flat,
                                                                  True)
@@ -610,29 +696,33 @@ class _Layout:
                     i = nxt
         return out
 
-    def _hunger(self, counts: np.ndarray, used: np.ndarray) -> dict:
-        """Mean bandwidth, at the deadline, of the best users each item would serve."""
+    def _hunger(self, counts: np.ndarray):
+        """The nodes a layout of ``counts`` visits, and the mean bandwidth, at the deadline, of
+        the best users each item would serve: per model, and per node over its subtree."""
         inst, arr, tree = self.inst, self.arr, self.tree
-        per_model = {}
-        for m in np.flatnonzero(counts):
-            b = self._at_deadline.get(m)
-            if b is None:       # the same for every count: computed once per model
+        if self._anc is None:        # each model's node and its ancestors, once per layout
+            anc = []
+            for m in range(len(self.by_model)):
+                v, path = int(tree.model_node[m]), []
+                while v >= 0:
+                    path.append(v)
+                    v = int(tree.parent[v])
+                anc.append(path)
+            self._anc = (np.array([v for path in anc for v in path], dtype=int),
+                         np.repeat(np.arange(len(anc)), [len(p) for p in anc]))
+        tot = np.zeros(len(self.by_model))
+        for m in np.flatnonzero(counts).tolist():
+            cum = self._at_deadline.get(m)
+            if cum is None:       # the same for every count: computed once per model
                 cand = self.by_model[m]
                 b = np.sort(user_bandwidth(inst, cand,
                                            np.full(cand.size, self.T - arr.model_infer_s[m])))
-                self._at_deadline[m] = b
-            per_model[m] = (b[:counts[m]].sum(), int(counts[m]))
-        sub = {}
-        for v in tree.postorder():
-            if not used[v]:
-                continue
-            tot = sum(per_model[m][0] for m in tree.models_at[v] if counts[m])
-            cnt = sum(per_model[m][1] for m in tree.models_at[v] if counts[m])
-            for c in tree.children[v]:
-                if used[c]:
-                    tot += sub[c][0]
-                    cnt += sub[c][1]
-            sub[v] = (tot, cnt)
-        hunger = {("model", m): per_model[m][0] / per_model[m][1] for m in per_model}
-        hunger.update({("node", v): sub[v][0] / max(sub[v][1], 1) for v in sub})
-        return hunger
+                cum = self._at_deadline[m] = np.concatenate(([0.0], np.cumsum(b)))
+            tot[m] = cum[counts[m]]
+        nodes, models = self._anc
+        served = counts[models] > 0
+        node_tot = np.bincount(nodes[served], weights=tot[models[served]], minlength=tree.n_nodes)
+        node_cnt = np.bincount(nodes[served], weights=counts[models[served]],
+                               minlength=tree.n_nodes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return node_cnt > 0, tot / counts, node_tot / np.maximum(node_cnt, 1)
