@@ -302,16 +302,16 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     def attempt(j: int):
         """The least-bandwidth schedule of j users our search finds within the budget, or None."""
         clock.note(f"trying {j:,} users")
-        tried: dict[bytes, tuple | None] = {}
+        outs: dict[bytes, tuple | None] = {}
         for knap in tables:
             clock.check()
             if j < knap.table[0].size:
                 counts = knap.counts(j, n_models)
-                if counts.tobytes() not in tried:
-                    tried[counts.tobytes()] = layout.schedule(counts, local_search=local_search)
-        found = _best_within(tried.values(), B)
+                if counts.tobytes() not in outs:
+                    outs[counts.tobytes()] = layout.schedule(counts, local_search=local_search)
+        found = _best_within(outs.values(), B)
         if found is None and n_models <= max_exchange_models:
-            found = _exchange(layout, tried, available, B, local_search)
+            found = _exchange(layout, outs, available, B, local_search)
         if found is not None:
             clock.offer(found[0])
         return found
@@ -340,13 +340,22 @@ def _best_within(outs, B):
     return min(ok, key=lambda o: o[1]) if ok else None
 
 
-def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, local_search: bool):
+def _exchange(layout: "_Layout", outs: dict, available: np.ndarray, B: float, local_search: bool):
     """Steepest descent on the total bandwidth over count vectors one user apart (same j).
 
-    Starts from the best layout found so far; a move serves one user less of model a and one more
-    of model b, if the makespan still fits. Stops at the first layout within the budget.
+    Starts from the best layout in ``outs`` (count vector's bytes -> scored schedule or None); a
+    move serves one user less of model a and one more of model b, if the makespan still fits.
+    Stops at the first layout within the budget.
+
+    The count vectors tried are remembered by their totals only (bytes of the counts -> total
+    bandwidth, or None when the layout misses the deadline): a schedule is a list of up to n
+    users, and a long descent tries tens of thousands of vectors (4 GB at 10,000 users when the
+    schedules were kept). A round's best move keeps its schedule while it is in hand; one met
+    again is laid out again (the same counts give the same schedule).
     """
-    start = [(o[1], k) for k, o in tried.items() if o is not None]
+    tried: dict[bytes, tuple[float, bool] | None] = {
+        k: (o[1], local_search) if o is not None else None for k, o in outs.items()}
+    start = [(o[1], k) for k, o in outs.items() if o is not None]
     if not start:
         return None
     current_bw, key = min(start)
@@ -361,17 +370,23 @@ def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, l
                 trial[a] -= 1
                 trial[b] += 1
                 k = trial.tobytes()
+                out = None
                 if k not in tried:
-                    tried[k] = layout.schedule(trial, local_search=False)
-                out = tried[k]
-                if out is not None and out[1] < current_bw and (best is None or out[1] < best[0][1]):
-                    best = (out, trial)
+                    out = layout.schedule(trial, local_search=False)
+                    tried[k] = (out[1], False) if out is not None else None
+                seen = tried[k]
+                if seen is not None and seen[0] < current_bw and (best is None
+                                                                  or seen[0] < best[0][0]):
+                    best = (seen, trial, out)
         if best is None:
             return None
-        out, counts = best
+        (total, polished), counts, out = best
         if local_search:   # polish only the move taken, not every neighbour
-            out = layout.schedule(counts, local_search=True) or out
-            tried[counts.tobytes()] = out
+            # (never None: the polish starts from the layout just scored)
+            out = layout.schedule(counts, local_search=True)
+            tried[counts.tobytes()] = (out[1], True)
+        elif out is None:
+            out = layout.schedule(counts, local_search=polished)
         current_bw = out[1]
         if within_budget(current_bw, B):
             return out
@@ -392,8 +407,11 @@ class _State:
         return np.concatenate([self.assigned[m] for m in self.groups.tolist()]).tolist()
 
 
-# Entries kept in a layout's assignment cache before it is emptied (bounds memory on huge instances).
-_CACHE_LIMIT = 100_000
+# Bytes a layout's assignment cache may hold (its keys' slot starts and the arrays it made) before
+# it is emptied: an entry holds two arrays of its model's slots, so a count of entries does not
+# bound it (100,000 entries of 5,000-user layouts held about 1 GB). Emptying it costs only time.
+_CACHE_BYTES = 32_000_000
+_ENTRY_BYTES = 300      # a cache entry's own overhead: its tuples, bytes and array headers
 
 
 class _Layout:
@@ -418,6 +436,7 @@ class _Layout:
         self.dominated_by = [self._dominators(u) if o is None else None
                              for u, o in zip(by_model, self.in_order)]
         self._assigned: dict = {}      # (model, its slots' starts) -> (users per slot, bandwidth)
+        self._cache_bytes = 0          # what _assigned holds, about (see _CACHE_BYTES)
         self._at_deadline: dict = {}   # model -> running sums of its users' sorted bandwidths
         self._anc = None               # at T - infer; (nodes, models): each model's ancestors
 
@@ -578,8 +597,9 @@ class _Layout:
         pair and an optimal assignment, or, when that would be huge, one model at a time in
         slices of bounded size."""
         clock = current_clock()
-        if len(self._assigned) > _CACHE_LIMIT:
+        if self._cache_bytes > _CACHE_BYTES:
             self._assigned.clear()
+            self._cache_bytes = 0
         in_order = [(key, ts, c) for key, (ts, c, ordered) in todo.items() if ordered]
         if in_order:
             clock.check(cost_s=_BANDWIDTH_S * sum(ts.size for _, ts, _ in in_order))
@@ -588,6 +608,7 @@ class _Layout:
             pos = 0
             for key, ts, c in in_order:
                 self._assigned[key] = (c, float(bw[pos:pos + c.size].sum()))
+                self._cache_bytes += len(key[1]) + _ENTRY_BYTES   # c: a view of in_order[m]
                 pos += c.size
         jobs = [(key, (ts, c)) for key, (ts, c, ordered) in todo.items() if not ordered]
         if not jobs:
@@ -611,6 +632,7 @@ class _Layout:
             assigned = np.empty(t_slots.size, dtype=int)
             assigned[cols] = cand[rows]
             self._assigned[key] = (assigned, float(cost[rows, cols].sum()))
+            self._cache_bytes += len(key[1]) + assigned.nbytes + _ENTRY_BYTES
 
     def _cost_matrix(self, cand: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
         """Least bandwidth of each candidate (rows) in each slot (columns), computed in slices of
