@@ -279,14 +279,14 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     clock.note(f"laying out {j_time:,} users")
     base = layout.schedule(f.counts(j_time, n_models), local_search=False)
     if base is not None and within_budget(base[1], B):
-        return base[0]          # bandwidth does not bind: optimal
+        return base[0].users()  # bandwidth does not bind: optimal
 
     # Bandwidth binds: Lagrangian choices of users for each count, from the largest down.
     t_hat = T - f.table[0][j_time] / 2.0
     # Estimates at t_hat; a user that could not upload by then counts as needing the whole budget.
     est = [np.sort(np.minimum(user_bandwidth(instance, u, np.full(u.size, t_hat)), B))
            for u in by_model]
-    best = fit_bandwidth(instance, base[0]) if base is not None else []
+    best = fit_bandwidth(instance, base[0].users()) if base is not None else []
     clock.offer(best)
     clock.note("bandwidth-aware counts")
     tables = []
@@ -313,7 +313,7 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
         if found is None and n_models <= max_exchange_models:
             found = _exchange(layout, outs, available, B, local_search)
         if found is not None:
-            clock.offer(found[0])
+            clock.offer(found[0].users())
         return found
 
     # Serving j users is feasible for every j below a feasible one (drop users: safe), so the
@@ -331,8 +331,8 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     for j in range(hi, lo, -1):
         found = attempt(j)
         if found is not None:
-            return found[0]
-    return result[0] if result is not None else best
+            return found[0].users()
+    return result[0].users() if result is not None else best
 
 
 def _best_within(outs, B):
@@ -666,7 +666,9 @@ class _Layout:
         out = self._evaluate(self._flatten(0, order, flat), counts)
         if out is not None and local_search:
             out = self._local_search(order, flat, out, counts)
-        return (out.users(), out.total) if out is not None else None
+        # The scored layout, not yet its schedule: the count exchange scores tens of thousands
+        # of layouts and needs the schedule of few (building each took a sixth of its time).
+        return (out, out.total) if out is not None else None
 
     def _local_search(self, order: dict, flat: dict, out: "_State", counts: np.ndarray):
         """Swap neighbouring items (sibling subtrees, models) of a node while that lowers the total
