@@ -360,37 +360,73 @@ def _exchange(layout: "_Layout", outs: dict, available: np.ndarray, B: float, lo
         return None
     current_bw, key = min(start)
     counts = np.frombuffer(key, dtype=int).copy()
-    for _ in range(4 * int(counts.sum()) + 8):   # each round strictly lowers the bandwidth
+    j = int(counts.sum())
+    work = 0                 # slots laid out by this descent (see _EXCHANGE_WORK)
+    shortlist: list = []     # past the work bound: the moves that lowered the total last time
+
+    def score(moves, best):
+        """The best of ``moves`` ((a, b) pairs) that lowers the total below ``best``'s."""
+        nonlocal work
+        for a, b in moves:
+            trial = counts.copy()
+            trial[a] -= 1
+            trial[b] += 1
+            k = trial.tobytes()
+            out = None
+            if k not in tried:
+                out = layout.schedule(trial, local_search=False)
+                tried[k] = (out[1], False) if out is not None else None
+                work += j
+            seen = tried[k]
+            if seen is not None and seen[0] < current_bw and (best is None
+                                                              or seen[0] < best[0][0]):
+                best = (seen, trial, out, (a, b))
+        return best
+
+    for _ in range(4 * j + 8):   # each round strictly lowers the bandwidth
         best = None
-        for a in np.flatnonzero(counts):
-            for b in np.flatnonzero(counts < available):
-                if a == b:
-                    continue
-                trial = counts.copy()
-                trial[a] -= 1
-                trial[b] += 1
-                k = trial.tobytes()
-                out = None
-                if k not in tried:
-                    out = layout.schedule(trial, local_search=False)
-                    tried[k] = (out[1], False) if out is not None else None
-                seen = tried[k]
-                if seen is not None and seen[0] < current_bw and (best is None
-                                                                  or seen[0] < best[0][0]):
-                    best = (seen, trial, out)
+        if shortlist:
+            best = score([(a, b) for a, b in shortlist if counts[a] and counts[b] < available[b]],
+                         None)
+        if best is None:
+            moves = [(a, b) for a in np.flatnonzero(counts).tolist()
+                     for b in np.flatnonzero(counts < available).tolist() if a != b]
+            if work > _EXCHANGE_WORK:
+                # Remember the moves that lower the total, best first (the best is taken).
+                gains = []
+                for move in moves:
+                    found = score([move], None)
+                    if found is not None:
+                        gains.append((found[0][0], move))
+                        if best is None or found[0][0] < best[0][0]:
+                            best = found
+                shortlist = [move for _, move in sorted(gains)[:_SHORTLIST]]
+            else:
+                best = score(moves, None)
         if best is None:
             return None
-        (total, polished), counts, out = best
+        (total, polished), counts, out, _move = best
         if local_search:   # polish only the move taken, not every neighbour
             # (never None: the polish starts from the layout just scored)
             out = layout.schedule(counts, local_search=True)
             tried[counts.tobytes()] = (out[1], True)
+            work += j
         elif out is None:
             out = layout.schedule(counts, local_search=polished)
         current_bw = out[1]
         if within_budget(current_bw, B):
             return out
     return None
+
+
+# The count exchange's steepest descent scores every move each round; once it has laid out
+# this many slots (a sum over its layouts of the users they serve) it scores first only the
+# _SHORTLIST moves that lowered the total most in its last full round, and scores every move
+# again when none of them does. On the 120 binding scenario instances of the Notes a descent
+# laid out at most 5.7 million slots (so they are untouched); a time-bound 10,000-user instance
+# laid out 350 million per descent, in about 700 rounds of 90 moves each.
+_EXCHANGE_WORK = 20_000_000
+_SHORTLIST = 8
 
 
 class _State:
