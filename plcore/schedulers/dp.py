@@ -223,21 +223,35 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     time; the binding search multiplies it by ``len(lambdas)`` and by the number of counts tried,
     plus O(c^3) assignments (O(c) where the users come in slot order). The binding search costs
     its layouts: about 3,500 trial layouts of O(n) each at 1,000 users / 40 models, each solving
-    the assignments of the models it moves.
-    Measured on the 2-core CI machine (CPU seconds, ``time.process_time``, medians of 5 with
-    ``benchmarks/common.py``'s ``timed``) on ``benchmarks/bench_schedulers.py``'s
-    ``binding_instance(n)`` (40 models, 20 MHz; ``runtime_point("dp-binding-40", 1000,
-    "users", 5)``; the memory peak above the import from ``large_binding()``): 1,000 users
-    0.71-0.79 s (the previous search, back to back: 1.9 s; 0.97 s against 2.45 s while the
-    machine was loaded), 10,000 users 2.1 s (the previous search: 63 and 72 s in two runs; the
-    same 6,809 users served) and 41 MB (was 79 MB). The slot-order assignment made most of the
-    difference (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping the tree's
-    pass-through nodes, preparing each trial layout once and computing its starts per model
-    did the rest. On 120 scenario instances (:func:`plcore.study.scenarios.make_instance`,
-    117-994 users, 2-8 clusters of 2-6 models, 3-8 ms of deadline per user, 10-30 MHz; the
-    budget binds on 119) it returns the previous search's schedules, user for user, in a fifth
-    of its CPU time (133 s against 675 s in all; 9.7 s against 66 s at most, on 12 models,
-    where the count exchange runs).
+    the assignments of the models it moves. The count exchange (up to ``max_exchange_models``
+    models M) scores M (M - 1) layouts of O(j) per round, and a round moves one user, so a
+    descent far from the budget is long: on a 10,000-user instance whose deadline binds, about
+    700 rounds of 90 layouts for each count tried. It therefore keeps only the totals of the
+    count vectors it tried (their schedules took 4 GB there), the assignment cache is bounded in
+    bytes (``_CACHE_BYTES``), and once a descent has laid out ``_EXCHANGE_WORK`` slots it scores
+    first the ``_SHORTLIST`` moves that gained most in its last full round, and all of them again
+    only when none of those gains: a descent of the same kind (each round lowers the total), no
+    longer the steepest one, about five times cheaper there.
+    Measured on the 2-core CI machine (CPU seconds, ``time.process_time``, with
+    ``benchmarks/common.py``'s ``timed``; ``benchmarks/bench_schedulers.py --dp --large``, while
+    other jobs shared the machine) on its ``binding_instance(n)`` (40 models, 20 MHz): 1,000
+    users 0.92 s median of 5 (0.62-0.98; 0.61-0.78 s in quieter runs; the search before the
+    slot-order assignment: 1.9-2.4 s), 10,000 users 1.6 s (before: 63 and 72 s in two runs; the
+    same 6,809 users served) and 40 MB above the import (tracemalloc; was 79 MB). On the
+    default scenario where the deadline binds (:func:`plcore.study.scenarios.make_instance`
+    with ``seed=0``): 5,000 users at 20 s 0.72 s (before: 35 s; the same 2,732 users); 10,000
+    users at 40 s 69 s and 61 MB of peak resident memory above the import (``ru_maxrss``), 5,573
+    users (with every tried schedule kept, out of memory past 8 GB); 20,000 users at 100 s
+    156 s, 14,026 users. The slot-order assignment made most of the difference at 40 models
+    (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping the tree's pass-through
+    nodes, preparing each trial layout once, computing its starts per model and building a
+    schedule only for the layouts returned did the rest. On 120 scenario instances (``make_instance``, 117-994 users, 2-8
+    clusters of 2-6 models, 3-8 ms of deadline per user, 10-30 MHz; the budget binds on 119;
+    the count exchange runs on 37, a descent laying out at most 6.1 million slots) it returns
+    the previous search's schedules, user for user, in a fifth of its CPU time (119-139 s
+    against 675 s in all; 10 s against 66 s at most, on 12 models), and so it does on the
+    500 small instances of the tests (``synthetic.binding_instance`` seeds 0-299 and 200
+    random bottom-layer ones).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     without its second chance (:func:`~plcore.schedulers.greedy.solve_greedy` with
