@@ -241,17 +241,18 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     default scenario where the deadline binds (:func:`plcore.study.scenarios.make_instance`
     with ``seed=0``): 5,000 users at 20 s 0.72 s (before: 35 s; the same 2,732 users); 10,000
     users at 40 s 69 s and 61 MB of peak resident memory above the import (``ru_maxrss``), 5,573
-    users (with every tried schedule kept, out of memory past 8 GB); 20,000 users at 100 s
-    156 s, 14,026 users. The slot-order assignment made most of the difference at 40 models
+    users (the steepest descent throughout: the same 5,573 users in 194 s; with every tried
+    schedule kept, out of memory past 8 GB); 20,000 users at 100 s 142-156 s and 81 MB,
+    14,026 users. The slot-order assignment made most of the difference at 40 models
     (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping the tree's pass-through
     nodes, preparing each trial layout once, computing its starts per model and building a
-    schedule only for the layouts returned did the rest. On 120 scenario instances (``make_instance``, 117-994 users, 2-8
-    clusters of 2-6 models, 3-8 ms of deadline per user, 10-30 MHz; the budget binds on 119;
-    the count exchange runs on 37, a descent laying out at most 6.1 million slots) it returns
-    the previous search's schedules, user for user, in a fifth of its CPU time (119-139 s
-    against 675 s in all; 10 s against 66 s at most, on 12 models), and so it does on the
-    500 small instances of the tests (``synthetic.binding_instance`` seeds 0-299 and 200
-    random bottom-layer ones).
+    schedule only for the layouts returned did the rest. On 120 scenario instances
+    (``make_instance``, 117-994 users, 2-8 clusters of 2-6 models, 3-8 ms of deadline per user,
+    10-30 MHz; the budget binds on 119; the count exchange runs on 37, a descent laying out at
+    most 6.1 million slots) it returns the previous search's schedules, user for user, in a
+    fifth of its CPU time (119-139 s against 675 s in all; 10 s against 66 s at most, on 12
+    models), and so it does on the 500 small instances of the tests
+    (``synthetic.binding_instance`` seeds 0-299 and 200 random bottom-layer ones).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     without its second chance (:func:`~plcore.schedulers.greedy.solve_greedy` with
