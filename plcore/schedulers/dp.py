@@ -235,7 +235,7 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     Measured on the 2-core CI machine (CPU seconds, ``time.process_time``, with
     ``benchmarks/common.py``'s ``timed``; ``benchmarks/bench_schedulers.py --dp --large``, while
     other jobs shared the machine) on its ``binding_instance(n)`` (40 models, 20 MHz): 1,000
-    users 0.92 s median of 5 (0.62-0.98; 0.61-0.78 s in quieter runs; the search before the
+    users 0.75 s median of 5 (0.70-0.90; 0.92 s in a busier run; the search before the
     slot-order assignment: 1.9-2.4 s), 10,000 users 1.6 s (before: 63 and 72 s in two runs; the
     same 6,809 users served) and 40 MB above the import (tracemalloc; was 79 MB). On the
     default scenario where the deadline binds (:func:`plcore.study.scenarios.make_instance`
