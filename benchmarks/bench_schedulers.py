@@ -1,13 +1,16 @@
 """Schedulers benchmark: runtime and growth, optimality against the exact solver, paper-like gains.
 
-    .venv/bin/python benchmarks/bench_schedulers.py [--quick] [--reps 5] [--large]
+    .venv/bin/python benchmarks/bench_schedulers.py [--quick] [--reps 5] [--large] [--dp]
 
 Runtime: CPU seconds (``time.process_time``), the median of ``--reps`` runs (at least 5) with its
 min and max, beside the wall-clock median; growth exponents fitted as ``t = c + b n^k`` so that
 a fixed cost is not read as slow growth. ``dp-binding-40`` is the DP with a binding budget at
 40 models (8 clusters of 5, 5 ms of deadline per user, 20 MHz: about 60 % of the time-optimal
 users fit). ``--large`` adds one run of it at 10,000 users with its memory peak above the
-import (tracemalloc).
+import (tracemalloc). ``--dp`` runs only the binding DP: 1,000 users (medians of ``--reps``),
+10,000 users with its memory peak, and, with ``--large``, one run of each time-bound instance
+(``make_instance(seed=0, n_users=5000, deadline_s=20.0)`` and 10,000 users at 40 s, where the
+deadline binds and the count exchange runs).
 
 Writes results/bench/{runtime,optimality,scenarios}.csv and prints the summary tables.
 Not part of `make test`: timings depend on the machine.
@@ -16,6 +19,7 @@ Not part of `make test`: timings depend on the machine.
 from __future__ import annotations
 
 import argparse
+import resource
 import tracemalloc
 
 import pandas as pd
@@ -84,6 +88,32 @@ def large_binding(n_users: int = 10_000) -> dict:
             "peak_mb_above_import": peak / 1e6}
 
 
+def time_bound(n_users: int, deadline_s: float, rss0_kb: int) -> dict:
+    """One run of the DP on the default scenario at ``n_users`` and one deadline that binds:
+    CPU and wall seconds, users served, and the process's peak resident memory above
+    ``rss0_kb`` (``ru_maxrss`` before the first run: an upper bound on what this run added
+    when an earlier run of the process peaked lower)."""
+    inst = make_instance(seed=0, n_users=n_users, deadline_s=deadline_s)
+    t, seq = timed(lambda: plcore.solve(inst, method="dp"), 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"users": n_users, "deadline_s": deadline_s, "served": len(seq), "cpu_s": t["cpu_s"],
+            "wall_s": t["wall_s"], "peak_rss_mb_above": (peak - rss0_kb) / 1024}
+
+
+def dp_only(reps: int, large: bool) -> None:
+    """The binding DP's points of issue #12: 1,000 and 10,000 users at 40 models, and with
+    ``large`` the time-bound instances."""
+    if large:      # first, so that the peak memory before them is the import's
+        plcore.solve(binding_instance(100), method="dp")      # imports done before measuring
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(pd.DataFrame([time_bound(5000, 20.0, rss0), time_bound(10_000, 40.0, rss0)])
+              .round(3).to_string(index=False))
+    row = runtime_point("dp-binding-40", 1000, "users", reps)
+    print(f"Binding DP, 1,000 users / 40 models: CPU median of {reps} {row['cpu_s']:.3f} s "
+          f"({row['cpu_min_s']:.3f}-{row['cpu_max_s']:.3f}), {row['served']} served")
+    print(pd.DataFrame([large_binding()]).round(3).to_string(index=False))
+
+
 def optimality(quick: bool) -> pd.DataFrame:
     n_inst = 100 if quick else 400
     trials = [optimality_trial(seed, case, binding)
@@ -104,9 +134,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--large", action="store_true", help="also the binding DP at 10,000 users")
+    ap.add_argument("--dp", action="store_true",
+                    help="only the binding DP (1,000 and 10,000 users; --large: time-bound too)")
     args = ap.parse_args()
     out = result_dir("bench")
     print(f"machine: {machine()}")
+    if args.dp:
+        dp_only(max(args.reps, 5), args.large)
+        return
 
     rt = runtime(args.quick, max(args.reps, 5))
     rt.to_csv(out / "runtime.csv", index=False)

@@ -6,8 +6,7 @@ import numpy as np
 
 from ..model.instance import Instance
 from ..model.sharing import LayerTree, layer_tree
-from ..model.timeline import (alap_from, meets_deadlines, model_load_times, user_bandwidth,
-                        within_budget)
+from ..model.timeline import meets_deadlines, user_bandwidth, within_budget
 from .admission import fit_bandwidth
 from .limits import current_clock
 
@@ -196,14 +195,17 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     bandwidth, for each lambda in ``lambdas``), then improved by exchanging one served user of a
     model for one of another while that lowers the bandwidth; each is laid out depth-first with the
     bandwidth-hungrier subtrees last, the users of each model are matched to its slots by an optimal
-    assignment (``scipy.optimize.linear_sum_assignment``; users dominated, in data and link, by as
-    many others as there are slots are left out of it, which an exchange argument shows is exact),
-    sibling subtrees are reordered while that
-    lowers the total. The largest j for which this finds a schedule within the budget is searched
-    downwards from the time optimum (by bisection while the range is long: serving fewer users is
-    always possible once more is). A fallback drops users from the time-optimal schedule until it
-    fits. The result is always feasible; how often it
-    is optimal is measured against the exact solver in the book. The reordering may move the
+    assignment, and sibling subtrees are reordered while that lowers the total. When all of a
+    model's users send the same data (Shannon rate) or the rate is linear, the least-bandwidth
+    cost matrix is Monge (users by link, slots by time; proof in ``_Layout._slot_order``), so the
+    optimal assignment gives the model's c best-linked users the c slots in order, best first:
+    c bandwidths per assignment. Otherwise ``scipy.optimize.linear_sum_assignment`` solves it,
+    without the users dominated, in data and link, by as many others as there are slots (an
+    exchange argument shows that is exact). The largest j for which this finds a schedule within
+    the budget is searched downwards from the time optimum (by bisection while the range is
+    long: serving fewer users is always possible once more is). A fallback drops users from the
+    time-optimal schedule until it fits. The result is always feasible; how often it is optimal
+    is measured against the exact solver in the book. The reordering may move the
     resident path too: it is laid out first (its blocks are never loaded), but when its users are
     the bandwidth-hungry ones they are better served last, after loading its blocks again.
 
@@ -217,8 +219,40 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     this.
 
     **Cost.** The tree knapsack is O(n^2 + n N) for n users and N tree nodes: O(n^2) for the
-    min-plus merges of tables whose sizes add up, O(n N) at worst for adding each node's load time; the binding search multiplies it by
-    ``len(lambdas)`` and by the number of counts tried, plus O(c^3) assignments.
+    min-plus merges of tables whose sizes add up, O(n N) at worst for adding each node's load
+    time; the binding search multiplies it by ``len(lambdas)`` and by the number of counts tried,
+    plus O(c^3) assignments (O(c) where the users come in slot order). The binding search costs
+    its layouts: about 3,500 trial layouts of O(n) each at 1,000 users / 40 models, each solving
+    the assignments of the models it moves. The count exchange (up to ``max_exchange_models``
+    models M) scores M (M - 1) layouts of O(j) per round, and a round moves one user, so a
+    descent far from the budget is long: on a 10,000-user instance whose deadline binds, about
+    700 rounds of 90 layouts for each count tried. It therefore keeps only the totals of the
+    count vectors it tried (their schedules took 4 GB there), the assignment cache is bounded in
+    bytes (``_CACHE_BYTES``), and once a descent has laid out ``_EXCHANGE_WORK`` slots it scores
+    first the ``_SHORTLIST`` moves that gained most in its last full round, and all of them again
+    only when none of those gains: a descent of the same kind (each round lowers the total), no
+    longer the steepest one, about five times cheaper there.
+    Measured on the 2-core CI machine (CPU seconds, ``time.process_time``, with
+    ``benchmarks/common.py``'s ``timed``; ``benchmarks/bench_schedulers.py --dp --large``, while
+    other jobs shared the machine) on its ``binding_instance(n)`` (40 models, 20 MHz): 1,000
+    users 0.75 s median of 5 (0.70-0.90; 0.92 s in a busier run; the search before the
+    slot-order assignment: 1.9-2.4 s), 10,000 users 1.6 s (before: 63 and 72 s in two runs; the
+    same 6,809 users served) and 40 MB above the import (tracemalloc; was 79 MB). On the
+    default scenario where the deadline binds (:func:`plcore.study.scenarios.make_instance`
+    with ``seed=0``): 5,000 users at 20 s 0.72 s (before: 35 s; the same 2,732 users); 10,000
+    users at 40 s 69 s and 61 MB of peak resident memory above the import (``ru_maxrss``), 5,573
+    users (the steepest descent throughout: the same 5,573 users in 194 s; with every tried
+    schedule kept, out of memory past 8 GB); 20,000 users at 100 s 142-156 s and 81 MB,
+    14,026 users. The slot-order assignment made most of the difference at 40 models
+    (no c x c bandwidth matrix, no ``linear_sum_assignment``); skipping the tree's pass-through
+    nodes, preparing each trial layout once, computing its starts per model and building a
+    schedule only for the layouts returned did the rest. On 120 scenario instances
+    (``make_instance``, 117-994 users, 2-8 clusters of 2-6 models, 3-8 ms of deadline per user,
+    10-30 MHz; the budget binds on 119; the count exchange runs on 37, a descent laying out at
+    most 6.1 million slots) it returns the previous search's schedules, user for user, in a
+    fifth of its CPU time (119-139 s against 675 s in all; 10 s against 66 s at most, on 12
+    models), and so it does on the 500 small instances of the tests
+    (``synthetic.binding_instance`` seeds 0-299 and 200 random bottom-layer ones).
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``). With a limit, the greedy's schedule
     without its second chance (:func:`~plcore.schedulers.greedy.solve_greedy` with
@@ -260,14 +294,14 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     clock.note(f"laying out {j_time:,} users")
     base = layout.schedule(f.counts(j_time, n_models), local_search=False)
     if base is not None and within_budget(base[1], B):
-        return base[0]          # bandwidth does not bind: optimal
+        return base[0].users()  # bandwidth does not bind: optimal
 
     # Bandwidth binds: Lagrangian choices of users for each count, from the largest down.
     t_hat = T - f.table[0][j_time] / 2.0
     # Estimates at t_hat; a user that could not upload by then counts as needing the whole budget.
     est = [np.sort(np.minimum(user_bandwidth(instance, u, np.full(u.size, t_hat)), B))
            for u in by_model]
-    best = fit_bandwidth(instance, base[0]) if base is not None else []
+    best = fit_bandwidth(instance, base[0].users()) if base is not None else []
     clock.offer(best)
     clock.note("bandwidth-aware counts")
     tables = []
@@ -283,18 +317,18 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     def attempt(j: int):
         """The least-bandwidth schedule of j users our search finds within the budget, or None."""
         clock.note(f"trying {j:,} users")
-        tried: dict[bytes, tuple | None] = {}
+        outs: dict[bytes, tuple | None] = {}
         for knap in tables:
             clock.check()
             if j < knap.table[0].size:
                 counts = knap.counts(j, n_models)
-                if counts.tobytes() not in tried:
-                    tried[counts.tobytes()] = layout.schedule(counts, local_search=local_search)
-        found = _best_within(tried.values(), B)
+                if counts.tobytes() not in outs:
+                    outs[counts.tobytes()] = layout.schedule(counts, local_search=local_search)
+        found = _best_within(outs.values(), B)
         if found is None and n_models <= max_exchange_models:
-            found = _exchange(layout, tried, available, B, local_search)
+            found = _exchange(layout, outs, available, B, local_search)
         if found is not None:
-            clock.offer(found[0])
+            clock.offer(found[0].users())
         return found
 
     # Serving j users is feasible for every j below a feasible one (drop users: safe), so the
@@ -312,8 +346,8 @@ def solve_dp(instance: Instance, *, lambdas=LAMBDAS, local_search: bool = True,
     for j in range(hi, lo, -1):
         found = attempt(j)
         if found is not None:
-            return found[0]
-    return result[0] if result is not None else best
+            return found[0].users()
+    return result[0].users() if result is not None else best
 
 
 def _best_within(outs, B):
@@ -321,42 +355,93 @@ def _best_within(outs, B):
     return min(ok, key=lambda o: o[1]) if ok else None
 
 
-def _exchange(layout: "_Layout", tried: dict, available: np.ndarray, B: float, local_search: bool):
+def _exchange(layout: "_Layout", outs: dict, available: np.ndarray, B: float, local_search: bool):
     """Steepest descent on the total bandwidth over count vectors one user apart (same j).
 
-    Starts from the best layout found so far; a move serves one user less of model a and one more
-    of model b, if the makespan still fits. Stops at the first layout within the budget.
+    Starts from the best layout in ``outs`` (count vector's bytes -> scored schedule or None); a
+    move serves one user less of model a and one more of model b, if the makespan still fits.
+    Stops at the first layout within the budget.
+
+    The count vectors tried are remembered by their totals only (bytes of the counts -> total
+    bandwidth, or None when the layout misses the deadline): a schedule is a list of up to n
+    users, and a long descent tries tens of thousands of vectors (4 GB at 10,000 users when the
+    schedules were kept). A round's best move keeps its schedule while it is in hand; one met
+    again is laid out again (the same counts give the same schedule).
     """
-    start = [(o[1], k) for k, o in tried.items() if o is not None]
+    tried: dict[bytes, tuple[float, bool] | None] = {
+        k: (o[1], local_search) if o is not None else None for k, o in outs.items()}
+    start = [(o[1], k) for k, o in outs.items() if o is not None]
     if not start:
         return None
     current_bw, key = min(start)
     counts = np.frombuffer(key, dtype=int).copy()
-    for _ in range(4 * int(counts.sum()) + 8):   # each round strictly lowers the bandwidth
+    j = int(counts.sum())
+    work = 0                 # slots laid out by this descent (see _EXCHANGE_WORK)
+    shortlist: list = []     # past the work bound: the moves that lowered the total last time
+
+    def score(moves, best):
+        """The best of ``moves`` ((a, b) pairs) that lowers the total below ``best``'s."""
+        nonlocal work
+        for a, b in moves:
+            trial = counts.copy()
+            trial[a] -= 1
+            trial[b] += 1
+            k = trial.tobytes()
+            out = None
+            if k not in tried:
+                out = layout.schedule(trial, local_search=False)
+                tried[k] = (out[1], False) if out is not None else None
+                work += j
+            seen = tried[k]
+            if seen is not None and seen[0] < current_bw and (best is None
+                                                              or seen[0] < best[0][0]):
+                best = (seen, trial, out, (a, b))
+        return best
+
+    for _ in range(4 * j + 8):   # each round strictly lowers the bandwidth
         best = None
-        for a in np.flatnonzero(counts):
-            for b in np.flatnonzero(counts < available):
-                if a == b:
-                    continue
-                trial = counts.copy()
-                trial[a] -= 1
-                trial[b] += 1
-                k = trial.tobytes()
-                if k not in tried:
-                    tried[k] = layout.schedule(trial, local_search=False)
-                out = tried[k]
-                if out is not None and out[1] < current_bw and (best is None or out[1] < best[0][1]):
-                    best = (out, trial)
+        if shortlist:
+            best = score([(a, b) for a, b in shortlist if counts[a] and counts[b] < available[b]],
+                         None)
+        if best is None:
+            moves = [(a, b) for a in np.flatnonzero(counts).tolist()
+                     for b in np.flatnonzero(counts < available).tolist() if a != b]
+            if work > _EXCHANGE_WORK:
+                # Remember the moves that lower the total, best first (the best is taken).
+                gains = []
+                for move in moves:
+                    found = score([move], None)
+                    if found is not None:
+                        gains.append((found[0][0], move))
+                        if best is None or found[0][0] < best[0][0]:
+                            best = found
+                shortlist = [move for _, move in sorted(gains)[:_SHORTLIST]]
+            else:
+                best = score(moves, None)
         if best is None:
             return None
-        out, counts = best
+        (total, polished), counts, out, _move = best
         if local_search:   # polish only the move taken, not every neighbour
-            out = layout.schedule(counts, local_search=True) or out
-            tried[counts.tobytes()] = out
+            # (never None: the polish starts from the layout just scored)
+            out = layout.schedule(counts, local_search=True)
+            tried[counts.tobytes()] = (out[1], True)
+            work += j
+        elif out is None:
+            out = layout.schedule(counts, local_search=polished)
         current_bw = out[1]
         if within_budget(current_bw, B):
             return out
     return None
+
+
+# The count exchange's steepest descent scores every move each round; once it has laid out
+# this many slots (a sum over its layouts of the users they serve) it scores first only the
+# _SHORTLIST moves that lowered the total most in its last full round, and scores every move
+# again when none of them does. On the 120 binding scenario instances of the Notes a descent
+# laid out at most 5.7 million slots (so they are untouched); a time-bound 10,000-user instance
+# laid out 350 million per descent, in about 700 rounds of 90 moves each.
+_EXCHANGE_WORK = 20_000_000
+_SHORTLIST = 8
 
 
 class _State:
@@ -373,8 +458,11 @@ class _State:
         return np.concatenate([self.assigned[m] for m in self.groups.tolist()]).tolist()
 
 
-# Entries kept in a layout's assignment cache before it is emptied (bounds memory on huge instances).
-_CACHE_LIMIT = 100_000
+# Bytes a layout's assignment cache may hold (its keys' slot starts and the arrays it made) before
+# it is emptied: an entry holds two arrays of its model's slots, so a count of entries does not
+# bound it (100,000 entries of 5,000-user layouts held about 1 GB). Emptying it costs only time.
+_CACHE_BYTES = 32_000_000
+_ENTRY_BYTES = 300      # a cache entry's own overhead: its tuples, bytes and array headers
 
 
 class _Layout:
@@ -387,9 +475,48 @@ class _Layout:
         self.T = T
         self.by_model = by_model
         self.res_first = set(tree.resident_path)
-        self.dominated_by = [self._dominators(u) for u in by_model]
+        # Nodes with one child and no model only pass their child's layout on: the layout and
+        # the search skip them (jump[v]: the first node below v that does not).
+        self.keep = np.array([v == 0 or len(tree.models_at[v]) > 0 or len(tree.children[v]) != 1
+                              for v in range(tree.n_nodes)], dtype=bool)
+        self.jump = list(range(tree.n_nodes))
+        for v in tree.postorder():
+            if not self.keep[v]:
+                self.jump[v] = self.jump[tree.children[v][0]]
+        self.in_order = [self._slot_order(u) for u in by_model]
+        self.dominated_by = [self._dominators(u) if o is None else None
+                             for u, o in zip(by_model, self.in_order)]
         self._assigned: dict = {}      # (model, its slots' starts) -> (users per slot, bandwidth)
-        self._at_deadline: dict = {}   # model -> its users' bandwidths at T - infer, sorted
+        self._cache_bytes = 0          # what _assigned holds, about (see _CACHE_BYTES)
+        self._at_deadline: dict = {}   # model -> running sums of its users' sorted bandwidths
+        self._anc = None               # at T - infer; (nodes, models): each model's ancestors
+
+    def _slot_order(self, users: np.ndarray) -> np.ndarray | None:
+        """The users in the order in which an optimal assignment fills a model's slots, when one
+        order serves every set of slots; None otherwise.
+
+        Under the linear rate, ``beta_k(t) = w_k / t`` with ``w_k = D_k / eff_k``; under the
+        Shannon rate with one input size ``D`` for all the users, ``beta_k(t) = a_k h(K / (a_k t))``
+        with ``K = D ln 2`` and ``h(s) = 1 / x`` where ``ln(1 + x) / x = s``, an increasing
+        *convex* function of s (``d h / d s = 1 / (ln(1 + x) - x / (1 + x))``, whose denominator
+        grows with x, which falls as s grows). Either way the cross derivative has one sign,
+        ``d^2 beta / (dw dt) <= 0`` (``d^2 beta / (da dt) >= 0``), so that for ``w_1 <= w_2``
+        (``a_1 >= a_2``) and ``t_1 <= t_2`` (where finite; a user that can use a slot can use
+        every later one) ``beta_1(t_1) + beta_2(t_2) <= beta_1(t_2) + beta_2(t_1)``: the cost
+        matrix is Monge and the sorted assignment is optimal. So c slots in time order go to the
+        c best users (least ``w``: most ``a``), best first, ties by index; it is finite whenever
+        any assignment is. Different input sizes under the Shannon rate: None (no such order).
+        """
+        arr = self.arr
+        if users.size == 0:
+            return users
+        if arr.rate == "linear":
+            key = arr.data_bits[users] / arr.radio[users]
+        elif np.all(arr.data_bits[users] == arr.data_bits[users[0]]):
+            key = -arr.radio[users]
+        else:
+            return None
+        return users[np.lexsort((users, key))]
 
     def _dominators(self, users: np.ndarray) -> np.ndarray:
         """For each user, how many users of the same model need no more bandwidth at any time.
@@ -409,18 +536,15 @@ class _Layout:
         np.fill_diagonal(better, False)
         return better.sum(axis=1)
 
-    def _items(self, v: int, counts: np.ndarray, used: np.ndarray) -> list[tuple[str, int]]:
-        items = [("model", m) for m in self.tree.models_at[v] if counts[m]]
-        items += [("node", c) for c in self.tree.children[v] if used[c]]
-        return items
-
     def _flatten(self, v: int, order: dict, flat: dict) -> list[int]:
         """Models of v's subtree in layout order (each once: a model's users are consecutive).
 
         ``flat`` holds the lists of nodes already flattened under this ``order``; the lists of the
         nodes below v that are missing are built first, children before parents (no recursion:
-        trees can be deep).
+        trees can be deep). A child that only passes on to its one child (no model ends there)
+        is skipped: ``order`` has no entry for it, and its list is its descendant's.
         """
+        jump = self.jump
         stack = [(v, False)]
         while stack:
             u, ready = stack.pop()
@@ -428,19 +552,19 @@ class _Layout:
                 continue
             if not ready:
                 stack.append((u, True))
-                stack.extend((idx, False) for kind, idx in order[u] if kind == "node")
+                stack.extend((jump[idx], False) for kind, idx in order[u] if kind == "node")
                 continue
             seq: list[int] = []
             for kind, idx in order[u]:
                 if kind == "model":
                     seq.append(idx)
                 else:
-                    seq.extend(flat[idx])
+                    seq.extend(flat[jump[idx]])
             flat[u] = seq
         return flat[v]
 
-    def _evaluate(self, groups: list[int], counts: np.ndarray, base: "_State | None" = None,
-                  pending: dict | None = None) -> "_State | None":
+    def _evaluate(self, groups: list[int], counts: np.ndarray,
+                  base: "_State | None" = None) -> "_State | None":
         """Assign users to the slots of the layout that serves ``counts[m]`` users of each model m
         of ``groups``, in that order; None if the layout misses the deadline.
 
@@ -448,19 +572,37 @@ class _Layout:
         sibling subtrees moves only the starts inside them: with ``base`` (the layout before the
         move, same counts) a model whose slots kept their positions and their starts, bit for bit,
         keeps its assignment, and only the others are looked up (in a cache keyed by the model and
-        its starts) or solved. With ``pending`` (a dict), the assignments missing from the cache
-        are only collected there, to be solved in one batch by :meth:`_solve`; returns None.
+        its starts) or solved. :meth:`_prepare` does the first part and collects the assignments
+        missing from the cache (so that a batch of layouts solves them in one :meth:`_solve`),
+        :meth:`_finish` the rest.
         """
+        prep = self._prepare(groups, counts, base)
+        if prep is None:
+            return None
+        if prep[-1]:
+            self._solve(prep[-1])
+        return self._finish(prep)
+
+    def _prepare(self, groups, counts, base):
+        """The layout's starts, the assignments it keeps or finds in the cache, and the missing
+        ones (key -> job for :meth:`_solve`); None if it misses the deadline."""
         arr = self.arr
         gm = np.asarray(groups, dtype=int)
         gc = counts[gm]
-        models = np.repeat(gm, gc)
-        L = model_load_times(arr, models)
-        starts = alap_from(L, arr.model_infer_s[models], np.full(models.size, self.T))
-        if not meets_deadlines(starts, L, arr.time_tol_s):
-            return None
         ends = np.cumsum(gc)
         first = ends - gc
+        # model_load_times and alap_from, computed per model: a model's later users load nothing
+        # (link_s[m, m] = 0), and with one deadline the running minimum of alap_from is its last
+        # entry (the same floats, fewer passes over the n slots).
+        L = np.zeros(int(ends[-1]) if gm.size else 0)
+        if gm.size:
+            L[first[0]] = arr.from_resident_s[gm[0]]
+            L[first[1:]] = arr.link_s[gm[:-1], gm[1:]]
+        infer = np.repeat(arr.model_infer_s[gm], gc)
+        P = np.cumsum(L + infer)
+        starts = (self.T - P[-1]) + P - infer if P.size else P
+        if not meets_deadlines(starts, L, arr.time_tol_s):
+            return None
         if base is None:
             cost = np.zeros(len(self.by_model))
             assigned: list = [None] * len(self.by_model)
@@ -472,25 +614,26 @@ class _Layout:
             cost = base.cost.copy()
             assigned = list(base.assigned)
         first_l, ends_l = first.tolist(), ends.tolist()
-        todo = {} if pending is None else pending
-        missing = []
+        todo: dict = {}
         for g in redo:
             m = int(gm[g])
             t_slots = starts[first_l[g]:ends_l[g]]
             key = (m, t_slots.tobytes())
             hit = self._assigned.get(key)
             if hit is None:
-                missing.append(key)
-                if key not in todo:
-                    todo[key] = (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]])
+                order = self.in_order[m]
+                todo[key] = ((t_slots, order[:gc[g]], True) if order is not None else
+                             (t_slots, self.by_model[m][self.dominated_by[m] < gc[g]], False))
             else:
                 assigned[m], cost[m] = hit
-        if pending is not None:
-            return None
-        if todo:
-            self._solve(todo)
-            for key in missing:
-                assigned[key[0]], cost[key[0]] = self._assigned[key]
+        return gm, first, starts, cost, assigned, todo
+
+    def _finish(self, prep) -> "_State":
+        """The scored layout of :meth:`_prepare`'s ``prep``, once its missing assignments are in
+        the cache."""
+        gm, first, starts, cost, assigned, todo = prep
+        for key in todo:
+            assigned[key[0]], cost[key[0]] = self._assigned[key]
         first_of = np.full(len(self.by_model), -1)
         first_of[gm] = first
         # Summed over the served models in index order, whichever were looked up.
@@ -498,18 +641,34 @@ class _Layout:
         return _State(gm, first, starts, first_of, cost, assigned, total)
 
     def _solve(self, todo: dict) -> None:
-        """Solve the assignments ``todo`` (key -> (its slots' starts, candidate users)) into the
-        cache: one vectorized bandwidth call for every (candidate user, slot of its model) pair,
-        or, when that would be huge, one model at a time in slices of bounded size."""
+        """Solve the assignments ``todo`` (key -> (its slots' starts, candidate users, whether
+        they come in slot order)) into the cache. Users in slot order (:meth:`_slot_order`) fill
+        the slots one to one: one bandwidth per slot, from one vectorized call for all of them.
+        The others: one vectorized bandwidth call for every (candidate user, slot of its model)
+        pair and an optimal assignment, or, when that would be huge, one model at a time in
+        slices of bounded size."""
         clock = current_clock()
-        jobs = list(todo.items())
+        if self._cache_bytes > _CACHE_BYTES:
+            self._assigned.clear()
+            self._cache_bytes = 0
+        in_order = [(key, ts, c) for key, (ts, c, ordered) in todo.items() if ordered]
+        if in_order:
+            clock.check(cost_s=_BANDWIDTH_S * sum(ts.size for _, ts, _ in in_order))
+            bw = user_bandwidth(self.inst, np.concatenate([c for _, _, c in in_order]),
+                                np.concatenate([ts for _, ts, _ in in_order]))
+            pos = 0
+            for key, ts, c in in_order:
+                self._assigned[key] = (c, float(bw[pos:pos + c.size].sum()))
+                self._cache_bytes += len(key[1]) + _ENTRY_BYTES   # c: a view of in_order[m]
+                pos += c.size
+        jobs = [(key, (ts, c)) for key, (ts, c, ordered) in todo.items() if not ordered]
+        if not jobs:
+            return
         huge = sum(c.size * ts.size for _, (ts, c) in jobs) > _CHUNK_PAIRS
         if not huge:
             pairs_u = np.concatenate([np.repeat(c, ts.size) for _, (ts, c) in jobs])
             pairs_t = np.concatenate([np.tile(ts, c.size) for _, (ts, c) in jobs])
             cost_all = user_bandwidth(self.inst, pairs_u, pairs_t)
-        if len(self._assigned) > _CACHE_LIMIT:
-            self._assigned.clear()
         pos = 0
         for key, (t_slots, cand) in jobs:
             size = cand.size * t_slots.size
@@ -524,6 +683,7 @@ class _Layout:
             assigned = np.empty(t_slots.size, dtype=int)
             assigned[cols] = cand[rows]
             self._assigned[key] = (assigned, float(cost[rows, cols].sum()))
+            self._cache_bytes += len(key[1]) + assigned.nbytes + _ENTRY_BYTES
 
     def _cost_matrix(self, cand: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
         """Least bandwidth of each candidate (rows) in each slot (columns), computed in slices of
@@ -542,25 +702,24 @@ class _Layout:
 
     def schedule(self, counts: np.ndarray, local_search: bool):
         tree = self.tree
-        used = np.zeros(tree.n_nodes, dtype=bool)
-        for m in np.flatnonzero(counts):
-            v = tree.model_node[m]
-            while v >= 0 and not used[v]:
-                used[v] = True
-                v = tree.parent[v]
         # Hungrier subtrees last (their users get the latest starts), the resident path first.
-        hunger = self._hunger(counts, used)
+        used, h_model, h_node = self._hunger(counts)
+        res_first = self.res_first
         order = {}
-        for v in np.flatnonzero(used):
-            items = self._items(v, counts, used)
-            items.sort(key=lambda it: (not (it[0] == "node" and it[1] in self.res_first),
-                                       hunger[it]))
+        for v in np.flatnonzero(used & self.keep).tolist():
+            items = [("model", m) for m in tree.models_at[v] if counts[m]]
+            items += [("node", c) for c in tree.children[v] if used[c]]
+            if len(items) > 1:
+                items.sort(key=lambda it: (not (it[0] == "node" and it[1] in res_first),
+                                           h_model[it[1]] if it[0] == "model" else h_node[it[1]]))
             order[v] = items
         flat: dict = {}
         out = self._evaluate(self._flatten(0, order, flat), counts)
         if out is not None and local_search:
             out = self._local_search(order, flat, out, counts)
-        return (out.users(), out.total) if out is not None else None
+        # The scored layout, not yet its schedule: the count exchange scores tens of thousands
+        # of layouts and needs the schedule of few (building each took a sixth of its time).
+        return (out, out.total) if out is not None else None
 
     def _local_search(self, order: dict, flat: dict, out: "_State", counts: np.ndarray):
         """Swap neighbouring items (sibling subtrees, models) of a node while that lowers the total
@@ -592,14 +751,16 @@ class _Layout:
                             u = int(tree.parent[u])
                         groups = self._flatten(0, trial, trial_flat)
                         trials.append((k, trial, swapped, trial_flat, groups))
+                    preps = [self._prepare(t[4], counts, out) for t in trials]
                     pending: dict = {}
-                    for t in trials:
-                        self._evaluate(t[4], counts, out, pending)
+                    for prep in preps:
+                        if prep is not None:
+                            pending.update(prep[-1])
                     if pending:
                         self._solve(pending)
                     nxt = None
-                    for k, trial, swapped, trial_flat, groups in trials:
-                        res = self._evaluate(groups, counts, out)
+                    for (k, trial, swapped, trial_flat, groups), prep in zip(trials, preps):
+                        res = self._finish(prep) if prep is not None else None
                         if res is not None and res.total < out.total * (1 - 1e-12):
                             order, out, items, flat, improved = (trial, res, swapped, trial_flat,
                                                                  True)
@@ -610,29 +771,33 @@ class _Layout:
                     i = nxt
         return out
 
-    def _hunger(self, counts: np.ndarray, used: np.ndarray) -> dict:
-        """Mean bandwidth, at the deadline, of the best users each item would serve."""
+    def _hunger(self, counts: np.ndarray):
+        """The nodes a layout of ``counts`` visits, and the mean bandwidth, at the deadline, of
+        the best users each item would serve: per model, and per node over its subtree."""
         inst, arr, tree = self.inst, self.arr, self.tree
-        per_model = {}
-        for m in np.flatnonzero(counts):
-            b = self._at_deadline.get(m)
-            if b is None:       # the same for every count: computed once per model
+        if self._anc is None:        # each model's node and its ancestors, once per layout
+            anc = []
+            for m in range(len(self.by_model)):
+                v, path = int(tree.model_node[m]), []
+                while v >= 0:
+                    path.append(v)
+                    v = int(tree.parent[v])
+                anc.append(path)
+            self._anc = (np.array([v for path in anc for v in path], dtype=int),
+                         np.repeat(np.arange(len(anc)), [len(p) for p in anc]))
+        tot = np.zeros(len(self.by_model))
+        for m in np.flatnonzero(counts).tolist():
+            cum = self._at_deadline.get(m)
+            if cum is None:       # the same for every count: computed once per model
                 cand = self.by_model[m]
                 b = np.sort(user_bandwidth(inst, cand,
                                            np.full(cand.size, self.T - arr.model_infer_s[m])))
-                self._at_deadline[m] = b
-            per_model[m] = (b[:counts[m]].sum(), int(counts[m]))
-        sub = {}
-        for v in tree.postorder():
-            if not used[v]:
-                continue
-            tot = sum(per_model[m][0] for m in tree.models_at[v] if counts[m])
-            cnt = sum(per_model[m][1] for m in tree.models_at[v] if counts[m])
-            for c in tree.children[v]:
-                if used[c]:
-                    tot += sub[c][0]
-                    cnt += sub[c][1]
-            sub[v] = (tot, cnt)
-        hunger = {("model", m): per_model[m][0] / per_model[m][1] for m in per_model}
-        hunger.update({("node", v): sub[v][0] / max(sub[v][1], 1) for v in sub})
-        return hunger
+                cum = self._at_deadline[m] = np.concatenate(([0.0], np.cumsum(b)))
+            tot[m] = cum[counts[m]]
+        nodes, models = self._anc
+        served = counts[models] > 0
+        node_tot = np.bincount(nodes[served], weights=tot[models[served]], minlength=tree.n_nodes)
+        node_cnt = np.bincount(nodes[served], weights=counts[models[served]],
+                               minlength=tree.n_nodes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return node_cnt > 0, tot / counts, node_tot / np.maximum(node_cnt, 1)
