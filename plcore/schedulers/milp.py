@@ -25,11 +25,13 @@ _INITIAL_CUTS = 6        # tangent points per user before the first solve
 # Where the slot-wise tangent cuts touch, as shares of the way from a slot's earliest to its latest
 # start (the latest first: starts are as late as possible).
 _SLOT_FRACTIONS = (1.0, 0.8, 0.55, 0.3)
+# Under a time limit, the suffix search of a count takes at most this share of the time left.
+_SEARCH_SHARE = 0.75
 
 
 def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rounds: int = 500,
                initial_cuts: int = _INITIAL_CUTS, use_bounds: bool = True,
-               info: dict | None = None) -> list[int]:
+               search_nodes: int | None = 1_000_000, info: dict | None = None) -> list[int]:
     r"""A maximum-throughput schedule from a MILP solved by HiGHS, with lazy bandwidth cuts.
 
     An exact oracle independent of :func:`~plcore.schedulers.exact.solve_exact`: it returns a
@@ -212,8 +214,12 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     if clock.deadline is not None:
         deadlines.append(clock.deadline)
     stop_at = min(deadlines) if deadlines else None
+    if search_nodes is not None and (isinstance(search_nodes, bool) or not isinstance(
+            search_nodes, (int, np.integer)) or search_nodes < 0):
+        raise ValueError(f"milp solver: search_nodes must be an integer >= 0 or None, got "
+                         f"{search_nodes!r}")
     stats = {"rounds": 0, "cuts": 0, "optimal": False, "stopped": None, "upper": None,
-             "bound": None, "candidates": 0}
+             "bound": None, "candidates": 0, "search_nodes": 0, "searched": [], "proof": None}
     if info is not None:
         info.clear()
         info.update(stats)
@@ -222,7 +228,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     cand = [k for k in range(n_all) if evaluate(instance, [k]).feasible]
     stats["candidates"] = len(cand)
     if len(cand) <= 1:
-        stats.update(optimal=True, upper=len(cand))
+        stats.update(optimal=True, upper=len(cand), proof="candidates")
         if info is not None:
             info.update(stats)
         return cand
@@ -238,7 +244,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
                 list(solve_edf(instance)), list(solve_edf_grouped(instance))), key=len)
     clock.offer(best)
     if len(best) == len(cand):     # every candidate served: nothing to prove
-        stats.update(optimal=True, upper=len(cand))
+        stats.update(optimal=True, upper=len(cand), proof="heuristics")
         if info is not None:
             info.update(stats)
         return best
@@ -247,7 +253,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     if info is not None:
         info["pool"] = pool          # internal: lets tests check the cuts
     best, proven = _count_loop(instance, cand, best, pool, int(initial_cuts), stop_at, clock,
-                               stats, max_rounds, bool(use_bounds))
+                               stats, max_rounds, bool(use_bounds), search_nodes)
     program = stats.pop("program", None)
     if info is not None and program is not None:
         info["program"] = program
@@ -533,7 +539,7 @@ def _earliest_arrival(instance: Instance, users: np.ndarray) -> np.ndarray:
 
 
 def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats, max_rounds,
-                use_bounds=True):
+                use_bounds=True, search_nodes=0):
     """Raise the count from ``len(best) + 1`` until no schedule of that many users exists."""
     users = np.array(cand, dtype=int)
     n = users.size
@@ -560,7 +566,30 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
         top = c - 1
     stats["bound"] = top
     c = len(best) + 1
+    search = _SuffixSearch(instance, users, load_lb) if search_nodes != 0 and c <= top else None
     while c <= top:
+        if search is not None:
+            # The suffix search first, with most of the time left; the program if it gives up.
+            remaining = None if stop_at is None else stop_at - time.perf_counter()
+            clock.note(f"suffix search: a schedule of {c} users?")
+            try:
+                status, seq = search.run(c, None if search_nodes is None
+                                         else search.nodes + int(search_nodes),
+                                         None if remaining is None
+                                         else time.perf_counter() + _SEARCH_SHARE * remaining)
+            except _GiveUp:
+                status = "gave up"
+            stats["search_nodes"] = search.nodes
+            stats["searched"].append((c, status))
+            if status == "found":
+                best = seq
+                clock.offer(best)
+                c += 1
+                continue
+            if status == "none":
+                stats["upper"] = c - 1
+                stats["proof"] = "search"
+                return best, True
         program = _CountProgram(instance, users, c, pool, load_lb)
         stats["program"] = program
         while True:
@@ -581,6 +610,7 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
                 return best, False
             if status == "none":
                 stats["upper"] = c - 1
+                stats["proof"] = "program"
                 return best, True
             ev = evaluate(instance, seq)
             if ev.feasible:
@@ -599,6 +629,7 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
             program._forbid(suffix)
         c += 1
     stats["upper"] = top
+    stats["proof"] = "bounds"
     return best, True
 
 
@@ -713,3 +744,164 @@ def _assignment_bound(instance: Instance, users: np.ndarray, c: int, A_s: np.nda
     cost = np.where(np.isfinite(beta), np.minimum(beta, big), big)
     rows, cols = linear_sum_assignment(cost)
     return bool(cost[rows, cols].sum() <= instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL))
+
+
+class _GiveUp(Exception):
+    """The suffix search stops without an answer (node or time budget, or a near tie)."""
+
+
+# Grid points per user of the least-bandwidth tables of the suffix search (fewer for many users).
+_GRID_POINTS = 16384
+
+
+def _dominators(instance: Instance, users: np.ndarray) -> list[int]:
+    """``dom[v]``: bit mask of the candidates (local indices) that *dominate* candidate v: same
+    model, a deadline no earlier, no more data and a channel no worse (``radio`` no smaller;
+    identical users: the lower index dominates). Putting such a u in v's place in a schedule
+    without u keeps it feasible: the loads are those of the same models, every ALAP start is
+    at least as late (one deadline rose), and ``beta_u <= beta_v`` at every start. O(n^2)."""
+    arr = instance.arrays
+    m, d = arr.model_of[users], arr.deadline_s[users]
+    D, a = arr.data_bits[users], arr.radio[users]
+    n = users.size
+    dom = [0] * n
+    for v in range(n):
+        ok = (m == m[v]) & (d >= d[v]) & (D <= D[v]) & (a >= a[v])
+        same = (d == d[v]) & (D == D[v]) & (a == a[v])
+        ok &= ~same | (np.arange(n) < v)
+        ok[v] = False
+        for u in np.flatnonzero(ok):
+            dom[v] |= 1 << int(u)
+    return dom
+
+
+class _SuffixSearch:
+    """Is there a schedule of exactly ``c`` of the candidates ``users``? A depth-first branch and
+    bound that builds schedules backwards (see :func:`solve_milp`, Notes, "Suffix search")."""
+
+    def __init__(self, instance: Instance, users: np.ndarray, load_lb_s: np.ndarray):
+        from scipy.optimize import linear_sum_assignment
+
+        from ..model.bandwidth import min_bandwidth
+        from ..model.timeline import BANDWIDTH_RTOL
+
+        self.lsa = linear_sum_assignment
+        self.inst, self.users = instance, users
+        arr = instance.arrays
+        n = users.size
+        self.n = n
+        models, self.m_loc = np.unique(arr.model_of[users], return_inverse=True)
+        self.link = arr.link_s[np.ix_(models, models)]
+        self.fres = arr.from_resident_s[models]
+        self.fres_min = float(self.fres[self.m_loc].min())
+        self.d, self.infer = arr.deadline_s[users], arr.infer_s[users]
+        self.hi = self.d - self.infer
+        self.A = load_lb_s
+        # Tolerances on the permissive side of plcore.evaluate's (never prune what it accepts).
+        self.slack_s = 4.0 * arr.time_tol_s
+        self.budget = instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL) * (1.0 + 1e-9)
+        self.big = 1e3 * max(self.budget, 1.0)
+        D, a = arr.data_bits[users], arr.radio[users]
+        self.beta = lambda j, t: min_bandwidth(D[j], a[j], np.where(
+            (t < 0) & (t >= -arr.time_tol_s), 0.0, t), rate=arr.rate)
+        # beta_j at the grid point at or after t: a lower bound (beta is decreasing).
+        self.ng = int(max(1024, min(_GRID_POINTS, 4_000_000 // max(n, 1))))
+        tmax = max(float(self.hi.max()), 1e-9)
+        self.h = tmax / self.ng
+        grid = np.arange(self.ng + 1) * self.h
+        self.table = np.minimum(min_bandwidth(D[:, None], a[:, None], grid[None, :],
+                                              rate=arr.rate), self.big)
+        self.dom = _dominators(instance, users)
+        self.nodes = 0
+
+    def bound(self, U: np.ndarray, T: float, m: int | None, r: int) -> float:
+        """A lower bound on the bandwidth of any ``r`` users of ``U`` (local indices) served
+        before a suffix whose first user, of local model ``m``, starts at ``T`` (s); ``m=None``:
+        before nothing (the whole schedule). ``self.big`` or more: no such ``r`` users fit.
+
+        Position ``i = 0..r-1`` counts back from the suffix: user j there starts no later than
+        ``T - infer_j - i pmin - max(link[m_j, m], A[m_j, i + 1])`` (the i users after it infer
+        at least ``pmin`` each; the loads up to model m take at least the direct load, by the
+        triangle inequality of partial loads, and at least the least loads ``A`` of a walk from
+        m_j through the models of the i + 1 users after it), nor after ``d_j - infer_j``; with
+        no suffix, no later than ``max d - infer_j - i pmin - A[m_j, i]``. It starts no earlier
+        than ``max(fres[m_j], fres_min + A[m_j, r-1-i]) + (r-1-i) pmin`` (the users before it,
+        and the loads from the resident blocks to m_j). So it needs at least beta_j at that
+        latest start (on a grid, rounded up in time: lower), and the cheapest assignment of
+        users to the r positions bounds the total. O(|U| r) plus the assignment."""
+        if U.size < r:
+            return self.big
+        infer_U = self.infer[U]
+        pm = float(infer_U.min())
+        i = np.arange(r)
+        AU = self.A[self.m_loc[U]]
+        if m is None:
+            cap = np.minimum(self.hi[U][:, None], (self.d[U].max() - infer_U)[:, None]
+                             - pm * i[None, :] - AU[:, :r])
+        else:
+            after = np.maximum(self.link[self.m_loc[U], m][:, None], AU[:, 1:r + 1])
+            cap = np.minimum(self.hi[U][:, None], (T - infer_U)[:, None] - pm * i[None, :]
+                             - after)
+        before = r - 1 - i
+        low = np.maximum(self.fres[self.m_loc[U]][:, None], self.fres_min + AU[:, before]) \
+            + pm * before[None, :]
+        k = np.clip(np.ceil(cap / self.h), 0, self.ng).astype(np.intp)
+        cost = np.where(cap >= low - self.slack_s, self.table[U[:, None], k], self.big)
+        rows, cols = self.lsa(cost)
+        return float(cost[rows, cols].sum())
+
+    def run(self, c: int, node_limit: int | None, stop_at: float | None):
+        """("found", schedule as user indices) or ("none", None); raises _GiveUp."""
+        self.memo: dict = {}
+        self.c, self.node_limit, self.stop_at = c, node_limit, stop_at
+        seq = self._dfs(0, np.inf, None, 0.0, c, [], 0)
+        if seq is None:
+            return "none", None
+        return "found", [int(self.users[j]) for j in seq[::-1]]
+
+    def _dfs(self, mask: int, T: float, m, W: float, r: int, seq: list, req: int):
+        self.nodes += 1
+        if self.node_limit is not None and self.nodes > self.node_limit:
+            raise _GiveUp("nodes")
+        if self.stop_at is not None and self.nodes % 128 == 0 \
+                and time.perf_counter() > self.stop_at:
+            raise _GiveUp("time")
+        if r == 0:
+            if T - self.fres[m] < -self.slack_s:
+                return None
+            sched = [int(self.users[j]) for j in seq[::-1]]
+            if not evaluate(self.inst, sched).feasible:
+                raise _GiveUp("near tie")      # accepted here within rounding, not by evaluate
+            return seq
+        key = (mask, m)
+        front = self.memo.get(key)
+        if front is not None:
+            for T2, W2 in front:
+                if T2 >= T and W2 <= W:
+                    return None
+        idx = np.arange(self.n)
+        free = np.array([(mask >> j) & 1 == 0 for j in range(self.n)]) if self.n > 62 else \
+            ((mask >> idx) & 1) == 0
+        U = idx[free]
+        if W + self.bound(U, T, m, r) <= self.budget:
+            if m is None:
+                s = self.hi[U]
+            else:
+                s = np.minimum(self.d[U], T - self.link[self.m_loc[U], m]) - self.infer[U]
+            b = self.beta(U, s)
+            pm = float(self.infer[U].min())
+            good = (W + b <= self.budget) \
+                & (s - self.fres[self.m_loc[U]] - (r - 1) * pm >= -self.slack_s)
+            order = np.argsort(b[good], kind="stable")
+            for j, sj, bj in zip(U[good][order], s[good][order], b[good][order]):
+                j = int(j)
+                new_mask = mask | (1 << j)
+                new_req = (req | self.dom[j]) & ~new_mask
+                if bin(new_req).count("1") > r - 1:
+                    continue
+                res = self._dfs(new_mask, float(sj), int(self.m_loc[j]), W + float(bj), r - 1,
+                                seq + [j], new_req)
+                if res is not None:
+                    return res
+        self.memo.setdefault(key, []).append((T, W))
+        return None
