@@ -797,6 +797,7 @@ class _SuffixSearch:
         self.d, self.infer = arr.deadline_s[users], arr.infer_s[users]
         self.hi = self.d - self.infer
         self.A = load_lb_s
+        self.P = _path_load_bounds(arr, users)
         # Tolerances on the permissive side of plcore.evaluate's (never prune what it accepts).
         self.slack_s = 4.0 * arr.time_tol_s
         self.budget = instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL) * (1.0 + 1e-9)
@@ -839,7 +840,8 @@ class _SuffixSearch:
             cap = np.minimum(self.hi[U][:, None], (self.d[U].max() - infer_U)[:, None]
                              - pm * i[None, :] - AU[:, :r])
         else:
-            after = np.maximum(self.link[self.m_loc[U], m][:, None], AU[:, 1:r + 1])
+            after = np.maximum(self.link[self.m_loc[U], m][:, None],
+                               self.P[self.m_loc[U], m, 1:r + 1])
             cap = np.minimum(self.hi[U][:, None], (T - infer_U)[:, None] - pm * i[None, :]
                              - after)
         before = r - 1 - i
@@ -854,12 +856,17 @@ class _SuffixSearch:
         """("found", schedule as user indices) or ("none", None); raises _GiveUp."""
         self.memo: dict = {}
         self.c, self.node_limit, self.stop_at = c, node_limit, stop_at
+        if self.bound(np.arange(self.n), np.inf, None, c) > self.budget:
+            return "none", None
         seq = self._dfs(0, np.inf, None, 0.0, c, [], 0)
         if seq is None:
             return "none", None
         return "found", [int(self.users[j]) for j in seq[::-1]]
 
     def _dfs(self, mask: int, T: float, m, W: float, r: int, seq: list, req: int):
+        """Search the prefixes of the suffix ``seq`` (local indices, backwards): its users
+        ``mask``, first model ``m``, first start ``T`` (s), bandwidth ``W`` (Hz); ``r`` users to
+        prepend, ``req`` the dominators that must be among them. The caller checked the bound."""
         self.nodes += 1
         if self.node_limit is not None and self.nodes > self.node_limit:
             raise _GiveUp("nodes")
@@ -873,35 +880,102 @@ class _SuffixSearch:
             if not evaluate(self.inst, sched).feasible:
                 raise _GiveUp("near tie")      # accepted here within rounding, not by evaluate
             return seq
-        key = (mask, m)
-        front = self.memo.get(key)
-        if front is not None:
-            for T2, W2 in front:
-                if T2 >= T and W2 <= W:
-                    return None
         idx = np.arange(self.n)
         free = np.array([(mask >> j) & 1 == 0 for j in range(self.n)]) if self.n > 62 else \
             ((mask >> idx) & 1) == 0
         U = idx[free]
-        if W + self.bound(U, T, m, r) <= self.budget:
-            if m is None:
-                s = self.hi[U]
-            else:
-                s = np.minimum(self.d[U], T - self.link[self.m_loc[U], m]) - self.infer[U]
-            b = self.beta(U, s)
-            pm = float(self.infer[U].min())
-            good = (W + b <= self.budget) \
-                & (s - self.fres[self.m_loc[U]] - (r - 1) * pm >= -self.slack_s)
-            order = np.argsort(b[good], kind="stable")
-            for j, sj, bj in zip(U[good][order], s[good][order], b[good][order]):
-                j = int(j)
-                new_mask = mask | (1 << j)
-                new_req = (req | self.dom[j]) & ~new_mask
-                if bin(new_req).count("1") > r - 1:
+        if m is None:
+            s = self.hi[U]
+        else:
+            s = np.minimum(self.d[U], T - self.link[self.m_loc[U], m]) - self.infer[U]
+        b = self.beta(U, s)
+        pm = float(self.infer[U].min())
+        good = (W + b <= self.budget) \
+            & (s - self.fres[self.m_loc[U]] - (r - 1) * pm >= -self.slack_s)
+        # Each child: dominance (memo of failed states), then its bound; best bound first.
+        kids = []
+        for j, sj, bj in zip(U[good], s[good], b[good]):
+            j, sj, bj = int(j), float(sj), float(bj)
+            new_mask = mask | (1 << j)
+            new_req = (req | self.dom[j]) & ~new_mask
+            if bin(new_req).count("1") > r - 1:
+                continue
+            mj = int(self.m_loc[j])
+            front = self.memo.get(new_mask)
+            if front is not None and any(W2 <= W + bj and T2 >= sj + self.link[mj, m2]
+                                         for m2, T2, W2 in front):
+                continue
+            if r > 1:
+                lb = W + bj + self.bound(U[U != j], sj, mj, r - 1)
+                if lb > self.budget:
+                    self._fail(new_mask, mj, sj, W + bj)
                     continue
-                res = self._dfs(new_mask, float(sj), int(self.m_loc[j]), W + float(bj), r - 1,
-                                seq + [j], new_req)
-                if res is not None:
-                    return res
-        self.memo.setdefault(key, []).append((T, W))
+            else:
+                lb = W + bj
+            kids.append((lb, j, sj, bj, mj, new_mask, new_req))
+        kids.sort(key=lambda k: k[0])
+        for lb, j, sj, bj, mj, new_mask, new_req in kids:
+            res = self._dfs(new_mask, sj, mj, W + bj, r - 1, seq + [j], new_req)
+            if res is not None:
+                return res
+            self._fail(new_mask, mj, sj, W + bj)
         return None
+
+    def _fail(self, mask: int, m: int, T: float, W: float) -> None:
+        """Remember a state without completion (its users, first model, start, bandwidth)."""
+        self.memo.setdefault(mask, []).append((m, T, W))
+
+
+def _path_load_bounds(arr, users: np.ndarray) -> np.ndarray:
+    """``P[a, b, r]`` (s): no sequence of model loads that starts at local model ``a``, ends at
+    local model ``b`` and visits models holding ``r`` of the candidates other than one user of
+    ``a`` (b's users count) takes less.
+
+    As in :func:`_load_lower_bounds`, a load between models is no cheaper than ``W[a, b] =
+    min(link[a, b], link[b, a])``, and at each weight threshold ``theta`` the models split into
+    the components of the graph of edges lighter than ``theta``; a load between two components
+    weighs at least the next distinct weight. A walk from a to b that visits ``q`` components
+    makes at least ``q - 1`` such loads, and at least ``q`` when a and b lie in the same
+    component and ``q >= 2`` (it must come back). The fewest components it visits: a's, b's,
+    then the largest others, until their users cover ``r``. Summing over the threshold intervals
+    gives ``P``. O(|M|^4 + |M|^3 n) for ``|M|`` models.
+    """
+    models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
+    nm, n = models.size, users.size
+    cnt = np.bincount(m_loc, minlength=nm)
+    link = arr.link_s[np.ix_(models, models)]
+    W = np.minimum(link, link.T)
+    ia, ib = np.triu_indices(nm, 1)
+    thr = np.unique(np.r_[0.0, W[ia, ib]])
+    P = np.zeros((nm, nm, n + 1))
+    r = np.arange(n + 1)
+    parent = np.arange(nm)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    by_weight = np.argsort(W[ia, ib], kind="stable")
+    e = 0
+    for i in range(1, thr.size):
+        while e < by_weight.size and W[ia[by_weight[e]], ib[by_weight[e]]] <= thr[i - 1]:
+            x, y = find(ia[by_weight[e]]), find(ib[by_weight[e]])
+            parent[x] = y
+            e += 1
+        _, lab = np.unique([find(x) for x in range(nm)], return_inverse=True)
+        size = np.bincount(lab, weights=cnt).astype(int)
+        width = thr[i] - thr[i - 1]
+        for a in range(nm):
+            for b in range(nm):
+                same = lab[a] == lab[b]
+                base = size[lab[a]] - 1 + (0 if same else size[lab[b]])
+                q0 = 1 if same else 2
+                rest = np.sort(np.delete(size, [lab[a], lab[b]]))[::-1]
+                cum = np.r_[0, np.cumsum(rest)]
+                extra = np.where(r <= base, 0, np.searchsorted(cum, r - base, side="left"))
+                q = q0 + extra
+                cross = q - 1 + (same & (q >= 2))
+                P[a, b] += width * cross
+    return P
