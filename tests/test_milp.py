@@ -13,8 +13,8 @@ from plcore.schedulers.limits import TimeLimitWarning
 from plcore.schedulers import milp as milp_module
 from plcore.schedulers.bounds import upper_bound
 from plcore.schedulers.milp import (_assignment_bound, _CountProgram, _dominators,
-                                    _load_lower_bounds, _slot_caps, _SuffixSearch, _tangent,
-                                    solve_milp)
+                                    _load_lower_bounds, _path_load_bounds, _slot_caps,
+                                    _SuffixSearch, _tangent, solve_milp)
 from plcore.study.synthetic import random_instance
 
 
@@ -284,3 +284,33 @@ def test_dominated_user_can_be_replaced(seed):
                     swapped = list(seq)
                     swapped[p] = int(cand[u])
                     assert plcore.evaluate(inst, swapped).feasible, (seed, seq, p, cand[u])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000))
+def test_path_load_bound_and_triangle_inequality(seed):
+    # P[a, b, r] against the loads between any two positions of feasible schedules (the walk
+    # from the first's model to the second's, passing r users other than the first), and the
+    # triangle inequality of partial loads that the search's dominance across models uses.
+    inst = draw(seed)
+    arr = inst.arrays
+    cand = _candidates(inst)
+    if cand.size == 0:
+        return
+    P = _path_load_bounds(arr, cand)
+    models, m_loc = np.unique(arr.model_of[cand], return_inverse=True)
+    link = arr.link_s[np.ix_(models, models)]
+    fres = arr.from_resident_s[models]
+    nm = models.size
+    for a in range(nm):
+        for b in range(nm):
+            assert np.all(link[a, :] <= link[a, b] + link[b, :] + 1e-15)
+            assert fres[b] <= fres[a] + link[a, b] + 1e-15
+    assert np.all(np.diff(P, axis=2) >= -1e-15)          # more users: no cheaper walk
+    loc = {int(u): i for i, u in enumerate(cand)}
+    for seq in _feasible_schedules(inst, np.random.default_rng(seed)):
+        loads = np.asarray(plcore.evaluate(inst, seq).load_s)
+        ms = [int(m_loc[loc[u]]) for u in seq]
+        for p in range(len(seq)):
+            for q in range(p + 1, len(seq)):
+                assert loads[p + 1:q + 1].sum() >= P[ms[p], ms[q], q - p] - 1e-12, (seed, seq)
