@@ -252,6 +252,10 @@ def test_suffix_bound_admits_every_feasible_schedule(seed):
                 T, m = float(starts[r]), int(search.m_loc[loc[seq[r]]])
             if r > 0:
                 assert W + search.bound(U, T, m, r) <= search.budget, (seed, seq, r)
+                if r < c:      # as the parent computes it, for its child seq[r]
+                    U1 = np.sort(np.r_[U, loc[seq[r]]])
+                    cb = search.child_bounds(U1, np.array([loc[seq[r]]]), np.array([T]), r)
+                    assert W + cb[0] <= search.budget, (seed, seq, r)
                 j = loc[seq[r - 1]]
                 pm = float(search.infer[U].min())
                 assert starts[r - 1] - search.fres[search.m_loc[j]] - (r - 1) * pm \

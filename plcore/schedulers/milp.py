@@ -852,6 +852,33 @@ class _SuffixSearch:
         rows, cols = self.lsa(cost)
         return float(cost[rows, cols].sum())
 
+    def child_bounds(self, U: np.ndarray, J: np.ndarray, T: np.ndarray, r: int) -> np.ndarray:
+        """:meth:`bound` for each child at once: ``r`` users of ``U`` without ``J[q]`` before a
+        suffix whose first user is ``J[q]``, starting at ``T[q]`` (s); ``pmin`` taken over
+        ``U`` (no more than over U without J[q]: a lower bound still)."""
+        if r == 0:
+            return np.zeros(J.size)
+        pm = float(self.infer[U].min())
+        i = np.arange(r)
+        mU, mJ = self.m_loc[U], self.m_loc[J]
+        after = np.maximum(self.link[mU[None, :], mJ[:, None]][:, :, None],
+                           self.P[mU[None, :], mJ[:, None], 1:r + 1])      # (J, U, r)
+        cap = np.minimum(self.hi[U][None, :, None],
+                         (T[:, None] - self.infer[U][None, :])[:, :, None]
+                         - pm * i[None, None, :] - after)
+        before = r - 1 - i
+        low = np.maximum(self.fres[mU][:, None], self.fres_min + self.A[mU][:, before]) \
+            + pm * before[None, :]                                          # (U, r)
+        k = np.clip(np.ceil(cap / self.h), 0, self.ng).astype(np.intp)
+        cost = np.where(cap >= low[None] - self.slack_s, self.table[U[None, :, None], k],
+                        self.big)
+        cost[np.arange(J.size), np.searchsorted(U, J)] = self.big          # J[q] is taken
+        out = np.empty(J.size)
+        for q in range(J.size):
+            rows, cols = self.lsa(cost[q])
+            out[q] = cost[q][rows, cols].sum()
+        return out
+
     def run(self, c: int, node_limit: int | None, stop_at: float | None):
         """("found", schedule as user indices) or ("none", None); raises _GiveUp."""
         self.memo: dict = {}
@@ -905,15 +932,17 @@ class _SuffixSearch:
             if front is not None and any(W2 <= W + bj and T2 >= sj + self.link[mj, m2]
                                          for m2, T2, W2 in front):
                 continue
-            if r > 1:
-                lb = W + bj + self.bound(U[U != j], sj, mj, r - 1)
-                if lb > self.budget:
-                    self._fail(new_mask, mj, sj, W + bj)
-                    continue
-            else:
-                lb = W + bj
-            kids.append((lb, j, sj, bj, mj, new_mask, new_req))
-        kids.sort(key=lambda k: k[0])
+            kids.append([W + bj, j, sj, bj, mj, new_mask, new_req])
+        if not kids:
+            return None
+        lbs = np.array([k[0] for k in kids]) + self.child_bounds(
+            U, np.array([k[1] for k in kids]), np.array([k[2] for k in kids]), r - 1)
+        for kid, lb in zip(kids, lbs):
+            kid[0] = float(lb)
+        for kid in kids:
+            if kid[0] > self.budget:
+                self._fail(kid[5], kid[4], kid[2], W + kid[3])
+        kids = sorted((k for k in kids if k[0] <= self.budget), key=lambda k: k[0])
         for lb, j, sj, bj, mj, new_mask, new_req in kids:
             res = self._dfs(new_mask, sj, mj, W + bj, r - 1, seq + [j], new_req)
             if res is not None:
