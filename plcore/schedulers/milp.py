@@ -51,13 +51,21 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
         see Notes); 0: every cut is added lazily.
     use_bounds : bool, default True
         Rule counts out by the combinatorial bounds before any program (see Notes); False: every
-        count above the heuristics' is settled by a program (to test the program alone).
+        count above the heuristics' is settled by the suffix search or a program.
+    search_nodes : int or None, default 1_000_000
+        Nodes the suffix search may visit per count before the program takes over (see Notes);
+        0: no search (the programs settle every count), None: no node limit. Under a time limit
+        the search of a count also stops after 3/4 of the time left.
     info : dict, optional
         Filled in place with ``rounds`` (MILP solves), ``cuts`` (tangent cuts in the last
         program), ``optimal`` (bool: proven), ``stopped`` (None or ``"time limit"``), ``upper``
         (an upper bound on the throughput proven, an int, or None), ``bound`` (the count the
-        combinatorial bounds left open, or the number of candidates without them) and
-        ``candidates`` (users that can be served alone).
+        combinatorial bounds left open, or the number of candidates without them),
+        ``candidates`` (users that can be served alone), ``search_nodes`` (nodes the suffix
+        search visited), ``searched`` (``(count, "found" | "none" | "gave up")`` per count it
+        was asked) and ``proof`` (what settled the optimum: ``"search"``, ``"program"``,
+        ``"bounds"``, ``"heuristics"`` (they serve every candidate), ``"candidates"`` (at most
+        one), or None when not proven).
 
     Returns
     -------
@@ -136,6 +144,34 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     cheapest such load) first. Slot p is out of k's reach if ``first + infer_k > d_k`` or
     ``first > cap``.
 
+    **Suffix search** (``search_nodes``). Before any program, a count ``c`` goes to a
+    depth-first branch and bound that builds schedules backwards: the ALAP starts of a suffix do
+    not depend on what precedes it, so a suffix is a state (its users, its first model ``m``,
+    its first start ``T``, its bandwidth ``W``) and prepending user j starts it at
+    ``min(d_j, T - link[m_j, m]) - infer_j``. A child is dropped when ``W`` exceeds ``B``, when
+    the users still to come cannot fit before it, or when a bound on their bandwidth does not
+    fit in what is left: for the r users to come, position i (counted back from the suffix) is
+    given the latest start ``T - infer_j - i pmin - max(link[m_j, m], P[m_j, m, i + 1])``
+    (at most ``d_j - infer_j``) and its user pays at least ``beta_j`` there, rounded to a grid
+    so that the value is a lower bound; the cheapest assignment of the remaining candidates to
+    the r positions (``scipy.optimize.linear_sum_assignment``) bounds their bandwidth. ``P`` is
+    the *path load bound*: a walk of loads from model a to model b through models that hold r
+    users besides one of a costs at least ``P[a, b, r]``, the spanning-tree argument of the
+    least loads above with one more crossing whenever a and b share a component that the walk
+    must leave (:func:`_path_load_bounds`); ``link`` obeys the triangle inequality (a block of
+    b that a lacks is missing from c or from a). Two more rules prune without losing every
+    schedule of ``c`` users: *dominance of states*, a state with the same users that failed,
+    with no more bandwidth and a start later by at least ``link[m, m']`` (m, m' the two first
+    models) admits every prefix the other admits, with starts at least as late; *dominance of
+    users*, a user u of the same model as v with a deadline no earlier, no more data and a
+    channel no worse can take v's place in any schedule without u (the loads are unchanged,
+    every ALAP start is at least as late, and ``beta_u <= beta_v``), so only schedules that
+    serve u whenever they serve v are searched (a strict order: ties go to the lower index). A
+    schedule the search completes is checked by :func:`plcore.evaluate`; the search exhausting
+    the tree proves that no schedule of ``c`` users exists. It gives up at its node or time
+    budget (or on a schedule within rounding of the limits that evaluate rejects), and the
+    program below decides that count.
+
     **The program for a count c** (times in ms, bandwidth in MHz; ``m_k`` user k's model,
     ``M`` the models of ``K``, ``link[a,b]`` the partial-loading time of b after a,
     ``InstanceArrays.link_s``, ``fres[m]`` that from the resident blocks).
@@ -183,19 +219,28 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     load bound, slot caps and assignment bound admit every feasible schedule they are tried on.
     Conversely a solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at
     least as late), and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each
-    round forbids a suffix for good, so the loop is finite.
+    round forbids a suffix for good, so the loop is finite. The suffix search prunes only by
+    the rules above, each of which keeps some schedule of ``c`` users if one exists; the tests
+    check its bounds on every split of feasible schedules, the dominance of users by replacing
+    users in feasible schedules, and its answer for every count against ``exact``.
 
     **Tolerances.** The program meets each deadline 1 ns early and the budget with a relative
     1e-7 to spare, so that HiGHS's feasibility tolerances cannot admit a schedule that misses
     one; a schedule feasible only within these margins (a measure-zero event for drawn instances)
-    could be missed.
+    could be missed. The suffix search is on the permissive side: it prunes only beyond
+    evaluate's own tolerances, widened by a relative 1e-9 of the budget and 4 of its timing
+    tolerances.
 
-    **Size and cost.** ``n c`` binaries, ``O(n c + c |M|^2)`` continuous variables, ``O(n c + n
-    |d|)`` rows plus the cuts, per count; each solved by HiGHS's branch and cut, exponential in
+    **Size and cost.** The suffix search is exponential in the worst case; each node costs
+    ``O(n^2 c)`` plus one assignment problem per child (``O(n c^2)``); its tables take ``n``
+    times 16,384 floats (fewer points for many users). The programs have ``n c`` binaries,
+    ``O(n c + c |M|^2)`` continuous variables, ``O(n c + n |d|)`` rows plus the cuts, per
+    count; each solved by HiGHS's branch and cut, exponential in
     the worst case. Proving that no longer schedule exists is the hard part when the budget
     binds: the relaxation then easily spreads users over slots, where model changes cost
-    nothing, and a program of 20 users can take HiGHS minutes. The benchmark
-    ``benchmarks/bench_milp.py`` measures how far it reaches. ``scipy.optimize`` is imported on
+    nothing, and a program of 20 users can take HiGHS minutes; the suffix search settles most
+    such counts first. The benchmark ``benchmarks/bench_milp.py`` measures how far the oracle
+    reaches and which step proved each optimum. ``scipy.optimize`` is imported on
     the first solve.
     """
     own_limit = check_time_limit(time_limit_s)
