@@ -166,9 +166,12 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     users*, a user u of the same model as v with a deadline no earlier, no more data and a
     channel no worse can take v's place in any schedule without u (the loads are unchanged,
     every ALAP start is at least as late, and ``beta_u <= beta_v``), so only schedules that
-    serve u whenever they serve v are searched (a strict order: ties go to the lower index). A
-    schedule the search completes is checked by :func:`plcore.evaluate`; the search exhausting
-    the tree proves that no schedule of ``c`` users exists. It gives up at its node or time
+    serve u whenever they serve v are searched (a strict order: ties go to the lower index). The
+    search first reads every least bandwidth from the grid tables, rounded up in time (no more
+    than the true value: it then searches a relaxation whose schedules include every feasible
+    one), and runs again with exact values if it completes a schedule that
+    :func:`plcore.evaluate` rejects; a schedule it returns is one evaluate accepts, and the
+    search exhausting the tree proves that no schedule of ``c`` users exists. It gives up at its node or time
     budget (or on a schedule within rounding of the limits that evaluate rejects), and the
     program below decides that count.
 
@@ -795,6 +798,10 @@ class _GiveUp(Exception):
     """The suffix search stops without an answer (node or time budget, or a near tie)."""
 
 
+class _Rounded(Exception):
+    """The tabled suffix search completed a schedule that evaluate rejects."""
+
+
 # Grid points per user of the least-bandwidth tables of the suffix search (fewer for many users).
 _GRID_POINTS = 16384
 
@@ -924,13 +931,28 @@ class _SuffixSearch:
             out[q] = cost[q][rows, cols].sum()
         return out
 
-    def run(self, c: int, node_limit: int | None, stop_at: float | None):
-        """("found", schedule as user indices) or ("none", None); raises _GiveUp."""
-        self.memo: dict = {}
-        self.c, self.node_limit, self.stop_at = c, node_limit, stop_at
+    def run(self, c: int, node_limit: int | None, stop_at: float | None,
+            tabled: bool = True):
+        """("found", schedule as user indices) or ("none", None); raises _GiveUp.
+
+        ``tabled``: first with every least bandwidth read from the tables (rounded up in time,
+        so no more than the true one): an exact search of a relaxed problem whose schedules
+        include every feasible one, so its "none" is a proof. If it completes a schedule that
+        :func:`plcore.evaluate` rejects (within the grid's rounding of the budget), the count is
+        searched again with exact least bandwidths."""
         if self.bound(np.arange(self.n), np.inf, None, c) > self.budget:
             return "none", None
-        seq = self._dfs(0, np.inf, None, 0.0, c, [], 0)
+        self.c, self.node_limit, self.stop_at = c, node_limit, stop_at
+        seq = None
+        if tabled:
+            self.memo, self.tabled = {}, True
+            try:
+                seq = self._dfs(0, np.inf, None, 0.0, c, [], 0)
+            except _Rounded:
+                tabled = False
+        if not tabled:
+            self.memo, self.tabled = {}, False
+            seq = self._dfs(0, np.inf, None, 0.0, c, [], 0)
         if seq is None:
             return "none", None
         return "found", [int(self.users[j]) for j in seq[::-1]]
@@ -950,6 +972,8 @@ class _SuffixSearch:
                 return None
             sched = [int(self.users[j]) for j in seq[::-1]]
             if not evaluate(self.inst, sched).feasible:
+                if self.tabled:
+                    raise _Rounded
                 raise _GiveUp("near tie")      # accepted here within rounding, not by evaluate
             return seq
         idx = np.arange(self.n)
@@ -960,7 +984,10 @@ class _SuffixSearch:
             s = self.hi[U]
         else:
             s = np.minimum(self.d[U], T - self.link[self.m_loc[U], m]) - self.infer[U]
-        b = self.beta(U, s)
+        if self.tabled:
+            b = self.table[U, np.clip(np.ceil(s / self.h), 0, self.ng).astype(np.intp)]
+        else:
+            b = self.beta(U, s)
         pm = float(self.infer[U].min())
         good = (W + b <= self.budget) \
             & (s - self.fres[self.m_loc[U]] - (r - 1) * pm >= -self.slack_s)
