@@ -171,9 +171,9 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     than the true value: it then searches a relaxation whose schedules include every feasible
     one), and runs again with exact values if it completes a schedule that
     :func:`plcore.evaluate` rejects; a schedule it returns is one evaluate accepts, and the
-    search exhausting the tree proves that no schedule of ``c`` users exists. It gives up at its node or time
-    budget (or on a schedule within rounding of the limits that evaluate rejects), and the
-    program below decides that count.
+    search exhausting the tree proves that no schedule of ``c`` users exists. It gives up at
+    its node or time budget (or on a schedule within rounding of the limits that evaluate
+    rejects), and the program below decides that count.
 
     **The program for a count c** (times in ms, bandwidth in MHz; ``m_k`` user k's model,
     ``M`` the models of ``K``, ``link[a,b]`` the partial-loading time of b after a,
