@@ -241,8 +241,9 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     count; each solved by HiGHS's branch and cut, exponential in
     the worst case. Proving that no longer schedule exists is the hard part when the budget
     binds: the relaxation then easily spreads users over slots, where model changes cost
-    nothing, and a program of 20 users can take HiGHS minutes; the suffix search settles most
-    such counts first. The benchmark ``benchmarks/bench_milp.py`` measures how far the oracle
+    nothing, and a program of 20 users can take HiGHS minutes; the suffix search is there to
+    settle such counts first (its bound prices loads per position, where the relaxation of the
+    program does not). The benchmark ``benchmarks/bench_milp.py`` measures how far the oracle
     reaches and which step proved each optimum. ``scipy.optimize`` is imported on
     the first solve.
     """
