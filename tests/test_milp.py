@@ -12,8 +12,9 @@ from plcore.model.timeline import user_bandwidth
 from plcore.schedulers.limits import TimeLimitWarning
 from plcore.schedulers import milp as milp_module
 from plcore.schedulers.bounds import upper_bound
-from plcore.schedulers.milp import (_assignment_bound, _CountProgram, _load_lower_bounds,
-                                    _slot_caps, _tangent, solve_milp)
+from plcore.schedulers.milp import (_assignment_bound, _CountProgram, _dominators,
+                                    _load_lower_bounds, _path_load_bounds, _slot_caps,
+                                    _SuffixSearch, _tangent, solve_milp)
 from plcore.study.synthetic import random_instance
 
 
@@ -38,9 +39,10 @@ def test_milp_agrees_with_exact(chunk):
     for seed in range(40 * chunk, 40 * chunk + 40):
         inst = draw(seed)
         info = {}
-        # half of them with every tangent added lazily, so that the cut loop does the work
+        # half of them with every tangent added lazily, so that the cut loop does the work, and
+        # half without the suffix search, so that the programs settle every count
         seq = solve_milp(inst, info=info, initial_cuts=6 * (seed % 2),
-                         use_bounds=bool(seed % 3))
+                         use_bounds=bool(seed % 3), search_nodes=None if seed % 4 < 2 else 0)
         ev = plcore.evaluate(inst, seq)
         assert ev.feasible, (seed, seq, ev.reason)
         assert info["optimal"] and info["stopped"] is None
@@ -92,7 +94,7 @@ def test_no_cut_excludes_a_feasible_schedule(seed, monkeypatch):
     info = {}
     with monkeypatch.context() as mp:
         mp.setattr(milp_module, "_SLOT_FRACTIONS", ())
-        seq = solve_milp(inst, info=info, initial_cuts=0, use_bounds=False)
+        seq = solve_milp(inst, info=info, initial_cuts=0, use_bounds=False, search_nodes=0)
     pool = info["pool"]
     assert info["rounds"] >= 2 and pool.suffixes and any(pool.points)
     cand = np.array([k for k in range(inst.n_users) if plcore.evaluate(inst, [k]).feasible])
@@ -133,6 +135,8 @@ def test_bad_options():
         solve_milp(inst, time_limit_s=-1)
     with pytest.raises(ValueError, match="initial_cuts"):
         solve_milp(inst, initial_cuts=-1)
+    with pytest.raises(ValueError, match="search_nodes"):
+        solve_milp(inst, search_nodes=-1)
 
 
 def _feasible_schedules(inst, rng, tries=60):
@@ -179,3 +183,159 @@ def test_bounds_admit_every_feasible_schedule(seed):
     info = {}
     seq = solve_milp(inst, info=info)
     assert info["optimal"] and info["upper"] == len(seq) <= upper_bound(inst)
+
+
+def _candidates(inst):
+    return np.array([k for k in range(inst.n_users) if plcore.evaluate(inst, [k]).feasible],
+                    dtype=int)
+
+
+@pytest.mark.parametrize("chunk", range(2))
+def test_suffix_search_answers_every_count_as_exact(chunk):
+    # The search alone (no program, no node limit): a schedule of c users exactly for every c up
+    # to the optimum of "exact", feasible, and none above it; 80 instances of every kind.
+    for seed in range(1000 + 40 * chunk, 1040 + 40 * chunk):
+        inst = draw(seed)
+        cand = _candidates(inst)
+        if cand.size == 0:
+            continue
+        opt = len(plcore.solve(inst, method="exact"))
+        search = _SuffixSearch(inst, cand, _load_lower_bounds(inst.arrays, cand))
+        for c in range(1, cand.size + 1):
+            # tabled least bandwidths (the default) on even seeds, exact ones on odd seeds
+            status, seq = search.run(c, None, None, tabled=seed % 2 == 0)
+            assert status == ("found" if c <= opt else "none"), (seed, c, opt)
+            if seq is not None:
+                assert len(seq) == c and plcore.evaluate(inst, seq).feasible, (seed, seq)
+
+
+def test_search_proves_and_the_program_still_decides():
+    # With the search on, an instance where the heuristics fall short is proven by it; with a
+    # node budget of 1 the search gives up at once and the programs prove the same count.
+    for seed in (4, 8, 13):
+        inst = random_instance(seed, 9, 3, structure=("general", "bottom")[seed % 2],
+                               bandwidth_hz=1e7, deadline_s=(0.03, 0.1))
+        a, b = {}, {}
+        s1 = solve_milp(inst, info=a)
+        s2 = solve_milp(inst, info=b, search_nodes=1)
+        assert a["optimal"] and b["optimal"] and len(s1) == len(s2)
+        assert plcore.evaluate(inst, s1).feasible and plcore.evaluate(inst, s2).feasible
+        assert a["search_nodes"] > 0 and a["proof"] in ("search", "bounds", "heuristics")
+        if b["searched"]:
+            assert all(st == "gave up" for _, st in b["searched"])
+            assert b["proof"] in ("program", "bounds") and b["rounds"] >= 1
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000))
+def test_suffix_bound_admits_every_feasible_schedule(seed):
+    # Every feasible schedule passes every test of the suffix search on its way down: at each
+    # split into a prefix of r users and a suffix, the suffix's bandwidth plus the bound on the
+    # prefix stays within the budget, and the user prepended passes the search's child filter.
+    inst = draw(seed)
+    arr = inst.arrays
+    cand = _candidates(inst)
+    if cand.size == 0:
+        return
+    search = _SuffixSearch(inst, cand, _load_lower_bounds(arr, cand))
+    loc = {int(u): i for i, u in enumerate(cand)}
+    for seq in _feasible_schedules(inst, np.random.default_rng(seed)):
+        ev = plcore.evaluate(inst, seq)
+        starts, bw = np.asarray(ev.start_s), np.asarray(ev.bandwidth_hz)
+        c = len(seq)
+        for r in range(c + 1):           # prefix seq[:r], suffix seq[r:]
+            used = {loc[u] for u in seq[r:]}
+            U = np.array([j for j in range(cand.size) if j not in used], dtype=int)
+            W = float(bw[r:].sum())
+            if r == c:
+                T, m = np.inf, None
+            else:
+                T, m = float(starts[r]), int(search.m_loc[loc[seq[r]]])
+            if r > 0:
+                assert W + search.bound(U, T, m, r) <= search.budget, (seed, seq, r)
+                if r < c:      # as the parent computes it, for its child seq[r]
+                    U1 = np.sort(np.r_[U, loc[seq[r]]])
+                    cb = search.child_bounds(U1, np.array([loc[seq[r]]]), np.array([T]), r)
+                    assert W + cb[0] <= search.budget, (seed, seq, r)
+                j = loc[seq[r - 1]]
+                pm = float(search.infer[U].min())
+                assert starts[r - 1] - search.fres[search.m_loc[j]] - (r - 1) * pm \
+                    >= -search.slack_s, (seed, seq, r)
+            assert W <= search.budget
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000))
+def test_dominated_user_can_be_replaced(seed):
+    # The dominance the suffix search uses: in a feasible schedule, a user v whose dominator u
+    # is not served can be replaced by u, and the schedule stays feasible; the relation is a
+    # strict order (no user dominates itself, no two dominate each other).
+    inst = draw(seed)
+    cand = _candidates(inst)
+    if cand.size == 0:
+        return
+    dom = _dominators(inst, cand)
+    n = cand.size
+    for v in range(n):
+        assert not (dom[v] >> v) & 1
+        for u in range(n):
+            assert not ((dom[v] >> u) & 1 and (dom[u] >> v) & 1)
+    for seq in _feasible_schedules(inst, np.random.default_rng(seed)):
+        served = set(seq)
+        for p, uv in enumerate(seq):
+            v = int(np.flatnonzero(cand == uv)[0])
+            for u in range(n):
+                if (dom[v] >> u) & 1 and int(cand[u]) not in served:
+                    swapped = list(seq)
+                    swapped[p] = int(cand[u])
+                    assert plcore.evaluate(inst, swapped).feasible, (seed, seq, p, cand[u])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000))
+def test_path_load_bound_and_triangle_inequality(seed):
+    # P[a, b, r] against the loads between any two positions of feasible schedules (the walk
+    # from the first's model to the second's, passing r users other than the first), and the
+    # triangle inequality of partial loads that the search's dominance across models uses.
+    inst = draw(seed)
+    arr = inst.arrays
+    cand = _candidates(inst)
+    if cand.size == 0:
+        return
+    P = _path_load_bounds(arr, cand)
+    models, m_loc = np.unique(arr.model_of[cand], return_inverse=True)
+    link = arr.link_s[np.ix_(models, models)]
+    fres = arr.from_resident_s[models]
+    nm = models.size
+    for a in range(nm):
+        for b in range(nm):
+            assert np.all(link[a, :] <= link[a, b] + link[b, :] + 1e-15)
+            assert fres[b] <= fres[a] + link[a, b] + 1e-15
+    assert np.all(np.diff(P, axis=2) >= -1e-15)          # more users: no cheaper walk
+    loc = {int(u): i for i, u in enumerate(cand)}
+    for seq in _feasible_schedules(inst, np.random.default_rng(seed)):
+        loads = np.asarray(plcore.evaluate(inst, seq).load_s)
+        ms = [int(m_loc[loc[u]]) for u in seq]
+        for p in range(len(seq)):
+            for q in range(p + 1, len(seq)):
+                assert loads[p + 1:q + 1].sum() >= P[ms[p], ms[q], q - p] - 1e-12, (seed, seq)
+
+
+def test_tabled_search_falls_back_to_exact_bandwidths():
+    # Tables of zeros are a valid (if useless) lower bound: the tabled search then completes
+    # schedules that evaluate rejects, and the count is searched again with exact bandwidths;
+    # the answers still agree with "exact" for every count.
+    fell_back = 0
+    for seed in range(8):
+        inst = random_instance(seed, 7, 3, bandwidth_hz=4e6, deadline_s=(0.03, 0.1))
+        cand = _candidates(inst)
+        opt = len(plcore.solve(inst, method="exact"))
+        search = _SuffixSearch(inst, cand, _load_lower_bounds(inst.arrays, cand))
+        search.table = np.zeros_like(search.table)
+        for c in range(1, cand.size + 1):
+            status, seq = search.run(c, None, None)
+            fell_back += not search.tabled
+            assert status == ("found" if c <= opt else "none"), (seed, c, opt)
+            if seq is not None:
+                assert plcore.evaluate(inst, seq).feasible
+    assert fell_back > 0

@@ -25,11 +25,13 @@ _INITIAL_CUTS = 6        # tangent points per user before the first solve
 # Where the slot-wise tangent cuts touch, as shares of the way from a slot's earliest to its latest
 # start (the latest first: starts are as late as possible).
 _SLOT_FRACTIONS = (1.0, 0.8, 0.55, 0.3)
+# Under a time limit, the suffix search of a count takes at most this share of the time left.
+_SEARCH_SHARE = 0.75
 
 
 def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rounds: int = 500,
                initial_cuts: int = _INITIAL_CUTS, use_bounds: bool = True,
-               info: dict | None = None) -> list[int]:
+               search_nodes: int | None = 1_000_000, info: dict | None = None) -> list[int]:
     r"""A maximum-throughput schedule from a MILP solved by HiGHS, with lazy bandwidth cuts.
 
     An exact oracle independent of :func:`~plcore.schedulers.exact.solve_exact`: it returns a
@@ -49,13 +51,21 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
         see Notes); 0: every cut is added lazily.
     use_bounds : bool, default True
         Rule counts out by the combinatorial bounds before any program (see Notes); False: every
-        count above the heuristics' is settled by a program (to test the program alone).
+        count above the heuristics' is settled by the suffix search or a program.
+    search_nodes : int or None, default 1_000_000
+        Nodes the suffix search may visit per count before the program takes over (see Notes);
+        0: no search (the programs settle every count), None: no node limit. Under a time limit
+        the search of a count also stops after 3/4 of the time left.
     info : dict, optional
         Filled in place with ``rounds`` (MILP solves), ``cuts`` (tangent cuts in the last
         program), ``optimal`` (bool: proven), ``stopped`` (None or ``"time limit"``), ``upper``
         (an upper bound on the throughput proven, an int, or None), ``bound`` (the count the
-        combinatorial bounds left open, or the number of candidates without them) and
-        ``candidates`` (users that can be served alone).
+        combinatorial bounds left open, or the number of candidates without them),
+        ``candidates`` (users that can be served alone), ``search_nodes`` (nodes the suffix
+        search visited), ``searched`` (``(count, "found" | "none" | "gave up")`` per count it
+        was asked) and ``proof`` (what settled the optimum: ``"search"``, ``"program"``,
+        ``"bounds"``, ``"heuristics"`` (they serve every candidate), ``"candidates"`` (at most
+        one), or None when not proven).
 
     Returns
     -------
@@ -134,6 +144,37 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     cheapest such load) first. Slot p is out of k's reach if ``first + infer_k > d_k`` or
     ``first > cap``.
 
+    **Suffix search** (``search_nodes``). Before any program, a count ``c`` goes to a
+    depth-first branch and bound that builds schedules backwards: the ALAP starts of a suffix do
+    not depend on what precedes it, so a suffix is a state (its users, its first model ``m``,
+    its first start ``T``, its bandwidth ``W``) and prepending user j starts it at
+    ``min(d_j, T - link[m_j, m]) - infer_j``. A child is dropped when ``W`` exceeds ``B``, when
+    the users still to come cannot fit before it, or when a bound on their bandwidth does not
+    fit in what is left: for the r users to come, position i (counted back from the suffix) is
+    given the latest start ``T - infer_j - i pmin - max(link[m_j, m], P[m_j, m, i + 1])``
+    (at most ``d_j - infer_j``) and its user pays at least ``beta_j`` there, rounded to a grid
+    so that the value is a lower bound; the cheapest assignment of the remaining candidates to
+    the r positions (``scipy.optimize.linear_sum_assignment``) bounds their bandwidth. ``P`` is
+    the *path load bound*: a walk of loads from model a to model b through models that hold r
+    users besides one of a costs at least ``P[a, b, r]``, the spanning-tree argument of the
+    least loads above with one more crossing whenever a and b share a component that the walk
+    must leave (:func:`_path_load_bounds`); ``link`` obeys the triangle inequality (a block of
+    b that a lacks is missing from c or from a). Two more rules prune without losing every
+    schedule of ``c`` users: *dominance of states*, a state with the same users that failed,
+    with no more bandwidth and a start later by at least ``link[m, m']`` (m, m' the two first
+    models) admits every prefix the other admits, with starts at least as late; *dominance of
+    users*, a user u of the same model as v with a deadline no earlier, no more data and a
+    channel no worse can take v's place in any schedule without u (the loads are unchanged,
+    every ALAP start is at least as late, and ``beta_u <= beta_v``), so only schedules that
+    serve u whenever they serve v are searched (a strict order: ties go to the lower index). The
+    search first reads every least bandwidth from the grid tables, rounded up in time (no more
+    than the true value: it then searches a relaxation whose schedules include every feasible
+    one), and runs again with exact values if it completes a schedule that
+    :func:`plcore.evaluate` rejects; a schedule it returns is one evaluate accepts, and the
+    search exhausting the tree proves that no schedule of ``c`` users exists. It gives up at
+    its node or time budget (or on a schedule within rounding of the limits that evaluate
+    rejects), and the program below decides that count.
+
     **The program for a count c** (times in ms, bandwidth in MHz; ``m_k`` user k's model,
     ``M`` the models of ``K``, ``link[a,b]`` the partial-loading time of b after a,
     ``InstanceArrays.link_s``, ``fres[m]`` that from the resident blocks).
@@ -181,19 +222,29 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     load bound, slot caps and assignment bound admit every feasible schedule they are tried on.
     Conversely a solution's order runs by its deadlines (``S`` is a valid timing; ALAP is at
     least as late), and it is accepted only once :func:`plcore.evaluate` finds it feasible. Each
-    round forbids a suffix for good, so the loop is finite.
+    round forbids a suffix for good, so the loop is finite. The suffix search prunes only by
+    the rules above, each of which keeps some schedule of ``c`` users if one exists; the tests
+    check its bounds on every split of feasible schedules, the dominance of users by replacing
+    users in feasible schedules, and its answer for every count against ``exact``.
 
     **Tolerances.** The program meets each deadline 1 ns early and the budget with a relative
     1e-7 to spare, so that HiGHS's feasibility tolerances cannot admit a schedule that misses
     one; a schedule feasible only within these margins (a measure-zero event for drawn instances)
-    could be missed.
+    could be missed. The suffix search is on the permissive side: it prunes only beyond
+    evaluate's own tolerances, widened by a relative 1e-9 of the budget and 4 of its timing
+    tolerances.
 
-    **Size and cost.** ``n c`` binaries, ``O(n c + c |M|^2)`` continuous variables, ``O(n c + n
-    |d|)`` rows plus the cuts, per count; each solved by HiGHS's branch and cut, exponential in
+    **Size and cost.** The suffix search is exponential in the worst case; each node costs
+    ``O(n^2 c)`` plus one assignment problem per child (``O(n c^2)``); its tables take ``n``
+    times 16,384 floats (fewer points for many users). The programs have ``n c`` binaries,
+    ``O(n c + c |M|^2)`` continuous variables, ``O(n c + n |d|)`` rows plus the cuts, per
+    count; each solved by HiGHS's branch and cut, exponential in
     the worst case. Proving that no longer schedule exists is the hard part when the budget
     binds: the relaxation then easily spreads users over slots, where model changes cost
-    nothing, and a program of 20 users can take HiGHS minutes. The benchmark
-    ``benchmarks/bench_milp.py`` measures how far it reaches. ``scipy.optimize`` is imported on
+    nothing, and a program of 20 users can take HiGHS minutes; the suffix search is there to
+    settle such counts first (its bound prices loads per position, where the relaxation of the
+    program does not). The benchmark ``benchmarks/bench_milp.py`` measures how far the oracle
+    reaches and which step proved each optimum. ``scipy.optimize`` is imported on
     the first solve.
     """
     own_limit = check_time_limit(time_limit_s)
@@ -212,8 +263,12 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     if clock.deadline is not None:
         deadlines.append(clock.deadline)
     stop_at = min(deadlines) if deadlines else None
+    if search_nodes is not None and (isinstance(search_nodes, bool) or not isinstance(
+            search_nodes, (int, np.integer)) or search_nodes < 0):
+        raise ValueError(f"milp solver: search_nodes must be an integer >= 0 or None, got "
+                         f"{search_nodes!r}")
     stats = {"rounds": 0, "cuts": 0, "optimal": False, "stopped": None, "upper": None,
-             "bound": None, "candidates": 0}
+             "bound": None, "candidates": 0, "search_nodes": 0, "searched": [], "proof": None}
     if info is not None:
         info.clear()
         info.update(stats)
@@ -222,7 +277,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     cand = [k for k in range(n_all) if evaluate(instance, [k]).feasible]
     stats["candidates"] = len(cand)
     if len(cand) <= 1:
-        stats.update(optimal=True, upper=len(cand))
+        stats.update(optimal=True, upper=len(cand), proof="candidates")
         if info is not None:
             info.update(stats)
         return cand
@@ -238,7 +293,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
                 list(solve_edf(instance)), list(solve_edf_grouped(instance))), key=len)
     clock.offer(best)
     if len(best) == len(cand):     # every candidate served: nothing to prove
-        stats.update(optimal=True, upper=len(cand))
+        stats.update(optimal=True, upper=len(cand), proof="heuristics")
         if info is not None:
             info.update(stats)
         return best
@@ -247,7 +302,7 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     if info is not None:
         info["pool"] = pool          # internal: lets tests check the cuts
     best, proven = _count_loop(instance, cand, best, pool, int(initial_cuts), stop_at, clock,
-                               stats, max_rounds, bool(use_bounds))
+                               stats, max_rounds, bool(use_bounds), search_nodes)
     program = stats.pop("program", None)
     if info is not None and program is not None:
         info["program"] = program
@@ -533,7 +588,7 @@ def _earliest_arrival(instance: Instance, users: np.ndarray) -> np.ndarray:
 
 
 def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats, max_rounds,
-                use_bounds=True):
+                use_bounds=True, search_nodes=0):
     """Raise the count from ``len(best) + 1`` until no schedule of that many users exists."""
     users = np.array(cand, dtype=int)
     n = users.size
@@ -560,7 +615,30 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
         top = c - 1
     stats["bound"] = top
     c = len(best) + 1
+    search = _SuffixSearch(instance, users, load_lb) if search_nodes != 0 and c <= top else None
     while c <= top:
+        if search is not None:
+            # The suffix search first, with most of the time left; the program if it gives up.
+            remaining = None if stop_at is None else stop_at - time.perf_counter()
+            clock.note(f"suffix search: a schedule of {c} users?")
+            try:
+                status, seq = search.run(c, None if search_nodes is None
+                                         else search.nodes + int(search_nodes),
+                                         None if remaining is None
+                                         else time.perf_counter() + _SEARCH_SHARE * remaining)
+            except _GiveUp:
+                status = "gave up"
+            stats["search_nodes"] = search.nodes
+            stats["searched"].append((c, status))
+            if status == "found":
+                best = seq
+                clock.offer(best)
+                c += 1
+                continue
+            if status == "none":
+                stats["upper"] = c - 1
+                stats["proof"] = "search"
+                return best, True
         program = _CountProgram(instance, users, c, pool, load_lb)
         stats["program"] = program
         while True:
@@ -581,6 +659,7 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
                 return best, False
             if status == "none":
                 stats["upper"] = c - 1
+                stats["proof"] = "program"
                 return best, True
             ev = evaluate(instance, seq)
             if ev.feasible:
@@ -599,6 +678,7 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
             program._forbid(suffix)
         c += 1
     stats["upper"] = top
+    stats["proof"] = "bounds"
     return best, True
 
 
@@ -713,3 +793,291 @@ def _assignment_bound(instance: Instance, users: np.ndarray, c: int, A_s: np.nda
     cost = np.where(np.isfinite(beta), np.minimum(beta, big), big)
     rows, cols = linear_sum_assignment(cost)
     return bool(cost[rows, cols].sum() <= instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL))
+
+
+class _GiveUp(Exception):
+    """The suffix search stops without an answer (node or time budget, or a near tie)."""
+
+
+class _Rounded(Exception):
+    """The tabled suffix search completed a schedule that evaluate rejects."""
+
+
+# Grid points per user of the least-bandwidth tables of the suffix search (fewer for many users).
+_GRID_POINTS = 16384
+
+
+def _dominators(instance: Instance, users: np.ndarray) -> list[int]:
+    """``dom[v]``: bit mask of the candidates (local indices) that *dominate* candidate v: same
+    model, a deadline no earlier, no more data and a channel no worse (``radio`` no smaller;
+    identical users: the lower index dominates). Putting such a u in v's place in a schedule
+    without u keeps it feasible: the loads are those of the same models, every ALAP start is
+    at least as late (one deadline rose), and ``beta_u <= beta_v`` at every start. O(n^2)."""
+    arr = instance.arrays
+    m, d = arr.model_of[users], arr.deadline_s[users]
+    D, a = arr.data_bits[users], arr.radio[users]
+    n = users.size
+    dom = [0] * n
+    for v in range(n):
+        ok = (m == m[v]) & (d >= d[v]) & (D <= D[v]) & (a >= a[v])
+        same = (d == d[v]) & (D == D[v]) & (a == a[v])
+        ok &= ~same | (np.arange(n) < v)
+        ok[v] = False
+        for u in np.flatnonzero(ok):
+            dom[v] |= 1 << int(u)
+    return dom
+
+
+class _SuffixSearch:
+    """Is there a schedule of exactly ``c`` of the candidates ``users``? A depth-first branch and
+    bound that builds schedules backwards (see :func:`solve_milp`, Notes, "Suffix search")."""
+
+    def __init__(self, instance: Instance, users: np.ndarray, load_lb_s: np.ndarray):
+        from scipy.optimize import linear_sum_assignment
+
+        from ..model.bandwidth import min_bandwidth
+        from ..model.timeline import BANDWIDTH_RTOL
+
+        self.lsa = linear_sum_assignment
+        self.inst, self.users = instance, users
+        arr = instance.arrays
+        n = users.size
+        self.n = n
+        models, self.m_loc = np.unique(arr.model_of[users], return_inverse=True)
+        self.link = arr.link_s[np.ix_(models, models)]
+        self.fres = arr.from_resident_s[models]
+        self.fres_min = float(self.fres[self.m_loc].min())
+        self.d, self.infer = arr.deadline_s[users], arr.infer_s[users]
+        self.hi = self.d - self.infer
+        self.A = load_lb_s
+        self.P = _path_load_bounds(arr, users)
+        # Tolerances on the permissive side of plcore.evaluate's (never prune what it accepts).
+        self.slack_s = 4.0 * arr.time_tol_s
+        self.budget = instance.bandwidth_hz * (1.0 + BANDWIDTH_RTOL) * (1.0 + 1e-9)
+        self.big = 1e3 * max(self.budget, 1.0)
+        D, a = arr.data_bits[users], arr.radio[users]
+        self.beta = lambda j, t: min_bandwidth(D[j], a[j], np.where(
+            (t < 0) & (t >= -arr.time_tol_s), 0.0, t), rate=arr.rate)
+        # beta_j at the grid point at or after t: a lower bound (beta is decreasing).
+        self.ng = int(max(1024, min(_GRID_POINTS, 4_000_000 // max(n, 1))))
+        tmax = max(float(self.hi.max()), 1e-9)
+        self.h = tmax / self.ng
+        grid = np.arange(self.ng + 1) * self.h
+        self.table = np.minimum(min_bandwidth(D[:, None], a[:, None], grid[None, :],
+                                              rate=arr.rate), self.big)
+        self.dom = _dominators(instance, users)
+        self.nodes = 0
+
+    def bound(self, U: np.ndarray, T: float, m: int | None, r: int) -> float:
+        """A lower bound on the bandwidth of any ``r`` users of ``U`` (local indices) served
+        before a suffix whose first user, of local model ``m``, starts at ``T`` (s); ``m=None``:
+        before nothing (the whole schedule). ``self.big`` or more: no such ``r`` users fit.
+
+        Position ``i = 0..r-1`` counts back from the suffix: user j there starts no later than
+        ``T - infer_j - i pmin - max(link[m_j, m], A[m_j, i + 1])`` (the i users after it infer
+        at least ``pmin`` each; the loads up to model m take at least the direct load, by the
+        triangle inequality of partial loads, and at least the least loads ``A`` of a walk from
+        m_j through the models of the i + 1 users after it), nor after ``d_j - infer_j``; with
+        no suffix, no later than ``max d - infer_j - i pmin - A[m_j, i]``. It starts no earlier
+        than ``max(fres[m_j], fres_min + A[m_j, r-1-i]) + (r-1-i) pmin`` (the users before it,
+        and the loads from the resident blocks to m_j). So it needs at least beta_j at that
+        latest start (on a grid, rounded up in time: lower), and the cheapest assignment of
+        users to the r positions bounds the total. O(|U| r) plus the assignment."""
+        if U.size < r:
+            return self.big
+        infer_U = self.infer[U]
+        pm = float(infer_U.min())
+        i = np.arange(r)
+        AU = self.A[self.m_loc[U]]
+        if m is None:
+            cap = np.minimum(self.hi[U][:, None], (self.d[U].max() - infer_U)[:, None]
+                             - pm * i[None, :] - AU[:, :r])
+        else:
+            after = np.maximum(self.link[self.m_loc[U], m][:, None],
+                               self.P[self.m_loc[U], m, 1:r + 1])
+            cap = np.minimum(self.hi[U][:, None], (T - infer_U)[:, None] - pm * i[None, :]
+                             - after)
+        before = r - 1 - i
+        low = np.maximum(self.fres[self.m_loc[U]][:, None], self.fres_min + AU[:, before]) \
+            + pm * before[None, :]
+        k = np.clip(np.ceil(cap / self.h), 0, self.ng).astype(np.intp)
+        cost = np.where(cap >= low - self.slack_s, self.table[U[:, None], k], self.big)
+        rows, cols = self.lsa(cost)
+        return float(cost[rows, cols].sum())
+
+    def child_bounds(self, U: np.ndarray, J: np.ndarray, T: np.ndarray, r: int) -> np.ndarray:
+        """:meth:`bound` for each child at once: ``r`` users of ``U`` without ``J[q]`` before a
+        suffix whose first user is ``J[q]``, starting at ``T[q]`` (s); ``pmin`` taken over
+        ``U`` (no more than over U without J[q]: a lower bound still)."""
+        if r == 0:
+            return np.zeros(J.size)
+        pm = float(self.infer[U].min())
+        i = np.arange(r)
+        mU, mJ = self.m_loc[U], self.m_loc[J]
+        after = np.maximum(self.link[mU[None, :], mJ[:, None]][:, :, None],
+                           self.P[mU[None, :], mJ[:, None], 1:r + 1])      # (J, U, r)
+        cap = np.minimum(self.hi[U][None, :, None],
+                         (T[:, None] - self.infer[U][None, :])[:, :, None]
+                         - pm * i[None, None, :] - after)
+        before = r - 1 - i
+        low = np.maximum(self.fres[mU][:, None], self.fres_min + self.A[mU][:, before]) \
+            + pm * before[None, :]                                          # (U, r)
+        k = np.clip(np.ceil(cap / self.h), 0, self.ng).astype(np.intp)
+        cost = np.where(cap >= low[None] - self.slack_s, self.table[U[None, :, None], k],
+                        self.big)
+        cost[np.arange(J.size), np.searchsorted(U, J)] = self.big          # J[q] is taken
+        out = np.empty(J.size)
+        for q in range(J.size):
+            rows, cols = self.lsa(cost[q])
+            out[q] = cost[q][rows, cols].sum()
+        return out
+
+    def run(self, c: int, node_limit: int | None, stop_at: float | None,
+            tabled: bool = True):
+        """("found", schedule as user indices) or ("none", None); raises _GiveUp.
+
+        ``tabled``: first with every least bandwidth read from the tables (rounded up in time,
+        so no more than the true one): an exact search of a relaxed problem whose schedules
+        include every feasible one, so its "none" is a proof. If it completes a schedule that
+        :func:`plcore.evaluate` rejects (within the grid's rounding of the budget), the count is
+        searched again with exact least bandwidths."""
+        if self.bound(np.arange(self.n), np.inf, None, c) > self.budget:
+            return "none", None
+        self.c, self.node_limit, self.stop_at = c, node_limit, stop_at
+        seq = None
+        if tabled:
+            self.memo, self.tabled = {}, True
+            try:
+                seq = self._dfs(0, np.inf, None, 0.0, c, [], 0)
+            except _Rounded:
+                tabled = False
+        if not tabled:
+            self.memo, self.tabled = {}, False
+            seq = self._dfs(0, np.inf, None, 0.0, c, [], 0)
+        if seq is None:
+            return "none", None
+        return "found", [int(self.users[j]) for j in seq[::-1]]
+
+    def _dfs(self, mask: int, T: float, m, W: float, r: int, seq: list, req: int):
+        """Search the prefixes of the suffix ``seq`` (local indices, backwards): its users
+        ``mask``, first model ``m``, first start ``T`` (s), bandwidth ``W`` (Hz); ``r`` users to
+        prepend, ``req`` the dominators that must be among them. The caller checked the bound."""
+        self.nodes += 1
+        if self.node_limit is not None and self.nodes > self.node_limit:
+            raise _GiveUp("nodes")
+        if self.stop_at is not None and self.nodes % 128 == 0 \
+                and time.perf_counter() > self.stop_at:
+            raise _GiveUp("time")
+        if r == 0:
+            if T - self.fres[m] < -self.slack_s:
+                return None
+            sched = [int(self.users[j]) for j in seq[::-1]]
+            if not evaluate(self.inst, sched).feasible:
+                if self.tabled:
+                    raise _Rounded
+                raise _GiveUp("near tie")      # accepted here within rounding, not by evaluate
+            return seq
+        idx = np.arange(self.n)
+        free = np.array([(mask >> j) & 1 == 0 for j in range(self.n)]) if self.n > 62 else \
+            ((mask >> idx) & 1) == 0
+        U = idx[free]
+        if m is None:
+            s = self.hi[U]
+        else:
+            s = np.minimum(self.d[U], T - self.link[self.m_loc[U], m]) - self.infer[U]
+        if self.tabled:
+            b = self.table[U, np.clip(np.ceil(s / self.h), 0, self.ng).astype(np.intp)]
+        else:
+            b = self.beta(U, s)
+        pm = float(self.infer[U].min())
+        good = (W + b <= self.budget) \
+            & (s - self.fres[self.m_loc[U]] - (r - 1) * pm >= -self.slack_s)
+        # Each child: dominance (memo of failed states), then its bound; best bound first.
+        kids = []
+        for j, sj, bj in zip(U[good], s[good], b[good]):
+            j, sj, bj = int(j), float(sj), float(bj)
+            new_mask = mask | (1 << j)
+            new_req = (req | self.dom[j]) & ~new_mask
+            if bin(new_req).count("1") > r - 1:
+                continue
+            mj = int(self.m_loc[j])
+            front = self.memo.get(new_mask)
+            if front is not None and any(W2 <= W + bj and T2 >= sj + self.link[mj, m2]
+                                         for m2, T2, W2 in front):
+                continue
+            kids.append([W + bj, j, sj, bj, mj, new_mask, new_req])
+        if not kids:
+            return None
+        lbs = np.array([k[0] for k in kids]) + self.child_bounds(
+            U, np.array([k[1] for k in kids]), np.array([k[2] for k in kids]), r - 1)
+        for kid, lb in zip(kids, lbs):
+            kid[0] = float(lb)
+        for kid in kids:
+            if kid[0] > self.budget:
+                self._fail(kid[5], kid[4], kid[2], W + kid[3])
+        kids = sorted((k for k in kids if k[0] <= self.budget), key=lambda k: k[0])
+        for lb, j, sj, bj, mj, new_mask, new_req in kids:
+            res = self._dfs(new_mask, sj, mj, W + bj, r - 1, seq + [j], new_req)
+            if res is not None:
+                return res
+            self._fail(new_mask, mj, sj, W + bj)
+        return None
+
+    def _fail(self, mask: int, m: int, T: float, W: float) -> None:
+        """Remember a state without completion (its users, first model, start, bandwidth)."""
+        self.memo.setdefault(mask, []).append((m, T, W))
+
+
+def _path_load_bounds(arr, users: np.ndarray) -> np.ndarray:
+    """``P[a, b, r]`` (s): no sequence of model loads that starts at local model ``a``, ends at
+    local model ``b`` and visits models holding ``r`` of the candidates other than one user of
+    ``a`` (b's users count) takes less.
+
+    As in :func:`_load_lower_bounds`, a load between models is no cheaper than ``W[a, b] =
+    min(link[a, b], link[b, a])``, and at each weight threshold ``theta`` the models split into
+    the components of the graph of edges lighter than ``theta``; a load between two components
+    weighs at least the next distinct weight. A walk from a to b that visits ``q`` components
+    makes at least ``q - 1`` such loads, and at least ``q`` when a and b lie in the same
+    component and ``q >= 2`` (it must come back). The fewest components it visits: a's, b's,
+    then the largest others, until their users cover ``r``. Summing over the threshold intervals
+    gives ``P``. O(|M|^4 + |M|^3 n) for ``|M|`` models.
+    """
+    models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
+    nm, n = models.size, users.size
+    cnt = np.bincount(m_loc, minlength=nm)
+    link = arr.link_s[np.ix_(models, models)]
+    W = np.minimum(link, link.T)
+    ia, ib = np.triu_indices(nm, 1)
+    thr = np.unique(np.r_[0.0, W[ia, ib]])
+    P = np.zeros((nm, nm, n + 1))
+    r = np.arange(n + 1)
+    parent = np.arange(nm)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    by_weight = np.argsort(W[ia, ib], kind="stable")
+    e = 0
+    for i in range(1, thr.size):
+        while e < by_weight.size and W[ia[by_weight[e]], ib[by_weight[e]]] <= thr[i - 1]:
+            x, y = find(ia[by_weight[e]]), find(ib[by_weight[e]])
+            parent[x] = y
+            e += 1
+        _, lab = np.unique([find(x) for x in range(nm)], return_inverse=True)
+        size = np.bincount(lab, weights=cnt).astype(int)
+        width = thr[i] - thr[i - 1]
+        for a in range(nm):
+            for b in range(nm):
+                same = lab[a] == lab[b]
+                base = size[lab[a]] - 1 + (0 if same else size[lab[b]])
+                q0 = 1 if same else 2
+                rest = np.sort(np.delete(size, [lab[a], lab[b]]))[::-1]
+                cum = np.r_[0, np.cumsum(rest)]
+                extra = np.where(r <= base, 0, np.searchsorted(cum, r - base, side="left"))
+                q = q0 + extra
+                cross = q - 1 + (same & (q >= 2))
+                P[a, b] += width * cross
+    return P
