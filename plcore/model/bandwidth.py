@@ -206,12 +206,13 @@ _N_TERMS = 32    # 0.2**32 ~ 4e-23: the series is exact to double precision belo
 _HORNER = np.array([[(-1.0) ** (n + 1) / (n + 1), n * ((-1.0) ** (n + 1) / (n + 1))]
                     for n in range(_N_TERMS, 0, -1)])          # (_N_TERMS, 2)
 _SMALL_ARRAY = 256   # below this many elements a NumPy call costs its overhead, not its work
+_FLAT_SERIES = 3000  # below this many elements the series runs on one flat array (measured)
 
 
 def _phi_series(xs):
     """(phi, phi') by the series, for 0 <= x < _SMALL_X; xs is 1-d of length m."""
     m = xs.shape[0]
-    if m < _SMALL_ARRAY:
+    if m < _FLAT_SERIES:
         # Both sums in one flat array [s, d] of length 2m: contiguous operations are the cheapest.
         x2 = np.concatenate((xs, xs))
         coefs = np.repeat(_HORNER, m, axis=1)                   # (_N_TERMS, 2m)
@@ -286,41 +287,47 @@ def _w_minus1_start(c: np.ndarray) -> np.ndarray:
     return w
 
 
-def _iterate(step, x, params, n_steps):
+def _iterate(step, x, params, n_steps, first_check):
     """``x`` after ``n_steps`` applications of ``x <- step(x, *params)``, stopping early.
 
     ``step`` must act on each element alone and deterministically (element ``i`` of the result a
     function of ``x[i]`` and ``params[j][i]`` only). An element whose iterate equals the one before
     (a fixed point) or the one two before (a 2-cycle, as Newton's method ends at full precision)
-    has known remaining iterates: x_n = x_k if n - k is even, else x_{k-1}. Such elements are
-    finished early (on large arrays one by one, on small ones once all of them are), so the
-    result is exactly that of all ``n_steps`` steps, bit for bit.
+    has known remaining iterates: x_n = x_k if n - k is even, else x_{k-1}. From step
+    ``first_check`` on, such elements are finished early (on large arrays in batches, on small
+    ones once all of them are), so the result is exactly that of all ``n_steps`` steps, bit for
+    bit. An element that is not finished when found simply stays in the loop.
     """
     if x.shape[0] < _SMALL_ARRAY:
         prev2 = b""
         for k in range(1, n_steps + 1):
             xk = step(x, *params)
-            bk, bx = xk.tobytes(), x.tobytes()
-            if bk == bx or bk == prev2:                         # whole-array bit equality
-                return xk if (n_steps - k) % 2 == 0 else x
-            prev2, x = bx, xk
+            if k >= first_check:
+                bk, bx = xk.tobytes(), x.tobytes()
+                if bk == bx or bk == prev2:                     # whole-array bit equality
+                    return xk if (n_steps - k) % 2 == 0 else x
+                prev2 = bx
+            x = xk
         return x
     out = np.empty_like(x)
     where = np.arange(x.shape[0])                               # positions of the live elements
     prev2 = None
     for k in range(1, n_steps + 1):
         xk = step(x, *params)
-        bits = xk.view(np.int64)
-        done = bits == x.view(np.int64)
-        if prev2 is not None:
-            done |= bits == prev2.view(np.int64)
-        if _any(done):
-            out[where[done]] = (xk if (n_steps - k) % 2 == 0 else x)[done]
-            if _all(done):
+        if k >= first_check:
+            bits = xk.view(np.int64)
+            done = bits == x.view(np.int64)
+            if prev2 is not None:
+                done |= bits == prev2.view(np.int64)
+            n_done = np.count_nonzero(done)
+            if n_done == done.size:
+                out[where] = xk if (n_steps - k) % 2 == 0 else x
                 return out
-            live = ~done
-            where, xk, x = where[live], xk[live], x[live]
-            params = [v[live] for v in params]
+            if 4 * n_done >= done.size:                         # worth the compaction
+                out[where[done]] = (xk if (n_steps - k) % 2 == 0 else x)[done]
+                live = ~done
+                where, xk, x = where[live], xk[live], x[live]
+                params = [v[live] for v in params]
         prev2, x = x, xk
     out[where] = x
     return out
@@ -343,7 +350,7 @@ def _solve_lo(c):
         return np.where(np.isfinite(step), xl - step, xl)
 
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return _iterate(newton, x0, [c], 8)
+        return _iterate(newton, x0, [c], 8, first_check=3)
 
 
 def _solve_hi(c):
@@ -368,7 +375,7 @@ def _solve_hi(c):
         # phi is concave increasing: Newton never needs to leave (x/2, inf).
         return np.maximum(xn, 0.5 * xh)
 
-    return _iterate(newton, xh, [p], 5)
+    return _iterate(newton, xh, [p], 5, first_check=1)
 
 
 def _solve_x(c: np.ndarray) -> np.ndarray:
