@@ -130,7 +130,9 @@ def min_bandwidth(data_bits, a_hz, t_s, *, rate: str = "shannon"):
     ``+inf`` for every ``t <= 0``: with no data (``D = 0``) the answer is 0 at ``t = 0`` too, since
     nothing has to arrive.
     """
-    D, a, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (data_bits, a_hz, t_s)))
+    D, a, t = (np.asarray(v, dtype=float) for v in (data_bits, a_hz, t_s))
+    if not D.shape == a.shape == t.shape:
+        D, a, t = np.broadcast_arrays(D, a, t)
     if not (_all(D >= 0) and _all(a > 0)) or _any(np.isnan(t)):   # one test when all is well
         if np.isnan(D).any() or np.isnan(a).any() or np.isnan(t).any():
             raise ValueError("min_bandwidth: NaN input")
@@ -272,18 +274,18 @@ def _w_minus1_start(c: np.ndarray) -> np.ndarray:
     The series about the branch point (``c`` near 1) and the asymptotic expansion (``c`` near 0)
     of Corless et al. (1996); each errs by a few per cent at most where they meet (``c = 1/4``).
     Only a start: the root is polished by Newton steps. ``c`` is 1-d; each element is computed
-    only by the expansion it uses.
+    only by the expansion it uses. Call it under ``np.errstate(divide="ignore", invalid="ignore")``
+    (:func:`_solve_x` does).
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        near0 = c < 0.25
-        if _all(near0):
-            return _w_asymptotic(c)
-        if not _any(near0):
-            return _w_branch_point(c)
-        w = np.empty_like(c)
-        w[near0] = _w_asymptotic(c[near0])
-        far = ~near0
-        w[far] = _w_branch_point(c[far])
+    near0 = c < 0.25
+    if _all(near0):
+        return _w_asymptotic(c)
+    if not _any(near0):
+        return _w_branch_point(c)
+    w = np.empty_like(c)
+    w[near0] = _w_asymptotic(c[near0])
+    far = ~near0
+    w[far] = _w_branch_point(c[far])
     return w
 
 
@@ -337,8 +339,7 @@ def _solve_lo(c):
     """Root for 0 < c <= 1/2 (x >= 2.5): Newton on psi(x) = ln(1+x)/x - c."""
     # Lambert W_{-1}: y = 1 + x = -W(-c e^{-c}) / c. An approximate W is enough to start Newton
     # (scipy's complex lambertw cost more than everything else in the schedulers).
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        x0 = -_w_minus1_start(c) / c - 1.0
+    x0 = -_w_minus1_start(c) / c - 1.0
 
     # psi(x) = ln(1+x)/x - c: no cancellation for x >= 2.5 (c <= 1/2).
     # psi is convex and decreasing: Newton converges monotonically once left of the root, and
@@ -347,10 +348,12 @@ def _solve_lo(c):
         l1p = np.log1p(xl)
         # psi / psi' with psi = ln(1+x)/x - c, multiplied out so that x^2 never overflows
         step = (l1p - cl * xl) * (xl / (xl / (1.0 + xl) - l1p))
-        return np.where(np.isfinite(step), xl - step, xl)
+        finite = np.isfinite(step)
+        if np.count_nonzero(finite) == finite.size:
+            return xl - step
+        return np.where(finite, xl - step, xl)
 
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return _iterate(newton, x0, [c], 8, first_check=3)
+    return _iterate(newton, x0, [c], 8, first_check=3)
 
 
 def _solve_hi(c):
@@ -361,8 +364,7 @@ def _solve_hi(c):
     far = p >= 1e-3
     if _any(far):
         cf = c[far]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            xh[far] = -_w_minus1_start(cf) / cf - 1.0
+        xh[far] = -_w_minus1_start(cf) / cf - 1.0
         far &= np.isfinite(xh) & (xh > 0)
     near = ~far
     if _any(near):
@@ -380,6 +382,12 @@ def _solve_hi(c):
 
 def _solve_x(c: np.ndarray) -> np.ndarray:
     """Positive root x of ln(1+x)/x = c for each 0 < c < 1 (1-d, vectorized)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # once: it costs a call
+        return _solve_x_quiet(c)
+
+
+def _solve_x_quiet(c):
+    """:func:`_solve_x` without its floating-point error state."""
     lo = c <= 0.5
     if _all(lo):
         return _solve_lo(c)
