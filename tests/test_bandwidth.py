@@ -235,3 +235,19 @@ def test_bad_input_raises_as_the_frozen_reference():
             reference_bandwidth.min_bandwidth(*args, rate="cubic")
         with pytest.raises(ValueError, match=re.escape(str(ref.value))):
             plcore.min_bandwidth(*args, rate="cubic")
+
+
+@pytest.mark.parametrize("regime", ["far", "near"])
+def test_bit_for_bit_on_arrays_past_the_solvers_size_switches(regime):
+    """Both ways of stopping Newton early (whole arrays, element by element) on either solver."""
+    from plcore.model import bandwidth
+    rng = np.random.default_rng(5)
+    n = bandwidth._WHOLE_ARRAY + 5000
+    c = (10 ** rng.uniform(-9, math.log10(0.5), n) if regime == "far"
+         else 1 - 10 ** rng.uniform(-14, math.log10(0.5), n))
+    a = 10 ** rng.uniform(5, 10, n)
+    D = 10 ** rng.uniform(3, 8, n)
+    t = D * math.log(2) / (a * c)
+    for sl in (slice(None), slice(0, bandwidth._FLAT_SERIES + 1), slice(0, 300)):
+        assert _same_bits(plcore.min_bandwidth(D[sl], a[sl], t[sl]),
+                          reference_bandwidth.min_bandwidth(D[sl], a[sl], t[sl]))
