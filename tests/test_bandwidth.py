@@ -251,3 +251,21 @@ def test_bit_for_bit_on_arrays_past_the_solvers_size_switches(regime):
     for sl in (slice(None), slice(0, bandwidth._FLAT_SERIES + 1), slice(0, 300)):
         assert _same_bits(plcore.min_bandwidth(D[sl], a[sl], t[sl]),
                           reference_bandwidth.min_bandwidth(D[sl], a[sl], t[sl]))
+
+
+def test_phi_series_on_python_floats_flat_and_in_place_as_the_frozen_reference():
+    """The three ways the series of phi is summed give the reference's bits, near 0 and 0.2 too."""
+    from plcore.model import bandwidth
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(0, 0.2, 4000), 10 ** rng.uniform(-320, -0.7, 4000),
+                        [0.0, 5e-324, 0.2 - EPS / 8, 0.2, 0.2 + EPS / 4, 1.0, 1e300]])
+    rng.shuffle(x)
+    sizes = [1, 2, bandwidth._SCALAR_SERIES, bandwidth._SCALAR_SERIES + 1, 50,
+             bandwidth._FLAT_SERIES - 1, bandwidth._FLAT_SERIES, len(x)]
+    for size in sizes:
+        for start in range(0, len(x) - size + 1, max(size, len(x) // 7)):
+            xs = x[start: start + size]
+            with np.errstate(over="ignore"):       # 1e300 ** 2 in phi'
+                pairs = zip(bandwidth._phi(xs), reference_bandwidth._phi(xs))
+            for got, ref in pairs:
+                assert _same_bits(got, ref), (size, start)

@@ -210,12 +210,25 @@ _N_TERMS = 32    # 0.2**32 ~ 4e-23: the series is exact to double precision belo
 _HORNER = np.array([[(-1.0) ** (n + 1) / (n + 1), n * ((-1.0) ** (n + 1) / (n + 1))]
                     for n in range(_N_TERMS, 0, -1)])          # (_N_TERMS, 2)
 _WHOLE_ARRAY = 20000  # below this many elements the lo Newton loop stops on whole arrays
+_HORNER_FLOATS = [tuple(row) for row in _HORNER.tolist()]
+_SCALAR_SERIES = 12  # up to this many elements the series runs on Python floats (measured)
 _FLAT_SERIES = 3000  # below this many elements the series runs on one flat array (measured)
 
 
 def _phi_series(xs):
     """(phi, phi') by the series, for 0 <= x < _SMALL_X; xs is 1-d of length m."""
     m = xs.shape[0]
+    if m <= _SCALAR_SERIES:
+        # Python floats: the same IEEE double multiplies and adds as NumPy's, without its overhead.
+        phi, dphi = [], []
+        for x in xs.tolist():
+            s = d = 0.0
+            for cs, cd in _HORNER_FLOATS:
+                s = s * x + cs
+                d = d * x + cd
+            phi.append(s * x)
+            dphi.append(d)
+        return np.array(phi), np.array(dphi)
     if m < _FLAT_SERIES:
         # Both sums in one flat array [s, d] of length 2m: contiguous operations are the cheapest.
         x2 = np.concatenate((xs, xs))
