@@ -209,10 +209,11 @@ _N_TERMS = 32    # 0.2**32 ~ 4e-23: the series is exact to double precision belo
 # highest power first: both sums advance together, one multiply and one add per term.
 _HORNER = np.array([[(-1.0) ** (n + 1) / (n + 1), n * ((-1.0) ** (n + 1) / (n + 1))]
                     for n in range(_N_TERMS, 0, -1)])          # (_N_TERMS, 2)
-_WHOLE_ARRAY = 20000  # below this many elements the lo Newton loop stops on whole arrays
 _HORNER_FLOATS = [tuple(row) for row in _HORNER.tolist()]
-_SCALAR_SERIES = 12  # up to this many elements the series runs on Python floats (measured)
-_FLAT_SERIES = 3000  # below this many elements the series runs on one flat array (measured)
+# Size switches between ways of computing the same values, set by CPU-time measurements.
+_SCALAR_SERIES = 12     # up to this many elements the series runs on Python floats
+_FLAT_SERIES = 3000     # below this many elements the series runs on one flat array
+_WHOLE_ARRAY = 20000    # below this many elements the lo Newton loop stops on whole arrays
 
 
 def _phi_series(xs):
