@@ -1,6 +1,7 @@
 """Closed-form least bandwidth against independent root-finding."""
 
 import math
+import re
 
 import mpmath
 import numpy as np
@@ -12,6 +13,7 @@ from scipy.optimize import brentq
 import plcore
 from plcore.model.bandwidth import min_time, shannon_rate
 
+from . import reference_bandwidth
 from .reference import bandwidth_bisect
 
 EPS = np.finfo(float).eps
@@ -142,3 +144,128 @@ def test_agrees_with_the_test_suites_bisection_reference():
 def test_shannon_rate_limits():
     np.testing.assert_allclose(shannon_rate([0.0, np.inf], 1e8), [0.0, 1e8 / np.log(2)])
     assert shannon_rate(1e15, 1e8) == pytest.approx(1e8 / np.log(2), rel=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# The same values as main's implementation before its per-call overhead was cut, bit for bit.
+
+def _same_bits(got, ref):
+    got, ref = np.asarray(got), np.asarray(ref)
+    return (got.shape == ref.shape and got.dtype == ref.dtype
+            and np.array_equal(np.ascontiguousarray(got).view(np.int64),
+                               np.ascontiguousarray(ref).view(np.int64)))
+
+
+def _regime_sample(rng, n):
+    """(D, a, t) covering every regime of the closed form, n of each kind, shuffled together."""
+    ln2 = math.log(2)
+    D = 10 ** rng.uniform(-3, 12, 12 * n)
+    a = 10 ** rng.uniform(0, 15, 12 * n)
+    p_near = 10 ** rng.uniform(-16, -3, n)            # the branch-point series start
+    ulps = rng.integers(-40, 41, n)
+    c = np.concatenate([
+        10 ** rng.uniform(-300, -1, n),                     # c -> 0 (x huge, or inf)
+        rng.uniform(0.01, 0.5, n),                          # the asymptotic start, far
+        0.25 + ulps * EPS / 4, 0.5 + ulps * EPS / 2,        # where the starts and the solvers meet
+        rng.uniform(0.5, 1.0, n),                           # the hi solver, both starts
+        1.0 - 10 ** rng.uniform(-3.2, -2.8, n),             # around the p = 1e-3 switch
+        np.log1p(0.2) / 0.2 * (1 + ulps * EPS),             # x around _SMALL_X (series / log1p)
+        1.0 - p_near, 1.0 - EPS * rng.integers(1, 50, n),   # c -> 1
+        rng.uniform(1.0, 3.0, n), np.ones(n),               # c >= 1: inf
+        10 ** rng.uniform(-320, 0, n),                      # subnormal c and below
+    ])
+    with np.errstate(over="ignore"):
+        t = D * ln2 / (a * c)
+    # t <= 0, t = inf, no data, huge and tiny data (overflow and underflow inside c)
+    k = rng.integers(0, 12 * n, 6 * n // 2)
+    t[k[: n // 2]] = -rng.uniform(0, 1, n // 2)
+    t[k[n // 2: n]] = 0.0
+    t[k[n: 3 * n // 2]] = np.inf
+    D[k[3 * n // 2: 2 * n]] = 0.0
+    D[k[2 * n: 5 * n // 2]] = 10 ** rng.uniform(250, 308, n // 2)
+    D[k[5 * n // 2:]] = 10 ** rng.uniform(-320, -250, len(k) - 5 * n // 2)
+    perm = rng.permutation(12 * n)
+    return D[perm], a[perm], t[perm]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bit_for_bit_as_the_frozen_reference_on_every_regime(seed):
+    rng = np.random.default_rng(31337 + seed)
+    D, a, t = _regime_sample(rng, 4000)
+    with np.errstate(all="ignore"):
+        got, ref = plcore.min_bandwidth(D, a, t), reference_bandwidth.min_bandwidth(D, a, t)
+    assert _same_bits(got, ref)
+    assert np.isinf(ref).any() and (ref == 0).any() and np.isfinite(ref).sum() > 30000
+    # Small calls, as the solvers make them: every size 0-50 and pure or mixed regimes.
+    with np.errstate(all="ignore"):
+        for start in range(0, 3000, 47):
+            for size in (0, 1, 2, 6, 50):
+                sl = slice(start, start + size)
+                assert _same_bits(plcore.min_bandwidth(D[sl], a[sl], t[sl]),
+                                  reference_bandwidth.min_bandwidth(D[sl], a[sl], t[sl]))
+        order = np.argsort(D * math.log(2) / (a * t))      # runs of one regime each
+        for j in range(0, len(order), 97):
+            sl = order[j: j + 6]
+            assert _same_bits(plcore.min_bandwidth(D[sl], a[sl], t[sl]),
+                              reference_bandwidth.min_bandwidth(D[sl], a[sl], t[sl]))
+
+
+@pytest.mark.parametrize("rate", ["shannon", "linear"])
+def test_bit_for_bit_scalars_0d_and_broadcasting(rate):
+    rng = np.random.default_rng(99)
+    D, a, t = _regime_sample(rng, 40)
+    calls = [(float(D[i]), float(a[i]), float(t[i])) for i in range(0, len(D), 7)]
+    calls += [(np.asarray(D[i]), a[i], np.asarray(t[i])) for i in range(3, len(D), 11)]
+    calls += [(int(1e6), 10**8, 1), (0, 1e8, 0), (0, 1e8, -1.0), (1e6, 1e8, -0.0)]
+    calls += [(D[:24].reshape(4, 6), a[:6], t[24:28, None]),        # (4, 6) from three shapes
+              (D[:3, None, None], a[3:5, None], t[:7]),             # (3, 2, 7)
+              (list(D[:5]), 1e9, t[5:10].tolist()), (D[:0], a[:1], 1.0),
+              (np.asfortranarray(D[:12].reshape(3, 4)), a[0], t[:12].reshape(3, 4)[:, ::-1])]
+    for args in calls:
+        with np.errstate(all="ignore"):
+            got = plcore.min_bandwidth(*args, rate=rate)
+            ref = reference_bandwidth.min_bandwidth(*args, rate=rate)
+        assert _same_bits(got, ref), args
+
+
+def test_bad_input_raises_as_the_frozen_reference():
+    for args in [(np.nan, 1e8, 0.1), (-1.0, np.nan, 0.1), (1e6, 1e8, np.nan), (-1.0, 0.0, 0.1),
+                 (1e6, -2.0, 0.1), ([1.0, -1.0], 1e8, 0.1), (1e6, [1e8, 0.0], 0.1)]:
+        with pytest.raises(ValueError) as ref:
+            reference_bandwidth.min_bandwidth(*args, rate="cubic")
+        with pytest.raises(ValueError, match=re.escape(str(ref.value))):
+            plcore.min_bandwidth(*args, rate="cubic")
+
+
+@pytest.mark.parametrize("regime", ["far", "near"])
+def test_bit_for_bit_on_arrays_past_the_solvers_size_switches(regime):
+    """Both ways of stopping Newton early (whole arrays, element by element) on either solver."""
+    from plcore.model import bandwidth
+    rng = np.random.default_rng(5)
+    n = bandwidth._WHOLE_ARRAY + 5000
+    c = (10 ** rng.uniform(-9, math.log10(0.5), n) if regime == "far"
+         else 1 - 10 ** rng.uniform(-14, math.log10(0.5), n))
+    a = 10 ** rng.uniform(5, 10, n)
+    D = 10 ** rng.uniform(3, 8, n)
+    t = D * math.log(2) / (a * c)
+    for sl in (slice(None), slice(0, bandwidth._FLAT_SERIES + 1), slice(0, 300)):
+        assert _same_bits(plcore.min_bandwidth(D[sl], a[sl], t[sl]),
+                          reference_bandwidth.min_bandwidth(D[sl], a[sl], t[sl]))
+
+
+def test_phi_series_on_python_floats_flat_and_in_place_as_the_frozen_reference():
+    """The three ways the series of phi is summed give the reference's bits, near 0 and 0.2 too."""
+    from plcore.model import bandwidth
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(0, 0.2, 4000), 10 ** rng.uniform(-320, -0.7, 4000),
+                        [0.0, 5e-324, 0.2 - EPS / 8, 0.2, 0.2 + EPS / 4, 1.0, 1e300]])
+    rng.shuffle(x)
+    sizes = [1, 2, bandwidth._SCALAR_SERIES, bandwidth._SCALAR_SERIES + 1, 50,
+             bandwidth._FLAT_SERIES - 1, bandwidth._FLAT_SERIES, len(x)]
+    for size in sizes:
+        for start in range(0, len(x) - size + 1, max(size, len(x) // 7)):
+            xs = x[start: start + size]
+            with np.errstate(over="ignore"):       # 1e300 ** 2 in phi'
+                pairs = zip(bandwidth._phi(xs), reference_bandwidth._phi(xs))
+            for got, ref in pairs:
+                assert _same_bits(got, ref), (size, start)
