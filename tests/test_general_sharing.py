@@ -63,10 +63,11 @@ def test_a_new_method_gets_a_style_of_its_own():
 def test_gap_trial_counts_a_milp_optimum_only_when_proven():
     from plcore.schedulers.bounds import upper_bound
 
-    inst = gap_instance("lora-resnet50", 12, True, 0)
+    inst = gap_instance("lora-resnet50", 30, True, 0)
     ub = upper_bound(inst)
-    # a limit far too short to prove anything: no optimum, only the gap to the bound
-    cut = gap_trial(0, "lora-resnet50", 12, True, ["greedy"], {"milp": 30}, time_limit_s=0.05)
+    # a limit far too short to prove anything (the heuristics alone serve 5 users fewer than
+    # the bound here): no optimum, only the gap to the bound
+    cut = gap_trial(0, "lora-resnet50", 30, True, ["greedy"], {"milp": 30}, time_limit_s=1e-3)
     assert not cut.proved.any() and cut.optimum.isna().all() and cut.gap.isna().all()
     assert (cut.upper_bound == ub).all()
     assert cut.gap_ub.iloc[0] == pytest.approx((ub - cut.served.iloc[0]) / ub)
