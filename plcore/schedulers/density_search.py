@@ -24,6 +24,8 @@ _MIN_WORK = 100_000      # the local search's budget is never less (small instan
 _PLATEAU_GAIN = 0.01     # same users: a batched move is kept if it saves 1 % of the bandwidth
 _BATCH_DISCOUNT = 8       # a position scored in a batch costs an eighth of one scored alone
 _BATCH = 20_000          # most candidate schedules scored in one batch
+_KICK_USERS = 64         # instances of 12 to 64 users: iterated local search with kicks
+_KICKS = 40              # kicks tried, at most
 
 
 def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: int = 200,
@@ -147,8 +149,11 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     best_start = state.users.tolist()
     if work_per_user > 0:
         clock.note("local search")
-        _search(state, max(work_per_user * n, _MIN_WORK), np.random.default_rng(seed),
-                clock)
+        rng = np.random.default_rng(seed)
+        _search(state, max(work_per_user * n, _MIN_WORK), rng, clock)
+        if _TINY <= n <= _KICK_USERS:
+            clock.note("kicks")
+            state = _kicks(state, max(work_per_user * n, _MIN_WORK), rng, clock)
     result = state.users.tolist()
     if len(result) < len(best_start) or not evaluate(instance, result).feasible:
         result = best_start      # never worse than the best start (rounding guard)
@@ -309,11 +314,7 @@ class _State:
 def _search(st: _State, budget: int, rng: np.random.Generator, clock) -> None:
     arr = st.arr
     inst = st.inst
-    alone = user_bandwidth(inst, np.arange(inst.n_users), arr.deadline_s - arr.infer_s)
-    # Users that could be served alone (by their deadline, within the budget).
-    eligible = np.flatnonzero(within_budget(alone, st.budget)
-                              & (arr.deadline_s - arr.infer_s - arr.from_resident_s[arr.model_of]
-                                 >= -arr.time_tol_s))
+    eligible = _eligible(st)
     by_deadline = eligible[np.argsort(arr.deadline_s[eligible], kind="stable")]
     work = 0
 
@@ -346,6 +347,44 @@ def _search(st: _State, budget: int, rng: np.random.Generator, clock) -> None:
             work += w
             improved |= done
         clock.offer(st.users.tolist())
+
+
+def _eligible(st: _State) -> np.ndarray:
+    """Users that could be served alone (by their deadline, within the budget)."""
+    arr, inst = st.arr, st.inst
+    alone = user_bandwidth(inst, np.arange(inst.n_users), arr.deadline_s - arr.infer_s)
+    return np.flatnonzero(within_budget(alone, st.budget)
+                          & (arr.deadline_s - arr.infer_s - arr.from_resident_s[arr.model_of]
+                             >= -arr.time_tol_s))
+
+
+def _kicks(st: _State, budget: int, rng: np.random.Generator, clock) -> _State:
+    """Iterated local search: from the best schedule, drop a few random users and move one
+    other, then search again; keep the result if it is better. Returns the best state."""
+    inst = st.inst
+    n_max = _eligible(st).size
+    for _ in range(_KICKS):
+        clock.check()
+        users = st.users
+        if users.size < 2 or users.size == n_max:
+            break
+        r = int(rng.integers(1, min(3, users.size - 1) + 1))
+        keep = np.delete(users, rng.choice(users.size, size=r, replace=False))
+        i, p = rng.integers(keep.size), rng.integers(keep.size + 1)
+        moved = _move(keep, int(i), int(i) + 1, int(p))
+        cand = None
+        for new in (moved, keep):
+            tmp = _State(inst, new)
+            if tmp.n and tmp.s[0] - tmp.L[0] >= -tmp.arr.time_tol_s and \
+                    within_budget(tmp.total, tmp.budget):
+                cand = tmp
+                break
+        if cand is None:
+            continue
+        _search(cand, budget, rng, clock)
+        if st.better(cand.n, cand.total):
+            st = cand
+    return st
 
 
 def _insert(st: _State, k: int, max_trials: int = 6):
