@@ -152,6 +152,13 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
         rng = np.random.default_rng(seed)
         _search(state, max(work_per_user * n, _MIN_WORK), rng, clock)
         if _TINY <= n <= _KICK_USERS:
+            for s0 in starts:
+                other = _State(instance, s0)
+                if other.users.tolist() == best_start:
+                    continue
+                _search(other, max(work_per_user * n, _MIN_WORK), rng, clock)
+                if state.better(other.n, other.total):
+                    state = other
             clock.note("kicks")
             state = _kicks(state, max(work_per_user * n, _MIN_WORK), rng, clock)
     result = state.users.tolist()
