@@ -113,7 +113,9 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     **Restarts and kicks** (instances of 12 to 64 users). The local search also runs from every
     other start, and the best result is then perturbed 40 times (iterated local search): 1-3
     random users dropped and one other moved to a random place (only dropped where the move
-    misses a deadline), the local search run again, the result kept if it is better. The
+    misses a deadline), the local search run again, the result kept if it is better. These
+    searches leave out the exchanges of a served user for a dropped one (the largest batched
+    neighbourhood), which halves their cost without losing users on the instances below. The
     schedules these find are not one or two moves away: on the 20-30-user instances below, the
     optimal schedules the MILP finds serve one user more with 5-13 of the common users in another
     relative order (often with more model groups, i.e. more loads), which no insertion combined
@@ -132,12 +134,12 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     deadlines; CPU seconds on a shared 2-core machine, median of 5, index arrays built
     beforehand): about 0.2 s at 1,000 users, 0.3 s at 10,000 and 1.5 s at 100,000 (medians of
     two runs of five). At 20-30 users the restarts and kicks take it from about 0.05 s to
-    0.3-0.8 s.
+    about 0.25 s (median).
 
     **Gap to the optimum** at 20-30 users (``make_instance(seed, n_users, sharing,
     deadline_s=(0.1, 0.3))``, 20, 25 and 30 users, general and bottom sharing, proven MILP
     optima with a 60 s limit; ``benchmarks/bench_density_search.py --gap --seeds 0 1 2``): mean
-    relative gap 0.31 % on seeds 0-2 (17 proven, optimal on 16) and 0.58 % on seeds 3-5
+    relative gap 0 % on seeds 0-2 (17 proven, optimal on all) and 0.58 % on seeds 3-5
     (``--seeds 3 4 5``: 16 proven, optimal on 14); without the restarts and kicks 2.22 % and
     2.46 %.
 
@@ -175,7 +177,7 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
                 other = _State(instance, s0)
                 if other.users.tolist() == best_start:
                     continue
-                _search(other, max(work_per_user * n, _MIN_WORK), rng, clock)
+                _search(other, max(work_per_user * n, _MIN_WORK), rng, clock, exchanges=False)
                 if state.better(other.n, other.total):
                     state = other
                     clock.offer(state.users.tolist())
@@ -338,7 +340,8 @@ class _State:
 # Local search
 
 
-def _search(st: _State, budget: int, rng: np.random.Generator, clock) -> None:
+def _search(st: _State, budget: int, rng: np.random.Generator, clock,
+            exchanges: bool = True) -> None:
     arr = st.arr
     inst = st.inst
     eligible = _eligible(st)
@@ -353,7 +356,7 @@ def _search(st: _State, budget: int, rng: np.random.Generator, clock) -> None:
         improved = False
         rounds += 1
         if st.n <= _SMALL:
-            done, w = _batch_moves(st, by_deadline, budget - work, clock)
+            done, w = _batch_moves(st, by_deadline, budget - work, clock, exchanges)
             work += w
             improved |= done
             if st.n <= _SMALL:
@@ -408,7 +411,7 @@ def _kicks(st: _State, budget: int, rng: np.random.Generator, clock) -> _State:
                 break
         if cand is None:
             continue
-        _search(cand, budget, rng, clock)
+        _search(cand, budget, rng, clock, exchanges=False)
         if st.better(cand.n, cand.total):
             st = cand
             clock.offer(st.users.tolist())
@@ -593,7 +596,8 @@ def _insertions(S: np.ndarray, ks) -> np.ndarray:
     return ext[:, :, _insertion_index(n)].reshape(-1, n + 1)
 
 
-def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
+def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock,
+                 exchanges: bool = True):
     """Short schedules: whole neighbourhoods scored in batches. One more user: a dropped user
     inserted anywhere; below :data:`_TINY` users also with one other user moved anywhere, or in
     place of a served user with a second dropped user inserted too. The same users with less
@@ -609,15 +613,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
         dropped = [int(k) for k in by_deadline if not st.inside[k]]
         if not dropped:
             break
-        grown = [_insertions(users, dropped)]
-        if n < _TINY:
-            grown.append(_relocations(grown[0]))
-            for r in range(n):
-                rest = np.delete(users, r)
-                for a in range(len(dropped)):
-                    for b in range(a + 1, len(dropped)):
-                        grown.append(_insertions(_insertions(rest, [dropped[a]]), [dropped[b]]))
-        S = _chunked(grown, n + 1)
+        S = _chunked(_grown(users, dropped), n + 1)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
         if np.isfinite(tot).any():
@@ -625,10 +621,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
             st.set(S[i].copy())
             improved = True
             continue
-        same = [_relocations(users[None, :]), _group_relocations(users, st.models)]
-        for r in range(n):
-            same.append(_insertions(np.delete(users, r), dropped))
-        S = _chunked(same, n)
+        S = _chunked(_same(users, st.models, dropped, exchanges), n)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
         i = int(np.argmin(tot))
@@ -638,6 +631,29 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
             continue
         break
     return improved, work
+
+
+def _grown(users: np.ndarray, dropped: list):
+    """The candidates of :func:`_batch_moves` with one user more, part by part (built lazily:
+    :func:`_chunked` stops asking once it has :data:`_BATCH` rows)."""
+    n = users.size
+    first = _insertions(users, dropped)
+    yield first
+    if n < _TINY:
+        yield _relocations(first)
+        for r in range(n):
+            rest = np.delete(users, r)
+            for a in range(len(dropped)):
+                for b in range(a + 1, len(dropped)):
+                    yield _insertions(_insertions(rest, [dropped[a]]), [dropped[b]])
+
+
+def _same(users: np.ndarray, models: np.ndarray, dropped: list, exchanges: bool):
+    """The candidates of :func:`_batch_moves` with as many users, part by part (lazily)."""
+    yield _relocations(users[None, :])
+    yield _group_relocations(users, models)
+    for r in range(users.size if exchanges else 0):
+        yield _insertions(np.delete(users, r), dropped)
 
 
 def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
@@ -650,13 +666,13 @@ def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
     return np.array(rows, dtype=int).reshape(-1, users.size)
 
 
-def _chunked(parts: list, width: int) -> np.ndarray:
+def _chunked(parts, width: int) -> np.ndarray:
     """Stack candidate rows, at most :data:`_BATCH` of them (the first ones)."""
     rows, total = [], 0
     for part in parts:
-        if total >= _BATCH:
-            break
         part = part[:_BATCH - total]
         rows.append(part)
         total += part.shape[0]
+        if total >= _BATCH:
+            break
     return np.concatenate(rows) if rows else np.zeros((0, width), dtype=int)
