@@ -46,6 +46,37 @@ def test_optimal_on_small_instances():
     assert gaps.mean() <= 0.01, gaps.mean()
 
 
+def test_near_optimal_at_20_users_against_the_milp():
+    """The 20-user part of issue #12's family (per-user deadlines of 0.1-0.3 s, seeds 0-5,
+    general and bottom sharing) against the MILP oracle's proven optima: within 1 % on average
+    (the issue asks 2 % at 20-30 users; ``bench_density_search.py --gap`` measures all of it)."""
+    from plcore.schedulers.milp import solve_milp
+
+    gaps = []
+    for sharing in ("general", "bottom"):
+        for seed in range(6):
+            inst = make_instance(seed=seed, n_users=20, sharing=sharing, deadline_s=(0.1, 0.3))
+            seq = solve_density_search(inst)
+            assert plcore.evaluate(inst, seq).feasible
+            info = {}
+            best = len(solve_milp(inst, time_limit_s=30, info=info))
+            assert len(seq) <= best or not info["optimal"]
+            if info["optimal"]:
+                gaps.append(1 - len(seq) / best)
+    assert len(gaps) >= 10, len(gaps)
+    assert np.mean(gaps) <= 0.01, gaps
+
+
+def test_kicks_are_seeded_and_never_worse_than_the_plain_search(monkeypatch):
+    inst = make_instance(seed=0, n_users=25, sharing="general", deadline_s=(0.1, 0.3))
+    a = solve_density_search(inst, seed=5)
+    assert a == solve_density_search(inst, seed=5)
+    assert plcore.evaluate(inst, a).feasible
+    monkeypatch.setattr(density_search, "_KICK_USERS", 0)     # no restarts, no kicks
+    plain = solve_density_search(inst, seed=5)
+    assert len(a) >= len(plain)
+
+
 def _sweep_points():
     """The points of the book's throughput and latency sweeps, read from the notebooks'
     parameters cells (so the test follows them): (notebook, scenario changes, seeds)."""

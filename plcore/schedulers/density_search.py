@@ -24,6 +24,8 @@ _MIN_WORK = 100_000      # the local search's budget is never less (small instan
 _PLATEAU_GAIN = 0.01     # same users: a batched move is kept if it saves 1 % of the bandwidth
 _BATCH_DISCOUNT = 8       # a position scored in a batch costs an eighth of one scored alone
 _BATCH = 20_000          # most candidate schedules scored in one batch
+_KICK_USERS = 64         # instances of 12 to 64 users: iterated local search with kicks
+_KICKS = 40              # kicks tried, at most
 
 
 def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: int = 200,
@@ -108,23 +110,44 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     other move, and one served user replaced by two dropped ones. A move that keeps the same
     users is kept there only if it saves 1 % of the total bandwidth.
 
+    **Restarts and kicks** (instances of 12 to 64 users). The local search also runs from every
+    other start, and the best result is then perturbed 40 times (iterated local search): 1-3
+    random users dropped and one other moved to a random place (only dropped where the move
+    misses a deadline), the local search run again, the result kept if it is better. These
+    searches leave out the exchanges of a served user for a dropped one (the largest batched
+    neighbourhood), which halves their cost without losing users on the instances below. The
+    schedules these find are not one or two moves away: on the 20-30-user instances below, the
+    optimal schedules the MILP finds serve one user more with 5-13 of the common users in another
+    relative order (often with more model groups, i.e. more loads), which no insertion combined
+    with one move or group move reaches from the local optimum. Below 12 users the batched
+    neighbourhoods above already reach the optimum almost always.
+
     **Cost.** Construction: O(M n) for M models (one vectorized pass per loaded model) plus
     O(n log n). Starts: those of ``no-sharing`` (whose copy of the instance,
     :func:`plcore.model.sharing.unshared`, is built from its index arrays), ``edf`` and
     ``greedy``. Local search: bounded by ``work_per_user * n`` units (at least 100,000), O(n)
-    per accepted move; at most 50 rounds. The result is checked with :func:`plcore.evaluate`
-    (O(n)); should rounding ever make it fail, the best start is returned.
+    per accepted move; at most 50 rounds. From 12 to 64 users the restarts and kicks run it up
+    to 44 times more (one more budget each). The result is checked with
+    :func:`plcore.evaluate` (O(n)); should rounding ever make it fail, the best start is returned.
 
     Measured with ``benchmarks/bench_density_search.py`` (general sharing, 200 models, per-user
     deadlines; CPU seconds on a shared 2-core machine, median of 5, index arrays built
     beforehand): about 0.2 s at 1,000 users, 0.3 s at 10,000 and 1.5 s at 100,000 (medians of
-    two runs of five).
+    two runs of five). At 20-30 users the restarts and kicks take it from about 0.05 s to
+    about 0.25 s (median).
+
+    **Gap to the optimum** at 20-30 users (``make_instance(seed, n_users, sharing,
+    deadline_s=(0.1, 0.3))``, 20, 25 and 30 users, general and bottom sharing, proven MILP
+    optima with a 60 s limit; ``benchmarks/bench_density_search.py --gap --seeds 0 1 2``): mean
+    relative gap 0 % on seeds 0-2 (17 proven, optimal on all) and 0.58 % on seeds 3-5
+    (``--seeds 3 4 5``: 16 proven, optimal on 14); without the restarts and kicks 2.22 % and
+    2.46 %.
 
     **Time limit** (:func:`plcore.solve`'s ``time_limit_s``): every feasible start is offered to
     the clock as it is built (EDF and the two constructions first, which are never interrupted;
     then no-sharing and the greedy, whose second chances the limit can stop), and the local search
-    is stopped between two trials. A stopped solve returns the longest schedule offered, which
-    may then be shorter than the no-sharing one.
+    (restarts and kicks included) is stopped between two trials. A stopped solve returns the
+    longest schedule offered, which may then be shorter than the no-sharing one.
     """
     if work_per_user < 0:
         raise ValueError(f"work_per_user: must be >= 0, got {work_per_user!r}")
@@ -147,8 +170,19 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     best_start = state.users.tolist()
     if work_per_user > 0:
         clock.note("local search")
-        _search(state, max(work_per_user * n, _MIN_WORK), np.random.default_rng(seed),
-                clock)
+        rng = np.random.default_rng(seed)
+        _search(state, max(work_per_user * n, _MIN_WORK), rng, clock)
+        if _TINY <= n <= _KICK_USERS:
+            for s0 in starts:
+                other = _State(instance, s0)
+                if other.users.tolist() == best_start:
+                    continue
+                _search(other, max(work_per_user * n, _MIN_WORK), rng, clock, exchanges=False)
+                if state.better(other.n, other.total):
+                    state = other
+                    clock.offer(state.users.tolist())
+            clock.note("kicks")
+            state = _kicks(state, max(work_per_user * n, _MIN_WORK), rng, clock)
     result = state.users.tolist()
     if len(result) < len(best_start) or not evaluate(instance, result).feasible:
         result = best_start      # never worse than the best start (rounding guard)
@@ -306,14 +340,11 @@ class _State:
 # Local search
 
 
-def _search(st: _State, budget: int, rng: np.random.Generator, clock) -> None:
+def _search(st: _State, budget: int, rng: np.random.Generator, clock,
+            exchanges: bool = True) -> None:
     arr = st.arr
     inst = st.inst
-    alone = user_bandwidth(inst, np.arange(inst.n_users), arr.deadline_s - arr.infer_s)
-    # Users that could be served alone (by their deadline, within the budget).
-    eligible = np.flatnonzero(within_budget(alone, st.budget)
-                              & (arr.deadline_s - arr.infer_s - arr.from_resident_s[arr.model_of]
-                                 >= -arr.time_tol_s))
+    eligible = _eligible(st)
     by_deadline = eligible[np.argsort(arr.deadline_s[eligible], kind="stable")]
     work = 0
 
@@ -325,7 +356,7 @@ def _search(st: _State, budget: int, rng: np.random.Generator, clock) -> None:
         improved = False
         rounds += 1
         if st.n <= _SMALL:
-            done, w = _batch_moves(st, by_deadline, budget - work, clock)
+            done, w = _batch_moves(st, by_deadline, budget - work, clock, exchanges)
             work += w
             improved |= done
             if st.n <= _SMALL:
@@ -346,6 +377,45 @@ def _search(st: _State, budget: int, rng: np.random.Generator, clock) -> None:
             work += w
             improved |= done
         clock.offer(st.users.tolist())
+
+
+def _eligible(st: _State) -> np.ndarray:
+    """Users that could be served alone (by their deadline, within the budget)."""
+    arr, inst = st.arr, st.inst
+    alone = user_bandwidth(inst, np.arange(inst.n_users), arr.deadline_s - arr.infer_s)
+    return np.flatnonzero(within_budget(alone, st.budget)
+                          & (arr.deadline_s - arr.infer_s - arr.from_resident_s[arr.model_of]
+                             >= -arr.time_tol_s))
+
+
+def _kicks(st: _State, budget: int, rng: np.random.Generator, clock) -> _State:
+    """Iterated local search: from the best schedule, drop a few random users and move one
+    other, then search again; keep the result if it is better. Returns the best state."""
+    inst = st.inst
+    n_max = _eligible(st).size
+    for _ in range(_KICKS):
+        clock.check()
+        users = st.users
+        if users.size < 2 or users.size == n_max:
+            break
+        r = int(rng.integers(1, min(3, users.size - 1) + 1))
+        keep = np.delete(users, rng.choice(users.size, size=r, replace=False))
+        i, p = rng.integers(keep.size), rng.integers(keep.size + 1)
+        moved = _move(keep, int(i), int(i) + 1, int(p))
+        cand = None
+        for new in (moved, keep):
+            tmp = _State(inst, new)
+            if tmp.n and tmp.s[0] - tmp.L[0] >= -tmp.arr.time_tol_s and \
+                    within_budget(tmp.total, tmp.budget):
+                cand = tmp
+                break
+        if cand is None:
+            continue
+        _search(cand, budget, rng, clock, exchanges=False)
+        if st.better(cand.n, cand.total):
+            st = cand
+            clock.offer(st.users.tolist())
+    return st
 
 
 def _insert(st: _State, k: int, max_trials: int = 6):
@@ -526,7 +596,8 @@ def _insertions(S: np.ndarray, ks) -> np.ndarray:
     return ext[:, :, _insertion_index(n)].reshape(-1, n + 1)
 
 
-def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
+def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock,
+                 exchanges: bool = True):
     """Short schedules: whole neighbourhoods scored in batches. One more user: a dropped user
     inserted anywhere; below :data:`_TINY` users also with one other user moved anywhere, or in
     place of a served user with a second dropped user inserted too. The same users with less
@@ -542,15 +613,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
         dropped = [int(k) for k in by_deadline if not st.inside[k]]
         if not dropped:
             break
-        grown = [_insertions(users, dropped)]
-        if n < _TINY:
-            grown.append(_relocations(grown[0]))
-            for r in range(n):
-                rest = np.delete(users, r)
-                for a in range(len(dropped)):
-                    for b in range(a + 1, len(dropped)):
-                        grown.append(_insertions(_insertions(rest, [dropped[a]]), [dropped[b]]))
-        S = _chunked(grown, n + 1)
+        S = _chunked(_grown(users, dropped), n + 1)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
         if np.isfinite(tot).any():
@@ -558,10 +621,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
             st.set(S[i].copy())
             improved = True
             continue
-        same = [_relocations(users[None, :]), _group_relocations(users, st.models)]
-        for r in range(n):
-            same.append(_insertions(np.delete(users, r), dropped))
-        S = _chunked(same, n)
+        S = _chunked(_same(users, st.models, dropped, exchanges), n)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
         i = int(np.argmin(tot))
@@ -571,6 +631,29 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock):
             continue
         break
     return improved, work
+
+
+def _grown(users: np.ndarray, dropped: list):
+    """The candidates of :func:`_batch_moves` with one user more, part by part (built lazily:
+    :func:`_chunked` stops asking once it has :data:`_BATCH` rows)."""
+    n = users.size
+    first = _insertions(users, dropped)
+    yield first
+    if n < _TINY:
+        yield _relocations(first)
+        for r in range(n):
+            rest = np.delete(users, r)
+            for a in range(len(dropped)):
+                for b in range(a + 1, len(dropped)):
+                    yield _insertions(_insertions(rest, [dropped[a]]), [dropped[b]])
+
+
+def _same(users: np.ndarray, models: np.ndarray, dropped: list, exchanges: bool):
+    """The candidates of :func:`_batch_moves` with as many users, part by part (lazily)."""
+    yield _relocations(users[None, :])
+    yield _group_relocations(users, models)
+    for r in range(users.size if exchanges else 0):
+        yield _insertions(np.delete(users, r), dropped)
 
 
 def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
@@ -583,13 +666,13 @@ def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
     return np.array(rows, dtype=int).reshape(-1, users.size)
 
 
-def _chunked(parts: list, width: int) -> np.ndarray:
+def _chunked(parts, width: int) -> np.ndarray:
     """Stack candidate rows, at most :data:`_BATCH` of them (the first ones)."""
     rows, total = [], 0
     for part in parts:
-        if total >= _BATCH:
-            break
         part = part[:_BATCH - total]
         rows.append(part)
         total += part.shape[0]
+        if total >= _BATCH:
+            break
     return np.concatenate(rows) if rows else np.zeros((0, width), dtype=int)
