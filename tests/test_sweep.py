@@ -228,6 +228,16 @@ def running(procs: list) -> list:
     return alive
 
 
+def default_sigint() -> None:
+    """Ctrl-C's default action in the child, as in a terminal.
+
+    A shell without job control starts background commands with SIGINT ignored, and an ignored
+    signal stays ignored across exec (Python then installs no KeyboardInterrupt handler): run in
+    the background, the sweep would not be interrupted at all.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def committed(results: Path, name: str) -> list:
     folder = results / name / "cache"
     return list(folder.glob("*/*.csv")) if folder.exists() else []
@@ -240,7 +250,8 @@ def test_an_interrupted_sweep_leaves_no_workers_and_resumes_to_the_clean_result(
     n_points, out, log = 16, tmp_path / "out", tmp_path / "stderr"
     with open(log, "w") as stderr:
         proc = subprocess.Popen(CHILD + ["intr", "trial", str(n_points), "2", str(out)], cwd=ROOT,
-                                env=child_env(results, SWEEP_TEST_DELAY="0.4"), stderr=stderr)
+                                env=child_env(results, SWEEP_TEST_DELAY="0.4"), stderr=stderr,
+                                preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while len(committed(results, "intr")) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()

@@ -343,7 +343,6 @@ class _State:
 def _search(st: _State, budget: int, rng: np.random.Generator, clock,
             exchanges: bool = True) -> None:
     arr = st.arr
-    inst = st.inst
     eligible = _eligible(st)
     by_deadline = eligible[np.argsort(arr.deadline_s[eligible], kind="stable")]
     work = 0
