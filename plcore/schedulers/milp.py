@@ -695,39 +695,48 @@ def _load_lower_bounds(arr, users: np.ndarray) -> np.ndarray:
     largest) whose users cover the ``r`` others. Integrating ``q_theta - 1`` over the distinct
     weights gives ``A``. O(|M|^3 (log |M| + n)) for ``|M|`` models (at most |M|^2 / 2 weights).
     """
+    nm, n = np.unique(arr.model_of[users]).size, users.size
+    A = np.zeros((nm, n + 1))
+    r = np.arange(n + 1)
+    for width, lab, size in _threshold_components(arr, users):
+        for m in range(nm):
+            own = size[lab[m]] - 1
+            cum = np.r_[0, np.cumsum(np.sort(np.delete(size, lab[m]))[::-1])]
+            extra = np.where(r <= own, 0, np.searchsorted(cum, r - own, side="left"))
+            A[m] += width * extra
+    return A
+
+
+def _threshold_components(arr, users: np.ndarray):
+    """For each interval between distinct load weights ``W[a, b] = min(link[a, b], link[b, a])``
+    of the candidates' models (local indices, as ``np.unique`` numbers them), yield its width
+    (s), each model's component label in the graph of the loads lighter than the interval's end
+    (Kruskal's order, union-find) and the candidates each component holds."""
     models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
-    nm, n = models.size, users.size
+    nm = models.size
     cnt = np.bincount(m_loc, minlength=nm)
     link = arr.link_s[np.ix_(models, models)]
     W = np.minimum(link, link.T)
     ia, ib = np.triu_indices(nm, 1)
     thr = np.unique(np.r_[0.0, W[ia, ib]])
-    A = np.zeros((nm, n + 1))
-    r = np.arange(n + 1)
     parent = np.arange(nm)
 
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
 
     by_weight = np.argsort(W[ia, ib], kind="stable")
     e = 0
     for i in range(1, thr.size):
-        # join the models linked by loads no heavier than thr[i - 1] (Kruskal's order)
+        # join the models linked by loads no heavier than thr[i - 1]
         while e < by_weight.size and W[ia[by_weight[e]], ib[by_weight[e]]] <= thr[i - 1]:
-            a, b = find(ia[by_weight[e]]), find(ib[by_weight[e]])
-            parent[a] = b
+            x, y = find(ia[by_weight[e]]), find(ib[by_weight[e]])
+            parent[x] = y
             e += 1
-        _, lab = np.unique([find(a) for a in range(nm)], return_inverse=True)
-        size = np.bincount(lab, weights=cnt).astype(int)
-        for m in range(nm):
-            own = size[lab[m]] - 1
-            cum = np.r_[0, np.cumsum(np.sort(np.delete(size, lab[m]))[::-1])]
-            extra = np.where(r <= own, 0, np.searchsorted(cum, r - own, side="left"))
-            A[m] += (thr[i] - thr[i - 1]) * extra
-    return A
+        _, lab = np.unique([find(x) for x in range(nm)], return_inverse=True)
+        yield thr[i] - thr[i - 1], lab, np.bincount(lab, weights=cnt).astype(int)
 
 
 def _slot_caps(c: int, d: np.ndarray, infer: np.ndarray, A: np.ndarray, m_loc: np.ndarray,
@@ -1042,33 +1051,10 @@ def _path_load_bounds(arr, users: np.ndarray) -> np.ndarray:
     then the largest others, until their users cover ``r``. Summing over the threshold intervals
     gives ``P``. O(|M|^4 + |M|^3 n) for ``|M|`` models.
     """
-    models, m_loc = np.unique(arr.model_of[users], return_inverse=True)
-    nm, n = models.size, users.size
-    cnt = np.bincount(m_loc, minlength=nm)
-    link = arr.link_s[np.ix_(models, models)]
-    W = np.minimum(link, link.T)
-    ia, ib = np.triu_indices(nm, 1)
-    thr = np.unique(np.r_[0.0, W[ia, ib]])
+    nm, n = np.unique(arr.model_of[users]).size, users.size
     P = np.zeros((nm, nm, n + 1))
     r = np.arange(n + 1)
-    parent = np.arange(nm)
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    by_weight = np.argsort(W[ia, ib], kind="stable")
-    e = 0
-    for i in range(1, thr.size):
-        while e < by_weight.size and W[ia[by_weight[e]], ib[by_weight[e]]] <= thr[i - 1]:
-            x, y = find(ia[by_weight[e]]), find(ib[by_weight[e]])
-            parent[x] = y
-            e += 1
-        _, lab = np.unique([find(x) for x in range(nm)], return_inverse=True)
-        size = np.bincount(lab, weights=cnt).astype(int)
-        width = thr[i] - thr[i - 1]
+    for width, lab, size in _threshold_components(arr, users):
         for a in range(nm):
             for b in range(nm):
                 same = lab[a] == lab[b]
