@@ -80,6 +80,25 @@ def _any(mask):
     return np.count_nonzero(mask) > 0
 
 
+def _by_mask(mask, x, where_true, where_false):
+    """``where_true(x)`` where ``mask``, ``where_false(x)`` elsewhere (1-d ``x``; either may return
+    a tuple of arrays): each element is computed by the function it uses only, and neither is
+    called on an empty selection."""
+    if _all(mask):
+        return where_true(x)
+    if not _any(mask):
+        return where_false(x)
+    other = ~mask
+    a, b = where_true(x[mask]), where_false(x[other])
+    single = not isinstance(a, tuple)
+    outs = []
+    for ai, bi in zip((a,) if single else a, (b,) if single else b):
+        out = np.empty_like(x)
+        out[mask], out[other] = ai, bi
+        outs.append(out)
+    return outs[0] if single else tuple(outs)
+
+
 def min_bandwidth(data_bits, a_hz, t_s, *, rate: str = "shannon"):
     r"""Least uplink bandwidth (Hz) that delivers ``data_bits`` within ``t_s`` seconds.
 
@@ -258,17 +277,7 @@ def _phi(x):
     ``x`` is 1-d. Each element gets the same operations whatever the others are; only the branch
     it needs is computed (the series costs 64 array operations, more than the rest of a call).
     """
-    small = x < _SMALL_X
-    if _all(small):
-        return _phi_series(x)
-    if not _any(small):
-        return _phi_direct(x)
-    phi = np.empty_like(x)
-    dphi = np.empty_like(x)
-    phi[small], dphi[small] = _phi_series(x[small])
-    large = ~small
-    phi[large], dphi[large] = _phi_direct(x[large])
-    return phi, dphi
+    return _by_mask(x < _SMALL_X, x, _phi_series, _phi_direct)
 
 
 def _w_asymptotic(c):
@@ -293,16 +302,7 @@ def _w_minus1_start(c: np.ndarray) -> np.ndarray:
     only by the expansion it uses. Call it under ``np.errstate(divide="ignore", invalid="ignore")``
     (:func:`_solve_x` does).
     """
-    near0 = c < 0.25
-    if _all(near0):
-        return _w_asymptotic(c)
-    if not _any(near0):
-        return _w_branch_point(c)
-    w = np.empty_like(c)
-    w[near0] = _w_asymptotic(c[near0])
-    far = ~near0
-    w[far] = _w_branch_point(c[far])
-    return w
+    return _by_mask(c < 0.25, c, _w_asymptotic, _w_branch_point)
 
 
 def _iterate(step, x, params, n_steps, first_check, small_array, min_share):
@@ -411,13 +411,4 @@ def _solve_x(c: np.ndarray) -> np.ndarray:
 
 def _solve_x_quiet(c):
     """:func:`_solve_x` without its floating-point error state."""
-    lo = c <= 0.5
-    if _all(lo):
-        return _solve_lo(c)
-    if not _any(lo):
-        return _solve_hi(c)
-    x = np.empty_like(c)
-    x[lo] = _solve_lo(c[lo])
-    hi = ~lo
-    x[hi] = _solve_hi(c[hi])
-    return x
+    return _by_mask(c <= 0.5, c, _solve_lo, _solve_hi)
