@@ -171,18 +171,20 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     if work_per_user > 0:
         clock.note("local search")
         rng = np.random.default_rng(seed)
-        _search(state, max(work_per_user * n, _MIN_WORK), rng, clock)
+        work = max(work_per_user * n, _MIN_WORK)
+        by_deadline = _eligible_by_deadline(instance)     # the same for every search below
+        _search(state, by_deadline, work, rng, clock)
         if _TINY <= n <= _KICK_USERS:
             for s0 in starts:
                 other = _State(instance, s0)
                 if other.users.tolist() == best_start:
                     continue
-                _search(other, max(work_per_user * n, _MIN_WORK), rng, clock, exchanges=False)
+                _search(other, by_deadline, work, rng, clock, exchanges=False)
                 if state.better(other.n, other.total):
                     state = other
                     clock.offer(state.users.tolist())
             clock.note("kicks")
-            state = _kicks(state, max(work_per_user * n, _MIN_WORK), rng, clock)
+            state = _kicks(state, by_deadline, work, rng, clock)
     result = state.users.tolist()
     if len(result) < len(best_start) or not evaluate(instance, result).feasible:
         result = best_start      # never worse than the best start (rounding guard)
@@ -340,11 +342,8 @@ class _State:
 # Local search
 
 
-def _search(st: _State, budget: int, rng: np.random.Generator, clock,
+def _search(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Generator, clock,
             exchanges: bool = True) -> None:
-    arr = st.arr
-    eligible = _eligible(st)
-    by_deadline = eligible[np.argsort(arr.deadline_s[eligible], kind="stable")]
     work = 0
 
     improved = True
@@ -378,20 +377,22 @@ def _search(st: _State, budget: int, rng: np.random.Generator, clock,
         clock.offer(st.users.tolist())
 
 
-def _eligible(st: _State) -> np.ndarray:
-    """Users that could be served alone (by their deadline, within the budget)."""
-    arr, inst = st.arr, st.inst
+def _eligible_by_deadline(inst: Instance) -> np.ndarray:
+    """Users that could be served alone (by their deadline, within the budget), by deadline."""
+    arr = inst.arrays
     alone = user_bandwidth(inst, np.arange(inst.n_users), arr.deadline_s - arr.infer_s)
-    return np.flatnonzero(within_budget(alone, st.budget)
-                          & (arr.deadline_s - arr.infer_s - arr.from_resident_s[arr.model_of]
-                             >= -arr.time_tol_s))
+    eligible = np.flatnonzero(within_budget(alone, inst.bandwidth_hz)
+                              & (arr.deadline_s - arr.infer_s - arr.from_resident_s[arr.model_of]
+                                 >= -arr.time_tol_s))
+    return eligible[np.argsort(arr.deadline_s[eligible], kind="stable")]
 
 
-def _kicks(st: _State, budget: int, rng: np.random.Generator, clock) -> _State:
+def _kicks(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Generator,
+           clock) -> _State:
     """Iterated local search: from the best schedule, drop a few random users and move one
     other, then search again; keep the result if it is better. Returns the best state."""
     inst = st.inst
-    n_max = _eligible(st).size
+    n_max = by_deadline.size
     for _ in range(_KICKS):
         clock.check()
         users = st.users
@@ -410,7 +411,7 @@ def _kicks(st: _State, budget: int, rng: np.random.Generator, clock) -> _State:
                 break
         if cand is None:
             continue
-        _search(cand, budget, rng, clock, exchanges=False)
+        _search(cand, by_deadline, budget, rng, clock, exchanges=False)
         if st.better(cand.n, cand.total):
             st = cand
             clock.offer(st.users.tolist())
