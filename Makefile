@@ -29,7 +29,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-	    -c requirements/lock.txt -e '.[torch,book,test,teach]'
+	    -c requirements/lock.txt -e '.[torch,serve,book,test,teach]'
 	touch $@
 
 ## test: the library's tests and every notebook (quick parameters) through nbval

@@ -20,6 +20,8 @@ The library is organised in wings, layered so that imports only go down:
                the profiler and the profile schema
 ``online``     requests arriving over time: workloads, a block cache, a discrete-event server
                simulator and its serving policies
+``serving``    the real edge server (Open Inference Protocol over HTTP) and its open-loop load
+               generator: the online policies driving the gpu wing's loader and real inference
 ``study``      what the book's notebooks use: scenarios, synthetic instances, sweeps,
                experiments, statistics, claims, plots, the notebook runner
 ============== ===================================================================================
@@ -30,6 +32,8 @@ Rules (checked by ``tests/test_layout.py``):
 * ``schedulers`` imports only ``model``;
 * ``gpu`` imports ``model``, and ``schedulers`` only where it runs a schedule;
 * ``online`` imports ``model`` and ``schedulers``;
+* ``serving`` (the real server and its load generator) imports ``online`` and ``gpu`` below it:
+  the policies are the online wing's, never rewritten for the real server;
 * ``study`` may import every other wing;
 * nothing in plcore imports ``study`` except the command line (``cli``);
 * the root modules ``errors`` and ``paths`` import nothing of plcore and any wing may use them;
