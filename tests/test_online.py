@@ -119,6 +119,62 @@ def test_whole_model_loader_hand_trace():
     assert run.finish_s[:3] == pytest.approx([0.017, 0.034, 0.041], abs=1e-12)
 
 
+def _requests(cat, rows):
+    """A workload of hand-made requests ``(arrival_s, model index, data_bits, deadline_s)``;
+    ``a = p g / N0 = 3e6 Hz`` for everyone, as in :func:`_hand_workload`."""
+    arr, model, bits, dl = (np.array(c, dtype=float) for c in zip(*rows))
+    n = len(rows)
+    return Workload(tuple(cat.models), arr, model.astype(int), bits, dl, np.arange(n),
+                    np.full(n, 3e-14), power_w=1.0)
+
+
+def _rate(share_hz, a_hz=3e6):
+    return share_hz * math.log2(1 + a_hz / share_hz)
+
+
+def test_drop_rule_judges_with_the_share_a_rejection_gave_back():
+    """r0 (m3, no data) holds the GPU 0 -> 7 ms (D 4 ms + 3 ms). r1 and r2 (m3) upload from 0 on
+    half the band each. At 7 ms r1 (due at 5 ms) is rejected; its half goes to r2, whose
+    remaining bits then take R / (2e6 bit/s): r2 finishes at 7 + R / 2e6 + 3 ms < 16 ms, its
+    deadline. Judged with the half share of before r1 left, it would finish after 16 ms and be
+    rejected as unreachable."""
+    cat = _hand_catalogue()
+    w = _requests(cat, [(0, 2, 0, 0.1), (0, 2, 1e5, 0.005), (0, 2, 2e4, 0.016)])
+    run = simulate(cat, w, ArrivalOrder())
+    rem = 2e4 - 0.007 * _rate(0.5e6)                              # r2's bits left at 7 ms
+    assert 0.007 + rem / _rate(0.5e6) + 0.003 > 0.016             # stale share: "unreachable"
+    assert run.reason[1] == "unreachable" and run.end_s[1] == pytest.approx(0.007, abs=1e-12)
+    assert run.status[2] == 3 and run.dispatch_s[2] == pytest.approx(0.007, abs=1e-12)
+    assert run.upload_s[2] == pytest.approx(0.007 + rem / _rate(1e6), abs=1e-12)
+    assert run.finish_s[2] == pytest.approx(0.010 + rem / _rate(1e6), abs=1e-12)
+
+
+@pytest.mark.parametrize("bits, finish", [(0.0, 0.015), (2.2e4, 0.016)])
+def test_drop_rule_uses_the_pipelined_finish(bits, finish):
+    """m1 (A 10 ms, B 2 ms; 5 ms of inference, 4 ms on A and 1 ms on B) from an empty cache.
+    Data in at once: A computes 10 -> 14, B 14 -> 15 ms. Data in at 11 ms (2.2e4 bits at 2e6
+    bit/s): A 11 -> 15, B 15 -> 16 ms. Sequentially 12 + 5 = 17 ms either way, so with a 16.5 ms
+    deadline the request is reachable only on the pipelined timeline; at 14.5 ms on neither."""
+    cat = _hand_catalogue()
+    run = simulate(cat, _requests(cat, [(0, 0, bits, 0.0165)]), ArrivalOrder(), pipelined=True)
+    assert run.status[0] == 3 and run.finish_s[0] == pytest.approx(finish, abs=1e-12)
+    seq = simulate(cat, _requests(cat, [(0, 0, bits, 0.0165)]), ArrivalOrder())
+    assert seq.reason[0] == "unreachable"
+    tight = simulate(cat, _requests(cat, [(0, 0, bits, 0.0145)]), ArrivalOrder(), pipelined=True)
+    assert tight.reason[0] == "unreachable"
+
+
+def test_horizon_is_the_last_real_event():
+    """r0 (m3, 2e4 bits, deadline 1000 s) is dispatched at 0 and waits for its data (in at 10 ms):
+    it finishes at 13 ms. Its upload timeout, at 1000 s, no longer matters: the run ends at 13 ms
+    and the GPU was busy all of it."""
+    cat = _hand_catalogue()
+    run = simulate(cat, _requests(cat, [(0, 2, 2e4, 1e3)]), ArrivalOrder())
+    assert run.finish_s[0] == pytest.approx(0.013, abs=1e-12)
+    assert run.horizon_s == pytest.approx(0.013, abs=1e-12)
+    assert summary(run, n_boot=10)["gpu_idle_share"] == pytest.approx(0.0, abs=1e-9)
+
+
 # ------------------------------------------------------------------ properties
 
 POLICY_FACTORIES = [lambda: ArrivalOrder(), lambda: ArrivalOrder(loader="whole"),
@@ -149,6 +205,11 @@ def test_conservation_and_goodput(seed, n, rate, policy, capacity, eviction, pip
     ran = run.status != 5
     assert np.all(run.finish_s[ran] >= run.arrival_s[ran])
     assert np.all(np.isnan(run.finish_s[~ran]) | (run.status[~ran] == 5))
+    # The horizon is the last arrival, upload completion, dispatch or end (the requests left
+    # unscheduled end at the horizon, so they do not define it); stale events do not count.
+    ended = np.array([r != "unscheduled" for r in run.reason], dtype=bool)
+    times = np.concatenate([run.arrival_s, run.upload_s, run.dispatch_s, run.end_s[ended]])
+    assert run.horizon_s == (np.nanmax(times) if n else 0.0)
     if n:
         s = summary(run, n_boot=50)
         assert s["goodput_hz"] <= s["arrival_rate_hz"] * (1 + 1e-12)

@@ -368,9 +368,8 @@ class RollingPL(Policy):
         t0 = sim.gpu_free_s()
         ks = []
         for k in sorted(self.pending):
-            # Cannot finish even if served first once the GPU is free: reject now.
-            m = sim.model[k]
-            if (t0 + sim.missing_load_s(m) + sim.model_infer[m] > sim.deadline_abs[k] + sim.tol
+            # Cannot finish even if served first once the GPU is free, its data in: reject now.
+            if (sim.job_finish_s(sim.model[k], t0, t0) > sim.deadline_abs[k] + sim.tol
                     or sim.deadline_abs[k] <= t0):
                 sim.reject(k, "unreachable")
             else:

@@ -89,7 +89,12 @@ class Run:
     hits, accesses : ndarray of int
         Blocks of its model found resident / needed.
     horizon_s : float
-        Time of the last event (s).
+        Time of the last real event (s): the latest arrival, upload completion, dispatch or end
+        (completion or rejection) of a request; 0 without requests. Events that change no
+        request do not count: a predicted upload completion superseded by a new share, the
+        timeout of a job whose data came in, a channel tick, a policy timer that neither rejected
+        nor led to a dispatch. Requests still pending then end "unscheduled" at this time. The
+        denominator of the GPU time shares of :func:`plcore.online.metrics.summary`.
     gpu_load_s, gpu_infer_s, gpu_busy_s : float
         Total loading, inference and dispatched-job time on the GPU (s); with pipelining the first
         two overlap.
@@ -231,6 +236,7 @@ class Simulator:
         self.gpu_waiting = False     # dispatched, waiting for its data
         self.last_model = -1
         self.gpu_load_s = self.gpu_infer_s = self.gpu_busy_s = 0.0
+        self.last_event_s = 0.0      # the horizon: see Run.horizon_s
         self.uplink_dirty = False
         self._heap: list = []
         self._seq = 0
@@ -249,13 +255,17 @@ class Simulator:
             return 0.0
         return max(self.uplink.remaining.get(k, self.data_bits[k]), 0.0)
 
+    def missing_blocks(self, m: int):
+        """Blocks of model ``m`` that dispatching it now would load, bottom first."""
+        if self.loader == "whole":
+            return () if m == self.last_model else self.model_blocks[m]
+        res = self.cache.resident
+        return [b for b in self.model_blocks[m] if b not in res]
+
     def missing_load_s(self, m: int) -> float:
         """Seconds to make model ``m`` resident now (under the policy's loader)."""
-        if self.loader == "whole":
-            return 0.0 if m == self.last_model else sum(self.block_load_s[b]
-                                                        for b in self.model_blocks[m])
-        res = self.cache.resident
-        return sum(self.block_load_s[b] for b in self.model_blocks[m] if b not in res)
+        load = self.block_load_s
+        return sum(load[b] for b in self.missing_blocks(m))
 
     def data_eta(self, k: int) -> float:
         """When request ``k``'s data is expected in at the current rate (s); inf if stalled."""
@@ -265,11 +275,20 @@ class Simulator:
         rem = self.remaining_bits(k)
         return self.now + rem / r if r > 0 else (self.now if rem <= 0 else math.inf)
 
+    def job_finish_s(self, m: int, t0: float, data_s: float) -> float:
+        """Completion (s) of a job of model ``m`` dispatched at ``t0`` with its data in at
+        ``data_s``, loading the blocks missing from the cache now (pipelined if the server is).
+
+        Notes
+        -----
+        O(b) for a model of b blocks: the timeline of :meth:`_dispatch` and :meth:`_start`.
+        """
+        L, ready = self._loading(m, t0, self.missing_blocks(m))
+        return self._timeline(m, t0, t0 + L, ready, data_s)[1]
+
     def earliest_finish(self, k: int) -> float:
         """Completion of ``k`` if dispatched now, at the current upload rate (s)."""
-        m = self.model[k]
-        L = self.missing_load_s(m)
-        return max(self.now + L, self.data_eta(k)) + self.model_infer[m]
+        return self.job_finish_s(self.model[k], self.now, self.data_eta(k))
 
     def hopeless(self, k: int) -> bool:
         """Whether ``k`` cannot finish by its deadline even if dispatched now."""
@@ -282,7 +301,7 @@ class Simulator:
         k = self.gpu_job
         if not math.isnan(self.finish_s[k]):
             return self.finish_s[k]
-        return max(self._job[1], self.data_eta(k)) + self.model_infer[self.model[k]]
+        return self._timeline(self.model[k], *self._job, self.data_eta(k))[1]
 
     def reject(self, k: int, reason: str) -> None:
         """End request ``k`` as rejected now with ``reason``."""
@@ -298,6 +317,7 @@ class Simulator:
         self.status[k] = REJECTED
         self.reason[k] = reason
         self.end_s[k] = self.now
+        self.last_event_s = self.now
         self.policy.on_done(k, REJECTED)
 
     # ------------------------------------------------------------------ cache callbacks
@@ -341,19 +361,7 @@ class Simulator:
             cache.clear()
         missing = cache.load(blocks)
         self.last_model = m
-        load = self.block_load_s
-        L = 0.0
-        ready = None
-        if self.pipelined:
-            miss = set(missing)
-            ready = []
-            for b in blocks:
-                if b in miss:
-                    L += load[b]
-                ready.append(now + L)
-        else:
-            for b in missing:
-                L += load[b]
+        L, ready = self._loading(m, now, missing)
         self.job_load_s[k] = L
         self.job_bytes[k] = sum(self.block_bytes[b] for b in missing)
         self.job_hits[k] = cache.hits - h0
@@ -361,6 +369,7 @@ class Simulator:
         self.dispatch_s[k] = now
         self.gpu_job = k
         self.gpu_load_s += L
+        self.last_event_s = now
         self._job = (now, now + L, ready)
         if self.data_in[k]:
             self._start(k, now)
@@ -370,20 +379,45 @@ class Simulator:
             # its upload has then timed out already, now, not back at the deadline.
             self._push(max(self.deadline_abs[k], now), _TIMEOUT, k)
 
-    def _start(self, k: int, data_s: float) -> None:
-        """Schedule the inference of the job on the GPU, whose data is in at ``data_s``."""
-        t0, loaded, ready = self._job
-        m = self.model[k]
+    def _loading(self, m: int, t0: float, missing) -> tuple:
+        """Loading of ``missing`` (blocks of model ``m``) from ``t0``: ``(L, ready)``, the loading
+        time (s) and, pipelined, when each block of ``m`` is resident (s; else None). One block
+        after the other, in the model's order, bottom first."""
+        load = self.block_load_s
+        L = 0.0
+        if not self.pipelined:
+            for b in missing:
+                L += load[b]
+            return L, None
+        miss = set(missing)
+        ready = []
+        for b in self.model_blocks[m]:
+            if b in miss:
+                L += load[b]
+            ready.append(t0 + L)
+        return L, ready
+
+    def _timeline(self, m: int, t0: float, loaded: float, ready, data_s: float) -> tuple:
+        """``(start, finish)`` (s) of the inference of a job of model ``m`` dispatched at ``t0``
+        whose loads (:meth:`_loading`) end at ``loaded`` and whose data is in at ``data_s``.
+
+        Sequential: inference starts once loaded and the data is in. Pipelined: once the first
+        block is resident and the data is in, each block's share of ``infer_s`` waiting for its
+        block. The one formula of dispatch, the drop rule and :meth:`gpu_free_s`.
+        """
         if ready is None:
             start = max(loaded, data_s)
-            finish = start + self.model_infer[m]
-        else:
-            t = max(t0, data_s)
-            start = max(t, ready[0])
-            t = start
-            for r, c in zip(ready, self.model_chunks[m]):
-                t = (t if t >= r else r) + c
-            finish = t
+            return start, start + self.model_infer[m]
+        t = max(t0, data_s)
+        start = max(t, ready[0])
+        t = start
+        for r, c in zip(ready, self.model_chunks[m]):
+            t = (t if t >= r else r) + c
+        return start, t
+
+    def _start(self, k: int, data_s: float) -> None:
+        """Schedule the inference of the job on the GPU, whose data is in at ``data_s``."""
+        start, finish = self._timeline(self.model[k], *self._job, data_s)
         self.gpu_waiting = False
         self.start_s[k] = start
         self.finish_s[k] = finish
@@ -393,6 +427,7 @@ class Simulator:
         st = SERVED if self.finish_s[k] <= self.deadline_abs[k] + self.tol else LATE
         self.status[k] = st
         self.end_s[k] = self.now
+        self.last_event_s = self.now
         m = self.model[k]
         self.gpu_infer_s += self.model_infer[m]
         self.gpu_busy_s += self.now - self.dispatch_s[k]
@@ -452,10 +487,12 @@ class Simulator:
             if self.gpu_job == k and self.gpu_waiting:
                 self._start(k, self.now)
         self.uplink_dirty = True
+        self.last_event_s = self.now
 
     def _arrive(self, k: int) -> None:
         m = self.model[k]
         self.status[k] = PENDING
+        self.last_event_s = self.now
         self.pending_by_model[m] += 1
         self.n_pending += 1
         if self.model_bytes[m] > self.capacity_bytes * (1 + 1e-12):
@@ -479,9 +516,15 @@ class Simulator:
             if self.status[k] != PENDING:
                 raise RuntimeError(f"policy {policy.name!r} chose request {k}, which is "
                                    f"{STATUS[self.status[k]]}")
-            if drop and self.hopeless(k):
-                self.reject(k, "unreachable")
-                continue
+            if drop:
+                # A rejection just now (or a new plan) changed the shares: judge with the new
+                # rates, not those of before (only when something changed and the verdict
+                # depends on a rate: O(u) each).
+                if self.uplink_dirty and not self.data_in[k]:
+                    self._allocate()
+                if self.hopeless(k):
+                    self.reject(k, "unreachable")
+                    continue
             self._dispatch(k)
 
     # ------------------------------------------------------------------ main loop
@@ -540,6 +583,9 @@ class Simulator:
         if bar is not None:
             bar.update(n - bar.n)
             bar.close()
+        # The events left after the last real one were stale (superseded upload completions,
+        # timeouts of data that came in, ticks, idle timers): the run ended at the last real one.
+        self.now = self.last_event_s
         for k in range(n):      # nothing left to happen: what is still pending never will be
             if self.status[k] == PENDING:
                 self.reject(k, "unscheduled")
