@@ -59,6 +59,12 @@ STATUS = ("future", "pending", "running", "served", "late", "rejected")
 FUTURE, PENDING, RUNNING, SERVED, LATE, REJECTED = range(6)
 LOADERS = ("partial", "whole")
 
+# The per-request state each request starts with, besides its workload values.
+_PER_REQUEST = {"status": FUTURE, "data_in": False, "reason": "", "upload_s": math.nan,
+                "dispatch_s": math.nan, "start_s": math.nan, "finish_s": math.nan,
+                "end_s": math.nan, "job_load_s": 0.0, "job_bytes": 0.0, "job_hits": 0,
+                "job_access": 0}
+
 # Event kinds on the heap.
 _UPLINK, _TICK, _GPU, _TIMEOUT, _TIMER = range(5)
 
@@ -217,19 +223,8 @@ class Simulator:
         self.data_bits = workload.data_bits.tolist()
         self.deadline_abs = (workload.arrival_s + workload.deadline_s).tolist()
         self.plan_s = [self.deadline_abs[k] - self.model_infer[self.model[k]] for k in range(n)]
-        self.status = [FUTURE] * n
-        self.data_in = [False] * n
-        self.reason = [""] * n
-        nan = math.nan
-        self.upload_s = [nan] * n
-        self.dispatch_s = [nan] * n
-        self.start_s = [nan] * n
-        self.finish_s = [nan] * n
-        self.end_s = [nan] * n
-        self.job_load_s = [0.0] * n
-        self.job_bytes = [0.0] * n
-        self.job_hits = [0] * n
-        self.job_access = [0] * n
+        for name, value in _PER_REQUEST.items():
+            setattr(self, name, [value] * n)
         self.now = 0.0
         self.tol = 1e-9
         self.gpu_job = -1            # request on the GPU, -1 when free
@@ -243,6 +238,25 @@ class Simulator:
         self._upl_version = 0
         self._next_tick = math.inf
         self._job = None             # (dispatch time, loads-done time, block ready times)
+
+    def add_request(self, arrival_s: float, model: int, data_bits: float, deadline_s: float,
+                    gain: float) -> int:
+        """Append a request that was not in the workload (a live server's); returns its index.
+
+        It is not yet arrived: :meth:`_arrive` makes it pending. ``deadline_s`` is relative to
+        ``arrival_s``; ``gain`` is its linear channel gain (no fading).
+        """
+        k = self.n
+        self.n += 1
+        self.arrival.append(arrival_s)
+        self.model.append(model)
+        self.data_bits.append(data_bits)
+        self.deadline_abs.append(arrival_s + deadline_s)
+        self.plan_s.append(arrival_s + deadline_s - self.model_infer[model])
+        self._a_const.append(self.workload.power_w * gain / self.noise)
+        for name, value in _PER_REQUEST.items():
+            getattr(self, name).append(value)
+        return k
 
     # ------------------------------------------------------------------ helpers for policies
     def a_hz(self, k: int) -> float:
@@ -527,11 +541,41 @@ class Simulator:
                     continue
             self._dispatch(k)
 
+    def _handle(self, kind: int, k: int, more_arrivals: bool) -> None:
+        """Handle one event of the heap, at ``self.now`` (its time)."""
+        if kind == _UPLINK:
+            if k == self._upl_version:
+                self._uplink_event()
+        elif kind == _GPU:
+            self._gpu_done(k)
+        elif kind == _TIMEOUT:
+            self._timeout(k)
+        elif kind == _TICK:
+            self._next_tick = math.inf
+            self.uplink_dirty = True
+        else:   # _TIMER
+            self.policy.on_timer()
+            if more_arrivals or self.n_pending or self.gpu_job >= 0:
+                self._push(self.now + self.policy.period_s, _TIMER, 0)
+
+    def _arm_timer(self, t0: float) -> None:
+        """Start the policy's timer (if it has one): first at ``t0 + period_s``."""
+        period = getattr(self.policy, "period_s", None)
+        if period is not None:
+            self._push(t0 + period, _TIMER, 0)
+
+    def _settle(self) -> None:
+        """After the events of one instant: shares re-planned, the policy decides, shares again."""
+        if self.uplink_dirty:
+            self._allocate()
+        self._decide()
+        if self.uplink_dirty:
+            self._allocate()
+
     # ------------------------------------------------------------------ main loop
     def run(self) -> Run:
         t_cpu = time.process_time()
         self.policy.bind(self)
-        period = getattr(self.policy, "period_s", None)
         arrival = self.arrival
         n = self.n
         heap = self._heap
@@ -541,8 +585,8 @@ class Simulator:
         if self.progress:
             from tqdm import tqdm
             bar = tqdm(total=n, unit="req", mininterval=0.5, leave=False)
-        if period is not None and n:
-            self._push(arrival[0] + period, _TIMER, 0)
+        if n:
+            self._arm_timer(arrival[0])
         while True:
             ta = arrival[i] if i < n else math.inf
             th = heap[0][0] if heap else math.inf
@@ -561,25 +605,8 @@ class Simulator:
                     bar.update(4096)
             while heap and heap[0][0] == now:
                 _, _, kind, k = pop(heap)
-                if kind == _UPLINK:
-                    if k == self._upl_version:
-                        self._uplink_event()
-                elif kind == _GPU:
-                    self._gpu_done(k)
-                elif kind == _TIMEOUT:
-                    self._timeout(k)
-                elif kind == _TICK:
-                    self._next_tick = math.inf
-                    self.uplink_dirty = True
-                else:   # _TIMER
-                    self.policy.on_timer()
-                    if i < n or self.n_pending or self.gpu_job >= 0:
-                        self._push(now + period, _TIMER, 0)
-            if self.uplink_dirty:
-                self._allocate()
-            self._decide()
-            if self.uplink_dirty:
-                self._allocate()
+                self._handle(kind, k, i < n)
+            self._settle()
         if bar is not None:
             bar.update(n - bar.n)
             bar.close()
