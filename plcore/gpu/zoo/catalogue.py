@@ -15,7 +15,8 @@ load the blocks and run real inference. Blocks are recognised by name:
   scale and shift (:class:`ChannelAffine`): two fp32 parameters per channel, as a catalogue of
   parameter counts has it.
 * **sized blocks**: any other block, a residual low-rank MLP on a feature vector
-  (:class:`SizedBlock`) whose fp32 parameters take exactly the catalogue's bytes.
+  (:class:`SizedBlock`) whose fp32 parameters take exactly the catalogue's bytes (rounded to a
+  whole byte: a catalogue may give fractions).
 
 Sizes are checked at ``scale = 1``: a recognised block whose structure takes more bytes than the
 catalogue's, or fewer by more than :data:`FILLER_TOLERANCE` of them, raises :class:`ValueError`
