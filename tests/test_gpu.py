@@ -37,3 +37,41 @@ def test_packed_loader_near_the_copy_engine_peak():
     t = time_runs(lambda: loader.load(model), dev, repeats=10, warmup=3, before=loader.evict_all)
     achieved = zoo.model_bytes(model) / float(sorted(t)[len(t) // 2])
     assert achieved >= 0.8 * peak, (achieved, peak)
+
+
+def test_block_device_on_the_gpu_stays_in_its_arena_and_matches_the_cpu(tmp_path):
+    import plcore
+    from plcore.gpu.device import BlockDevice
+    from plcore.gpu.zoo.catalogue import zoo_for_catalogue
+
+    zoo = zoo_for_catalogue(plcore.load_instance("data/instances/example.json"), scale=0.25)
+    cars = zoo.models["r50-cars"]
+    stem, l1, l2, l3, l4, cars_fc = cars
+    pad = {b: BlockDevice(zoo, capacity_bytes=256, path="packed_pageable").padded_bytes(b)
+           for b in zoo.blocks}
+    capacity = sum(pad[b] for b in cars) + pad[l4] - pad[l3] - pad[l1] + 100
+    for path in ("packed_pinned", "disk"):
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        dev = BlockDevice(zoo, "cuda", capacity_bytes=capacity, store_dir=tmp_path, path=path)
+        assert dev.arena.buffer.is_cuda and dev.arena.buffer.numel() == capacity
+        arena = torch.cuda.memory_allocated() - before
+        assert capacity <= arena < capacity + 1024            # the allocator's rounding only
+        dev.load(cars)
+        dev.evict([l1, l3])
+        dev.load(["r50-ft.layer4"])                          # fragmented: a compaction
+        assert dev.last_load["compaction_s"] > 0 and dev.last_load["moved_bytes"] > 0
+        dev.evict([l4, cars_fc])
+        dev.load(["r50-flowers.fc", l3, l1])
+        assert torch.cuda.memory_allocated() - before == arena   # loads allocate nothing
+        for b in zoo.models["r50-flowers"]:                  # weights arrive bit for bit
+            got = dict(named_tensors(dev.block_module(b)))
+            for name, want in named_tensors(zoo.blocks[b]):
+                assert got[name].is_cuda and torch.equal(got[name].cpu(), want), (b, name)
+        x = zoo.example_input("r50-flowers", 2)
+        y, seconds = dev.infer("r50-flowers", x)
+        with torch.inference_mode():
+            ref = zoo.module("r50-flowers")(x)
+        assert seconds > 0 and y.is_cuda
+        torch.testing.assert_close(y.cpu(), ref, rtol=1e-3, atol=1e-3)
+        del dev

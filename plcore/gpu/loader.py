@@ -13,6 +13,11 @@ as long as copying a ResNet-50 at the copy engine's speed). A block's bound modu
 kept per arena offset: the first load at an offset binds, every later load there is the copy
 alone, as in a server that has run its schedule before. Evicting frees the slot and nothing else.
 
+:class:`ArenaLoader` holds what every loader on an arena shares (the packed blocks, their
+meta-device templates, the arena, the bound modules, one block's load); :class:`PartialLoader`
+loads whole models for the executor and the profiler; :class:`plcore.gpu.device.BlockDevice`
+loads and evicts single blocks for a server, in an arena of a given capacity.
+
 Loading paths (``path``):
 
 * ``"packed_pinned"``: pinned host buffer to device (a GPU is required for pinning);
@@ -31,8 +36,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .zoo.zoo import meta_copy
+
 ALIGN = 256   # bytes; a multiple of every dtype's size, and of the GPU's preferred alignment
 PATHS = ("packed_pinned", "packed_pageable", "disk")
+
+
+def aligned(nbytes: int) -> int:
+    """``nbytes`` rounded up to a multiple of :data:`ALIGN`."""
+    return -(-nbytes // ALIGN) * ALIGN
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,9 @@ def pack_block(name: str, module: nn.Module, pin: bool = False) -> PackedBlock:
     for tname, t in named_tensors(module):
         nbytes = t.numel() * t.element_size()
         layout.append(TensorSlot(tname, t.dtype, tuple(t.shape), offset, nbytes))
-        offset += -(-nbytes // ALIGN) * ALIGN
-    host = torch.empty(max(offset, ALIGN), dtype=torch.uint8, pin_memory=pin)
+        offset += aligned(nbytes)
+    # Zeros: the alignment padding too is defined, so a block's file is a function of its tensors.
+    host = torch.zeros(max(offset, ALIGN), dtype=torch.uint8, pin_memory=pin)
     for slot, (_, t) in zip(layout, named_tensors(module)):
         host[slot.offset:slot.offset + slot.nbytes].copy_(
             t.detach().contiguous().reshape(-1).view(torch.uint8))
@@ -104,14 +117,23 @@ def bind(module: nn.Module, flat: torch.Tensor, layout) -> None:
             owner._buffers[attr] = view
 
 
-def save_safetensors(block: PackedBlock, path: Path) -> None:
-    """Write a packed block as a safetensors file: one uint8 tensor, the layout in the metadata."""
+def layout_json(block: PackedBlock) -> str:
+    """The layout of a packed block as the JSON string its safetensors file keeps."""
+    return json.dumps([{"name": s.name, "dtype": str(s.dtype).removeprefix("torch."),
+                        "shape": list(s.shape), "offset": s.offset, "nbytes": s.nbytes}
+                       for s in block.layout])
+
+
+def save_safetensors(block: PackedBlock, path: Path, metadata: dict | None = None) -> None:
+    """Write a packed block as a safetensors file: one uint8 tensor, the layout in the metadata.
+
+    ``metadata`` (strings to strings) is kept in the file's header next to the block's name and
+    layout.
+    """
     from safetensors.torch import save_file
 
-    meta = [{"name": s.name, "dtype": str(s.dtype).removeprefix("torch."), "shape": list(s.shape),
-             "offset": s.offset, "nbytes": s.nbytes} for s in block.layout]
     save_file({"packed": block.host.cpu()}, str(path),
-              metadata={"block": block.name, "layout": json.dumps(meta)})
+              metadata={**(metadata or {}), "block": block.name, "layout": layout_json(block)})
     # Written back now: the page cache can only drop clean pages, so a cold read right after
     # writing would otherwise still be served from memory.
     fd = os.open(path, os.O_RDONLY)
@@ -137,18 +159,44 @@ def read_safetensors(path: Path, cold: bool = False) -> torch.Tensor:
 
 
 class DeviceArena:
-    """One preallocated device buffer, handed out in aligned slots (first fit, merged on free)."""
+    """One preallocated device buffer, handed out in aligned slots (first fit, merged on free).
 
-    def __init__(self, capacity: int, device):
-        self.capacity = -(-capacity // ALIGN) * ALIGN
-        self.buffer = torch.empty(self.capacity, dtype=torch.uint8, device=device)
+    Parameters
+    ----------
+    capacity : int
+        Bytes.
+    device : str or torch.device
+    exact : bool
+        False: the buffer is ``capacity`` rounded up to :data:`ALIGN`, all of it handed out.
+        True: the buffer is exactly ``capacity`` bytes (a memory bound never exceeded) and slots
+        are handed out in its first ``capacity`` rounded *down* to :data:`ALIGN` bytes.
+
+    Attributes
+    ----------
+    capacity : int
+        Bytes that slots may take (a multiple of :data:`ALIGN`).
+    buffer : torch.Tensor
+        The arena (uint8 on ``device``).
+    free : list of (offset, size)
+        Free slots, sorted by offset, never adjacent (merged).
+    """
+
+    def __init__(self, capacity: int, device, exact: bool = False):
+        self.capacity = capacity // ALIGN * ALIGN if exact else aligned(capacity)
+        self.buffer = torch.empty(capacity if exact else self.capacity, dtype=torch.uint8,
+                                  device=device)
         # Touch every page now: host memory is committed lazily, and a first write would
         # otherwise pay page faults inside the first loads.
         self.buffer.zero_()
-        self.free = [(0, self.capacity)]          # (offset, size), sorted by offset
+        self.free = [(0, self.capacity)] if self.capacity else []   # (offset, size), by offset
+
+    @property
+    def largest_free(self) -> int:
+        """The largest free slot (bytes): the largest block :meth:`alloc` can place now."""
+        return max((a for _, a in self.free), default=0)
 
     def alloc(self, nbytes: int) -> int:
-        size = -(-nbytes // ALIGN) * ALIGN
+        size = aligned(nbytes)
         for i, (off, avail) in enumerate(self.free):
             if avail >= size:
                 if avail == size:
@@ -157,11 +205,20 @@ class DeviceArena:
                     self.free[i] = (off + size, avail - size)
                 return off
         raise MemoryError(f"device arena full: need {size} bytes, largest free slot "
-                          f"{max((a for _, a in self.free), default=0)} of {self.capacity}; "
-                          "pass a larger arena_bytes")
+                          f"{self.largest_free} of {self.capacity}; pass a larger arena_bytes")
+
+    def take(self, offset: int, nbytes: int) -> None:
+        """Allocate the slot at ``offset`` exactly (it must lie in one free slot)."""
+        size = aligned(nbytes)
+        for i, (off, avail) in enumerate(self.free):
+            if off <= offset and offset + size <= off + avail:
+                rest = [(off, offset - off), (offset + size, off + avail - offset - size)]
+                self.free[i:i + 1] = [r for r in rest if r[1] > 0]
+                return
+        raise ValueError(f"arena slot [{offset}, {offset + size}) is not free")
 
     def release(self, offset: int, nbytes: int) -> None:
-        size = -(-nbytes // ALIGN) * ALIGN
+        size = aligned(nbytes)
         self.free.append((offset, size))
         self.free.sort()
         merged = [self.free[0]]
@@ -177,7 +234,121 @@ class DeviceArena:
         return self.buffer[offset:offset + nbytes]
 
 
-class PartialLoader:
+class ArenaLoader:
+    """Packed blocks of a zoo loaded into slots of one device arena, their modules bound to them.
+
+    What every loader here shares: each block packed once (:func:`pack_block`), a meta-device
+    template of its module, the arena, and one block's load (:meth:`load_block`: one copy, then
+    the module bound at that offset, kept for later loads there). Subclasses decide which blocks
+    to load and evict.
+
+    Parameters
+    ----------
+    zoo : plcore.gpu.zoo.Zoo
+    device : str or torch.device
+        ``"cuda"`` on a GPU; ``"cpu"`` runs the same code with host memory as the "device".
+    path : {"packed_pinned", "packed_pageable", "disk"}
+    arena_bytes : int, optional
+        Device arena size (default: twice the largest model, enough for any eviction order).
+    exact_arena : bool
+        The arena buffer is exactly ``arena_bytes`` (see :class:`DeviceArena`).
+    cold_disk : bool
+        Drop each file from the page cache before reading it (``"disk"`` path).
+    bound_per_block : int, optional
+        Bound modules kept per block (the most recently used offsets); default: one per offset
+        ever used.
+
+    Attributes
+    ----------
+    packed : dict[str, PackedBlock]
+    files : dict[str, Path]
+        The safetensors file of each block (``"disk"`` path; filled by the subclass).
+    resident : dict[str, int]
+        Block to arena offset, for the blocks on the device.
+    """
+
+    def __init__(self, zoo, device="cpu", path: str = "packed_pageable", *,
+                 arena_bytes: int | None = None, exact_arena: bool = False, cold_disk: bool = True,
+                 bound_per_block: int | None = None):
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+        self.device = torch.device(device)
+        pin = path == "packed_pinned"
+        if pin and not torch.cuda.is_available():
+            raise RuntimeError("the packed_pinned path needs a CUDA device (pinned memory)")
+        self.zoo, self.path, self.cold_disk = zoo, path, cold_disk
+        self.packed = {b: pack_block(b, m, pin=pin) for b, m in zoo.blocks.items()}
+        self.files: dict[str, Path] = {}
+        # Device-side modules: a meta-device template per block, and the template bound to the
+        # arena at each offset the block has been loaded to (views only: no device memory).
+        self.templates = {b: meta_copy(m) for b, m in zoo.blocks.items()}
+        self.bound_per_block = bound_per_block
+        self._bound: dict[tuple[str, int], nn.Module] = {}      # oldest use first
+        if arena_bytes is None:
+            largest = max(sum(self.packed[b].nbytes for b in bs) for bs in zoo.models.values())
+            arena_bytes = 2 * largest + ALIGN * len(self.packed)
+        self.arena = DeviceArena(arena_bytes, self.device, exact=exact_arena)
+        self.resident: dict[str, int] = {}      # block -> arena offset
+
+    def _alloc(self, nbytes: int) -> int:
+        """An arena offset for ``nbytes``; :class:`MemoryError` when no free slot is that large."""
+        return self.arena.alloc(nbytes)
+
+    def _source(self, b: str) -> torch.Tensor:
+        """Block ``b``'s packed bytes in host memory (read from its file on the disk path)."""
+        if self.path == "disk":
+            return read_safetensors(self.files[b], self.cold_disk)
+        return self.packed[b].host
+
+    def _place(self, b: str, off: int) -> None:
+        """Make ``b`` resident at ``off`` (its bytes already there), its module bound to them."""
+        key = (b, off)
+        module = self._bound.pop(key, None)
+        if module is None:
+            pb = self.packed[b]
+            module = copy.deepcopy(self.templates[b])
+            bind(module, self.arena.slot(off, pb.nbytes), pb.layout)
+        self._bound[key] = module
+        if self.bound_per_block is not None:
+            mine = [k for k in self._bound if k[0] == b]
+            for k in mine[:-self.bound_per_block]:
+                del self._bound[k]
+        self.resident[b] = off
+
+    def _release(self, b: str) -> None:
+        """Free block ``b``'s arena slot (if resident); its module is no longer handed out."""
+        if b in self.resident:
+            self.arena.release(self.resident.pop(b), self.packed[b].nbytes)
+
+    def evict_all(self) -> None:
+        """Empty the device (as at t = 0 with nothing resident); the arena stays allocated."""
+        for b in list(self.resident):
+            self._release(b)
+
+    def load_block(self, b: str) -> None:
+        """One copy of block ``b``'s packed buffer into a free arena slot.
+
+        Its module's tensors are views into that slot: bound now if ``b`` was never loaded at this
+        offset, else the module bound then (the views see the bytes just copied).
+        """
+        pb = self.packed[b]
+        off = self._alloc(pb.nbytes)
+        self.arena.slot(off, pb.nbytes).copy_(self._source(b),
+                                              non_blocking=self.path == "packed_pinned")
+        self._place(b, off)
+
+    def block_module(self, b: str) -> nn.Module:
+        """Block ``b``'s module on the device (``b`` must be resident)."""
+        if b not in self.resident:
+            raise RuntimeError(f"block not resident: {b!r}")
+        return self._bound[b, self.resident[b]]
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+class PartialLoader(ArenaLoader):
     """Keep the blocks of the last model on the device; load only what the next model lacks.
 
     Parameters
@@ -196,31 +367,16 @@ class PartialLoader:
 
     def __init__(self, zoo, device="cpu", path: str = "packed_pageable", store_dir=None,
                  arena_bytes: int | None = None, cold_disk: bool = True):
-        if path not in PATHS:
-            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-        self.device = torch.device(device)
-        pin = path == "packed_pinned"
-        if pin and not torch.cuda.is_available():
-            raise RuntimeError("the packed_pinned path needs a CUDA device (pinned memory)")
-        self.zoo, self.path, self.cold_disk = zoo, path, cold_disk
-        self.packed = {b: pack_block(b, m, pin=pin) for b, m in zoo.blocks.items()}
-        self.files: dict[str, Path] = {}
+        if path == "disk" and store_dir is None:
+            raise ValueError("the disk path needs store_dir")
+        super().__init__(zoo, device, path, arena_bytes=arena_bytes, cold_disk=cold_disk)
         if path == "disk":
-            if store_dir is None:
-                raise ValueError("the disk path needs store_dir")
             store = Path(store_dir)
             store.mkdir(parents=True, exist_ok=True)
             for b, pb in self.packed.items():
                 self.files[b] = store / f"{b}.safetensors"
                 save_safetensors(pb, self.files[b])
-        # Device-side modules: a meta-device template per block, and the template bound to the
-        # arena at each offset the block has been loaded to (views only: no device memory).
-        self.templates = {b: copy.deepcopy(m).to("meta") for b, m in zoo.blocks.items()}
-        self._bound: dict[tuple[str, int], nn.Module] = {}
         self._models: dict[tuple, nn.Sequential] = {}
-        largest = max(sum(self.packed[b].nbytes for b in bs) for bs in zoo.models.values())
-        self.arena = DeviceArena(arena_bytes or 2 * largest + ALIGN * len(self.packed), self.device)
-        self.resident: dict[str, int] = {}      # block -> arena offset
 
     def load(self, model: str) -> dict:
         """Evict blocks ``model`` lacks, load the missing ones.
@@ -241,36 +397,7 @@ class PartialLoader:
 
     def evict(self, b: str) -> None:
         """Free block ``b``'s arena slot (if resident); its module is no longer handed out."""
-        if b in self.resident:
-            self.arena.release(self.resident.pop(b), self.packed[b].nbytes)
-
-    def evict_all(self) -> None:
-        """Empty the device (as at t = 0 with nothing resident); the arena stays allocated."""
-        for b in list(self.resident):
-            self.evict(b)
-
-    def load_block(self, b: str) -> None:
-        """One copy of block ``b``'s packed buffer into a free arena slot.
-
-        Its module's tensors are views into that slot: bound now if ``b`` was never loaded at this
-        offset, else the module bound then (the views see the bytes just copied).
-        """
-        pb = self.packed[b]
-        off = self.arena.alloc(pb.nbytes)
-        dst = self.arena.slot(off, pb.nbytes)
-        src = read_safetensors(self.files[b], self.cold_disk) if self.path == "disk" else pb.host
-        dst.copy_(src, non_blocking=self.path == "packed_pinned")
-        if (b, off) not in self._bound:
-            module = copy.deepcopy(self.templates[b])
-            bind(module, dst, pb.layout)
-            self._bound[b, off] = module
-        self.resident[b] = off
-
-    def block_module(self, b: str) -> nn.Module:
-        """Block ``b``'s module on the device (``b`` must be resident)."""
-        if b not in self.resident:
-            raise RuntimeError(f"block not resident: {b!r}")
-        return self._bound[b, self.resident[b]]
+        self._release(b)
 
     def module(self, model: str) -> nn.Sequential:
         """The model on the device (its blocks must be resident: call :meth:`load` first)."""
@@ -282,7 +409,3 @@ class PartialLoader:
         if key not in self._models:
             self._models[key] = nn.Sequential(*(self._bound[k] for k in key)).eval()
         return self._models[key]
-
-    def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)

@@ -89,17 +89,30 @@ class PoolFC(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+def stage_channels(name: str, stage: int, width: int = 64) -> tuple[int, int]:
+    """(input, output) channels of stage ``stage`` (1 to 4) of the ResNet ``name``."""
+    expansion = Bottleneck.expansion if BOTTLENECK[name] else BasicBlock.expansion
+    mid = width * 2 ** (stage - 1)
+    cin = width if stage == 1 else mid // 2 * expansion
+    return cin, mid * expansion
+
+
+def resnet_stage(name: str, stage: int, width: int = 64) -> list[tuple[str, nn.Module]]:
+    """The residual units ``layer{stage}.{i}`` of the ResNet ``name`` (stage 1 to 4)."""
+    unit = Bottleneck if BOTTLENECK[name] else BasicBlock
+    cin, cout = stage_channels(name, stage, width)
+    mid = width * 2 ** (stage - 1)
+    return [(f"layer{stage}.{i}", unit(cin if i == 0 else cout, mid,
+                                       2 if (i == 0 and stage > 1) else 1))
+            for i in range(RESNET_LAYERS[name][stage - 1])]
+
+
 def resnet_blocks(name: str, classes: int = 1000, width: int = 64) -> list[tuple[str, nn.Module]]:
     """The blocks of a ResNet (``resnet18/34/50/101``); ``width`` 64 is the standard network."""
-    unit = Bottleneck if BOTTLENECK[name] else BasicBlock
     blocks: list[tuple[str, nn.Module]] = [("stem", Stem(width))]
-    cin = width
-    for s, n in enumerate(RESNET_LAYERS[name], start=1):
-        mid = width * 2 ** (s - 1)
-        for i in range(n):
-            blocks.append((f"layer{s}.{i}", unit(cin, mid, 2 if (i == 0 and s > 1) else 1)))
-            cin = mid * unit.expansion
-    blocks.append(("fc", PoolFC(cin, classes)))
+    for s in range(1, len(RESNET_LAYERS[name]) + 1):
+        blocks += resnet_stage(name, s, width)
+    blocks.append(("fc", PoolFC(stage_channels(name, 4, width)[1], classes)))
     return blocks
 
 
@@ -151,12 +164,13 @@ def vit_blocks(classes: int = 1000, dim: int = 768, depth: int = 12, heads: int 
     return blocks
 
 
-def build_blocks(arch: str, *, classes: int = 1000, scale: float = 1.0,
-                 seed: int = 0) -> list[tuple[str, nn.Module]]:
+def build_blocks(arch: str, *, classes: int = 1000, scale: float = 1.0, seed: int = 0,
+                 depth: int | None = None) -> list[tuple[str, nn.Module]]:
     """Seeded random blocks of ``arch`` in eval mode; ``scale < 1`` shrinks widths (for tests).
 
     ``scale`` multiplies the ResNet base width (64) or the ViT dimension (768, with heads and MLP
-    in proportion; at least one head).
+    in proportion; at least one head). ``depth``: the ViT's encoder layers (default 12, or 2 when
+    ``scale < 1``); the blocks before the last encoder are the same for every depth.
     """
     torch.manual_seed(seed)
     if arch in RESNET_LAYERS:
@@ -164,8 +178,10 @@ def build_blocks(arch: str, *, classes: int = 1000, scale: float = 1.0,
     elif arch == "vit_b16":
         dim = max(8, round(768 * scale / 8) * 8)
         heads = max(1, min(12, dim // 64)) if scale < 1 else 12
+        if depth is None:
+            depth = 12 if scale >= 1 else 2
         blocks = vit_blocks(classes, dim=dim, heads=heads, mlp=4 * dim,
-                            depth=12 if scale >= 1 else 2, image=224 if scale >= 1 else 32)
+                            depth=depth, image=224 if scale >= 1 else 32)
     else:
         raise ValueError(f"unknown architecture {arch!r}; one of {ARCHITECTURES}")
     for _, m in blocks:

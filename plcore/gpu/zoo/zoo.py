@@ -11,6 +11,7 @@ A block's size is the exact byte count of its tensors (parameters and buffers).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,29 @@ def tensor_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
+def meta_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose parameters and buffers are on the meta device (no data).
+
+    The structure is deep-copied with every tensor replaced by its meta twin up front, so no byte
+    is copied (``copy.deepcopy(module).to("meta")`` would copy them all first: seconds for a
+    ViT-B/16). Tied tensors stay tied.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> m = meta_copy(nn.Linear(4, 2))
+    >>> m.weight.device.type, tuple(m.weight.shape)
+    ('meta', (2, 4))
+    """
+    memo: dict = {}
+    for t in module.parameters():
+        memo[id(t)] = nn.Parameter(torch.empty_like(t, device="meta"),
+                                   requires_grad=t.requires_grad)
+    for t in module.buffers():
+        memo[id(t)] = torch.empty_like(t, device="meta")
+    return copy.deepcopy(module, memo)
+
+
 @dataclass
 class Zoo:
     """Blocks (CPU modules) and models (ordered block names).
@@ -37,6 +61,11 @@ class Zoo:
         Architecture of each model.
     scale : float
         Width scale the networks were built with (1.0: the standard sizes).
+    meta : dict
+        How the zoo was made.
+    inputs : dict[str, tuple]
+        Input shape of one item (no batch dimension) of the models not in :func:`input_shape`'s
+        architectures (e.g. a feature vector); the others need no entry.
     """
 
     blocks: dict[str, nn.Module]
@@ -44,6 +73,7 @@ class Zoo:
     arch: dict[str, str]
     scale: float = 1.0
     meta: dict = field(default_factory=dict)
+    inputs: dict[str, tuple] = field(default_factory=dict)
 
     def block_bytes(self, name: str) -> int:
         return tensor_bytes(self.blocks[name])
@@ -55,9 +85,30 @@ class Zoo:
         """The model as one CPU module (its blocks are shared with the zoo, not copied)."""
         return nn.Sequential(*(self.blocks[b] for b in self.models[model])).eval()
 
+    def input_spec(self, model: str) -> tuple[tuple[int, ...], torch.dtype]:
+        """Shape of one input item (no batch dimension) and its dtype (always float32)."""
+        if model in self.inputs:
+            return tuple(self.inputs[model]), torch.float32
+        return input_shape(self.arch[model], self.scale), torch.float32
+
+    def output_shape(self, model: str) -> tuple[int, ...]:
+        """Shape of one output item (no batch dimension), from a forward pass on the meta device.
+
+        Notes
+        -----
+        No data is read or computed: the model's structure runs on shapes alone, in
+        O(number of tensors) time.
+        """
+        shape, dtype = self.input_spec(model)
+        net = meta_copy(self.module(model))
+        with torch.inference_mode():
+            return tuple(net(torch.empty(1, *shape, dtype=dtype, device="meta")).shape[1:])
+
     def example_input(self, model: str, batch: int = 1, seed: int = 0) -> torch.Tensor:
+        """A seeded standard-normal input batch, shape ``(batch, *input_spec(model)[0])``."""
         g = torch.Generator().manual_seed(seed)
-        return torch.randn(batch, *input_shape(self.arch[model], self.scale), generator=g)
+        shape, dtype = self.input_spec(model)
+        return torch.randn(batch, *shape, generator=g, dtype=dtype)
 
     def instance_dict(self, infer_s: dict[str, float], load_s: dict[str, float] | None = None,
                       loader: dict | None = None) -> dict:
