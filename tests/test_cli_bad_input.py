@@ -185,6 +185,8 @@ FILE_CASES = [
      ["models['m1'].blocks"]),
     ("top-level-list", "i.json", "[1, 2, 3]", ["top level must be a mapping"]),
     ("top-level-string", "i.json", '"an instance"', ["top level must be a mapping"]),
+    ("top-level-number", "i.json", "5", ["top level must be a mapping"]),
+    ("top-level-null", "i.json", "null", ["top level must be a mapping"]),
     ("top-level-typo", "i.json", json_text(edited(("bandwith_hz",), 2e7)), ["bandwith_hz"]),
     ("user-key-typo", "i.json", json_text(edited(("users", 3, "deadline"), 0.1)),
      ["users[3]", "'deadline'"]),
