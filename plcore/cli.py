@@ -6,7 +6,10 @@ Also ``plcore measure`` (a device profile, :mod:`plcore.gpu.loadtime`), ``plcore
 ``--catalogue``; the per-request table to ``--out``, a one-screen summary on stdout).
 
 Output is JSON on stdout. Bad input (or output that cannot be written, as to a full disk) gives one
-line ``plcore: error: ...`` on stderr and exit code 2; no traceback.
+line ``plcore: error: ...`` on stderr and exit code 2; no traceback. Ctrl-C gives exit code 130:
+during ``solve``, with the best feasible schedule found so far on stdout (``"stopped":
+"interrupted"``) and a line on stderr that says so; before anything is found, with one line
+``plcore: interrupted`` on stderr.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import json
 import os
 import re
 import sys
+import time
 
 from . import SOLVERS, __version__, evaluate, load_instance, solve_with_status
 from .errors import InstanceError, ScheduleError, short_repr
 from .schedulers import WHOLE_MODEL_LOADER
+from .schedulers.limits import recording
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,10 +39,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="evaluate under the traditional whole-model loader (the default for "
                         "no-sharing and fcfs-full, which assume it)")
     s.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
-                   help="stop after SECONDS of wall-clock time with the best feasible schedule "
-                        "found so far; the output then says \"stopped\": \"time limit\" and a "
-                        "line on stderr says so (default: no limit). Progress is shown on stderr "
-                        "when it is a terminal")
+                   help="stop once the command has run for SECONDS of wall-clock time (reading "
+                        "the instance included: the solver gets what remains) with the best "
+                        "feasible schedule found so far; the output then says \"stopped\": "
+                        "\"time limit\" and a line on stderr says so (default: no limit). Ctrl-C "
+                        "stops the same way, with \"stopped\": \"interrupted\" and exit code "
+                        "130. Progress is shown on stderr when it is a terminal")
 
     e = sub.add_parser("evaluate", help="evaluate a given schedule")
     e.add_argument("instance")
@@ -150,7 +157,21 @@ def _sequence(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); the exit code.
+
+    0, or 2 for bad input, or 130 after Ctrl-C (``KeyboardInterrupt``): then ``solve`` prints the
+    best feasible schedule found so far when a solve had started, any command otherwise one line
+    on stderr.
+    """
+    started = time.perf_counter()      # a time limit counts the whole command from here
+    try:
+        return _run(sys.argv[1:] if argv is None else argv, started)
+    except KeyboardInterrupt:          # nothing to show for it: no traceback either
+        print("plcore: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str], started: float) -> int:
     if argv[:1] == ["measure"]:   # torch is imported only for measuring
         from .gpu.loadtime import main as measure
 
@@ -160,25 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         return _profile(args)
     if args.command == "simulate":
         return _simulate(args)
+    stopped = None
     try:
         inst = load_instance(args.instance)
         if args.command == "validate":
             out = {"instance": args.instance, "valid": True, "users": inst.n_users,
                    "models": len(inst.models), "blocks": len(inst.blocks)}
         elif args.command == "solve":
-            status = solve_with_status(inst, method=args.method, time_limit_s=args.time_limit)
-            seq = status.schedule
-            if status.stopped is not None:
-                why = ("not proven optimal" if args.method == "exact"
-                       else f"{args.method} stopped before finishing")
-                print(f"plcore: time limit of {args.time_limit:g} s reached; the schedule is the "
-                      f"best found so far ({why})", file=sys.stderr)
-            # A baseline built for the whole-model loader is evaluated under it, as the book does.
-            partial = not (args.full_loader or args.method in WHOLE_MODEL_LOADER)
-            out = {"method": args.method, "schedule": seq,
-                   "loader": "partial" if partial else "whole-model",
-                   "stopped": status.stopped,
-                   "evaluation": evaluate(inst, seq, partial=partial).to_dict()}
+            out = _solve(args, inst, started)
+            stopped = out["stopped"]
         else:
             seq = _sequence(args.sequence)
             out = {"schedule": seq,
@@ -189,7 +200,43 @@ def main(argv: list[str] | None = None) -> int:
         from .model.files import show_path
 
         return _error(f"{show_path(args.instance)}: out of memory: the instance is too large")
-    return _emit(json.dumps(out, indent=2) + "\n")
+    status = _emit(json.dumps(out, indent=2) + "\n")
+    return 130 if status == 0 and stopped == "interrupted" else status
+
+
+def _solve(args, inst, started: float) -> dict:
+    """The output of ``plcore solve``, its ``"stopped"`` None, ``"time limit"`` or
+    ``"interrupted"`` (then a line on stderr says so).
+
+    The time limit counts from ``started`` (``time.perf_counter()`` when the command started), so
+    the solver gets what reading the instance left of it. Ctrl-C during the solve ends it with the
+    best feasible schedule offered so far (possibly empty), as the time limit does; before the
+    solve started, it propagates.
+    """
+    limit = args.time_limit
+    if limit is not None:
+        limit = max(0.0, limit - (time.perf_counter() - started))
+    with recording() as rec:
+        try:
+            status = solve_with_status(inst, method=args.method, time_limit_s=limit)
+            seq, stopped = status.schedule, status.stopped
+        except KeyboardInterrupt:
+            if rec.clock is None:
+                raise
+            seq, stopped = rec.clock.best, "interrupted"
+    # A baseline built for the whole-model loader is evaluated under it, as the book does.
+    partial = not (args.full_loader or args.method in WHOLE_MODEL_LOADER)
+    out = {"method": args.method, "schedule": seq,
+           "loader": "partial" if partial else "whole-model",
+           "stopped": stopped,
+           "evaluation": evaluate(inst, seq, partial=partial).to_dict()}
+    if stopped is not None:
+        what = (f"time limit of {args.time_limit:g} s reached" if stopped == "time limit"
+                else "interrupted")
+        why = ("not proven optimal" if args.method == "exact"
+               else f"{args.method} stopped before finishing")
+        print(f"plcore: {what}; the schedule is the best found so far ({why})", file=sys.stderr)
+    return out
 
 
 def _error(message) -> int:

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import plcore
+import plcore.cli
 from plcore.study.synthetic import random_instance
 
 
@@ -119,3 +120,182 @@ def test_profile_check_fails_on_a_missed_target(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(prof))
     out = run("profile", str(tmp_path / "p.json"))
     assert out.returncode == 2 and "missing 'validation'" in out.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# The time limit counts the whole command; Ctrl-C stops like it
+
+
+def test_the_time_limit_counts_reading_the_instance(instance_file, monkeypatch, capsys):
+    """The solver gets what reading the instance left of the limit: none of it here."""
+    import time
+
+    def slow_load(path):
+        time.sleep(0.3)
+        return plcore.load_instance(path)
+
+    given = []
+
+    def solve_with_status(inst, method, time_limit_s):
+        given.append(time_limit_s)
+        return plcore.solve_with_status(inst, method, time_limit_s=time_limit_s)
+
+    monkeypatch.setattr(plcore.cli, "load_instance", slow_load)
+    monkeypatch.setattr(plcore.cli, "solve_with_status", solve_with_status)
+    assert plcore.cli.main(["solve", str(instance_file), "--method", "greedy",
+                            "--time-limit", "10"]) == 0
+    assert 5.0 < given[0] <= 9.7
+    capsys.readouterr()
+    assert plcore.cli.main(["solve", str(instance_file), "--method", "greedy",
+                            "--time-limit", "0.2"]) == 0
+    assert given[1] == 0.0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["stopped"] == "time limit"
+    assert err.startswith("plcore: time limit of 0.2 s reached; the schedule is the best found")
+    assert "reading the instance included" in " ".join(run("solve", "--help").stdout.split())
+
+
+def main_not_interrupted(argv):
+    """``plcore.cli.main(argv)``; a KeyboardInterrupt escaping it fails the test, not the run."""
+    try:
+        return plcore.cli.main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped plcore.cli.main")
+
+
+def test_ctrl_c_during_a_solve_prints_the_best_schedule_so_far(instance_file, monkeypatch,
+                                                               capsys):
+    """In process, a solver interrupted after offering a schedule (deterministic)."""
+    from plcore.schedulers import SOLVERS
+    from plcore.schedulers.limits import current_clock
+
+    def interrupted(inst):
+        current_clock().offer([0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(SOLVERS, "greedy", interrupted)
+    rc = main_not_interrupted(["solve", str(instance_file), "--method", "greedy"])
+    out, err = capsys.readouterr()
+    assert rc == 130
+    out = json.loads(out)
+    assert out["stopped"] == "interrupted" and out["schedule"] == [0]
+    assert out["evaluation"]["feasible"] is True
+    assert err == ("plcore: interrupted; the schedule is the best found so far (greedy stopped "
+                   "before finishing)\n")
+
+
+@pytest.mark.parametrize("command", [["validate"], ["evaluate", "0,1"],
+                                     ["solve", "--method", "greedy"]],
+                         ids=["validate", "evaluate", "solve"])
+def test_ctrl_c_before_anything_is_found_is_one_line(instance_file, monkeypatch, capsys, command):
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plcore.cli, "load_instance", interrupted)
+    rc = main_not_interrupted([command[0], str(instance_file), *command[1:]])
+    assert rc == 130 and capsys.readouterr() == ("", "plcore: interrupted\n")
+
+
+def default_sigint() -> None:
+    """Ctrl-C's default action in the child, as in a terminal: a shell without job control starts
+    background commands with SIGINT ignored, and the child would inherit it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def many_users(tmp_path_factory):
+    """A 100,000-user scenario instance (17 MB): reading it takes a while, density search longer."""
+    from plcore.study.scenarios import make_instance
+
+    path = tmp_path_factory.mktemp("many") / "many.json"
+    plcore.save_instance(make_instance(seed=1, n_users=100_000), path)
+    return path
+
+
+def spawn(args, stderr):
+    return subprocess.Popen([sys.executable, "-m", "plcore", *args], stdout=subprocess.PIPE,
+                            stderr=stderr, start_new_session=True, preexec_fn=default_sigint)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("command", [["validate"], ["evaluate", "0,1"],
+                                     ["solve", "--method", "greedy"]],
+                         ids=["validate", "evaluate", "solve"])
+def test_ctrl_c_while_reading_the_instance_is_one_line(many_users, command):
+    """SIGINT to a real process once it has read the file (its read count passes the file's
+    size; imports read about 5 MB), while it parses and validates it: before any solve."""
+    import signal
+    import time
+
+    import psutil
+
+    proc = spawn([command[0], str(many_users), *command[1:]], subprocess.PIPE)
+    size, deadline = many_users.stat().st_size, time.monotonic() + 120
+    while psutil.Process(proc.pid).io_counters().read_chars < size:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (130, b"", b"plcore: interrupted\n")
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_mid_solve_prints_the_best_schedule_so_far(many_users):
+    """SIGINT to a real ``plcore solve --method density-search`` once its progress line (stderr
+    on a terminal) shows a schedule found: the schedule on stdout is feasible, exit code 130."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import signal
+    import struct
+    import termios
+    import threading
+    import time
+
+    master, slave = pty.openpty()
+    # A new pseudo-terminal has 0 columns; the progress bar would draw nothing in them.
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    proc = spawn(["solve", str(many_users), "--method", "density-search"], slave)
+    os.close(slave)
+    chunks = []
+
+    def read_terminal():            # all the child writes on stderr, till it closes it
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:         # EIO: no process holds the terminal any more
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    try:
+        while not any(int(n.replace(b",", b"")) > 0
+                      for n in re.findall(rb"best so far ([0-9,]+) users", b"".join(chunks))):
+            assert proc.poll() is None and time.monotonic() < deadline, b"".join(chunks)[-500:]
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    err = b"".join(chunks)
+    assert proc.returncode == 130, err[-500:]
+    out = json.loads(out)
+    assert out["stopped"] == "interrupted" and out["schedule"]
+    inst = plcore.load_instance(many_users)
+    assert plcore.evaluate(inst, out["schedule"]).feasible
+    assert out["evaluation"]["feasible"] and out["evaluation"]["throughput"] == len(out["schedule"])
+    last = err.decode().replace("\r", "\n").split("\n")
+    assert [line for line in last if line.startswith("plcore: interrupted")] == [
+        "plcore: interrupted; the schedule is the best found so far (density-search stopped "
+        "before finishing)"]
+    assert "Traceback" not in err.decode()

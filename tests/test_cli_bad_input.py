@@ -69,6 +69,16 @@ def json_text(d):
     return json.dumps(d, indent=1)
 
 
+def many_users(*edits, n=5000):
+    """The JSON text of ``instance()`` with ``n`` users (its four, repeated) and ``edits``: (path
+    under ``users``, value) pairs."""
+    d = instance()
+    d["users"] = [dict(d["users"][k % 4]) for k in range(n)]
+    for path, value in edits:
+        set_at(d["users"], path, value)
+    return json_text(d)
+
+
 YAML = """\
 blocks:
   bb: {bytes: 9.0e7, load_s: 0.004}
@@ -175,6 +185,8 @@ FILE_CASES = [
      ["models['m1'].blocks"]),
     ("top-level-list", "i.json", "[1, 2, 3]", ["top level must be a mapping"]),
     ("top-level-string", "i.json", '"an instance"', ["top level must be a mapping"]),
+    ("top-level-number", "i.json", "5", ["top level must be a mapping"]),
+    ("top-level-null", "i.json", "null", ["top level must be a mapping"]),
     ("top-level-typo", "i.json", json_text(edited(("bandwith_hz",), 2e7)), ["bandwith_hz"]),
     ("user-key-typo", "i.json", json_text(edited(("users", 3, "deadline"), 0.1)),
      ["users[3]", "'deadline'"]),
@@ -192,6 +204,21 @@ FILE_CASES = [
      ["users[0]", "more"]),
     ("newline-in-value", "i.json", json_text(edited(("users", 0, "model"), "a\nb\nc")),
      ["users[0].model"]),
+    # ---- among many users, the first bad one, whatever is wrong with the later ones
+    ("last-of-5000-deadline-zero", "i.json", many_users(((4999, "deadline_s"), 0)),
+     ["users[4999].deadline_s: must be > 0"]),
+    ("first-of-two-bad-users-a-number", "i.json",
+     many_users(((2000, "model"), "m9"), ((1000, "data_bits"), -1)),
+     ["users[1000].data_bits: must be >= 0"]),
+    ("first-of-two-bad-users-a-model", "i.json",
+     many_users(((2000, "data_bits"), -1), ((1000, "model"), "m9")),
+     ["users[1000].model: unknown model 'm9'"]),
+    ("first-of-two-bad-users-a-key", "i.json",
+     many_users(((3000, "deadline_s"), "0.1"), ((2999, "deadline"), 0.1)),
+     ["users[2999]: unknown key(s) 'deadline'"]),
+    ("a-string-after-a-valid-int", "i.json",
+     many_users(((10, "deadline_s"), 1), ((4000, "power_w"), "0.2")),
+     ["users[4000].power_w: must be a number, got '0.2'"]),
     # ---- what the JSON reader refuses, with line and entry
     ("deep-2000", "i.json", raw(("users", 3, "deadline_s"), DEEP), ["line ", "nested deeper"]),
     ("deep-100", "i.json", raw(("users", 3, "deadline_s"), "[" * 100 + "]" * 100),

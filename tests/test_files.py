@@ -348,3 +348,44 @@ def test_long_yaml_numbers_of_every_form_are_refused(tmp_path):
         with pytest.raises(InstanceError, match=entry) as info:
             plcore.load_instance(path)
         assert len(str(info.value)) < 400
+
+
+# Numbers at the edges of the JSON reader's fast path: each is read alike by both paths.
+EDGE_NUMBERS = ["0", "-0", "-0.0", "0e000", "1e99", "-1E+99", "1e-99", "9.99e99", "1e100",
+                "1e-100", "1e308", "1e-323", "2e-324", "1" * 47, "1" * 48, "1" * 100, "1" * 101,
+                "0." + "0" * 46 + "1", "0." + "0" * 97 + "1", "1." + "5" * 98, "123456789e-05",
+                "1E2", "2.5e+07", "NaN", "-Infinity", "1e400", "[[1e-400]]",
+                "[" * 64 + "]" * 64, "[" * 63 + "]" * 63, "{}", '"1e400"', '"' + "7" * 60 + '"']
+
+
+@pytest.mark.parametrize("token", EDGE_NUMBERS)
+def test_the_fast_json_path_reads_what_the_slow_one_reads(tmp_path, monkeypatch, token):
+    """The JSON reader takes a fast path for a file it can vouch for; any file, valid or refused,
+    is read to the same dict, or refused with the same message, as by the slow path alone."""
+    from plcore.model import files
+
+    path, _ = write_json_with(tmp_path, token)
+
+    def read():
+        try:
+            d = files.read_mapping(path)
+        except InstanceError as exc:
+            return str(exc)
+        return json.dumps(d), repr(d)         # types and signs of zero included
+
+    fast = read()
+    monkeypatch.setattr(files, "_parse_json_fast", lambda text: None)
+    assert fast == read()
+
+
+def test_ordinary_files_take_the_fast_json_path(tmp_path):
+    from plcore.model import files
+
+    for token in ("2e7", "1" * 47, "1e-99", "[" * 63 + "]" * 63, '"' + "7" * 47 + '"'):
+        path, _ = write_json_with(tmp_path, token)
+        assert files._parse_json_fast(path.read_text()) == files.read_mapping(path)
+    for token in ("1e100", "1" * 48, "NaN", "[" * 64 + "]" * 64, '"1e400"'):
+        path, _ = write_json_with(tmp_path, token)
+        assert files._parse_json_fast(path.read_text()) is None
+    text = (tmp_path / "i.json").read_text().replace('"rate"', '"rate": 1, "rate"')
+    assert files._parse_json_fast(text) is None                 # a repeated key

@@ -190,6 +190,33 @@ def test_a_solve_outside_plcore_solve_is_untouched():
     assert not clock.active and clock.best == [] and not clock.limited
 
 
+def test_a_recorded_solve_keeps_its_best_schedule_through_ctrl_c(monkeypatch):
+    """Inside ``recording`` a solve without a limit keeps the best schedule offered, readable
+    after a KeyboardInterrupt; outside, nothing is kept (the passive cost of before)."""
+    from plcore.schedulers import SOLVERS
+
+    inst = random_instance(3, 8, 3)
+    seq = plcore.solve(inst, "greedy")
+    assert len(seq) >= 3
+
+    def interrupted(instance):
+        limits.current_clock().offer(seq[:1])
+        limits.current_clock().offer(seq)
+        limits.current_clock().offer(seq[:2])      # shorter: not kept
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(SOLVERS, "greedy", interrupted)
+    with limits.recording() as rec:
+        assert rec.clock is None
+        with pytest.raises(KeyboardInterrupt):
+            plcore.solve(inst, "greedy", progress=False)
+    assert rec.clock.best == seq and rec.clock.stopped == "interrupted"
+    assert not rec.clock.active                     # no limit, no display: checks cost nothing
+    with limits.Clock(progress=False) as clock:
+        clock.offer(seq)
+        assert clock.best == []
+
+
 # ---------------------------------------------------------------- command line
 
 def _cli(*args):

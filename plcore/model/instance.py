@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -116,6 +117,147 @@ def _name(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise InstanceError(f"{name}: must be a non-empty string, got {short_repr(value)}")
     return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Users: read one by one, or screened column by column.
+
+_USER_KEYS = frozenset({"model", "data_bits", "deadline_s", "power_w", "channel_gain",
+                        "spectral_eff"})
+#: A user's numbers as :func:`_number` reads them, ``key: (kind, zero)``, in the order checked.
+_USER_NUMBERS = {"data_bits": ("bits", True), "deadline_s": ("time", False),
+                 "power_w": (None, False), "channel_gain": (None, False),
+                 "spectral_eff": ("spectral_eff", False)}
+# A field the rate model does not use is refused: it would be silently ignored otherwise (most
+# likely the rate was meant to be the other one). Every other number of a user is required.
+_UNUSED = {"shannon": ("spectral_eff",), "linear": ("power_w", "channel_gain")}
+
+
+def _user(k: int, u: Any, models: Mapping, rate: str) -> "User":
+    """Validate ``users[k]`` on its own and build it; the reference every message comes from."""
+    where = f"users[{k}]"
+    u = _mapping(u, where)
+    _no_unknown_keys(u, _USER_KEYS, where)
+    model = u.get("model")
+    if not isinstance(model, str) or model not in models:
+        raise InstanceError(f"{where}.model: unknown model {short_repr(model)}")
+    unused = _UNUSED[rate]
+    for key in unused:
+        if u.get(key) is not None:
+            raise InstanceError(f"{where}.{key}: not used with rate {rate!r} (remove it, or set "
+                                f"rate: {'shannon' if rate == 'linear' else 'linear'})")
+    return User(model, *(_number(u, key, where, kind=kind, zero=zero, required=key not in unused)
+                         for key, (kind, zero) in _USER_NUMBERS.items()))
+
+
+def _first(test, items) -> int:
+    """Index of the first item that passes ``test``; ``len(items)`` if none does."""
+    return next((k for k, x in enumerate(items) if test(x)), len(items))
+
+
+def _in_range(values: np.ndarray, kind: str | None, zero: bool) -> np.ndarray:
+    """Which of ``values`` :func:`_number` accepts (those already known to be real numbers)."""
+    with np.errstate(invalid="ignore"):
+        if kind is None:
+            return np.isfinite(values) & (values > 0)
+        lo, hi, _ = RANGES[kind]
+        ok = (values >= lo) & (values <= hi)
+        return ok | (values == 0) if zero else ok
+
+
+def _not_a_float(value) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
+
+
+def _screen_users(raw: Sequence, models: Mapping, rate: str) -> tuple[int, dict]:
+    """How many leading users a few checks over whole columns vouch for, and those columns.
+
+    Returns
+    -------
+    n_ok : int
+        ``raw[:n_ok]`` are users :func:`_user` accepts. The user at ``n_ok`` may or may not be
+        valid: the screen is stricter than :func:`_user` (only plain dicts, ``int`` and ``float``
+        numbers, a model that is a plain ``str``).
+    columns : dict
+        ``"model"``: a list, and each number the rate uses: a float array, with at least
+        ``n_ok`` entries.
+    """
+    n_ok = len(raw) if set(map(type, raw)) <= {dict} else _first(lambda u: type(u) is not dict,
+                                                                  raw)
+    keys = set(chain.from_iterable(raw[:n_ok]))
+    if not keys <= _USER_KEYS:
+        n_ok = _first(lambda u: not u.keys() <= _USER_KEYS, raw[:n_ok])
+
+    def column(key):
+        return list(map(dict.get, raw[:n_ok], repeat(key)))
+
+    columns = {"model": column("model")}
+    try:
+        names = set(columns["model"])
+    except TypeError:                                   # an unhashable value
+        names = None
+    if names is None or not all(type(m) is str and m in models for m in names):
+        n_ok = _first(lambda m: not (type(m) is str and m in models), columns["model"])
+    for key in _UNUSED[rate]:
+        if key in keys:
+            n_ok = _first(lambda v: v is not None, column(key))
+    for key, (kind, zero) in _USER_NUMBERS.items():
+        if key in _UNUSED[rate]:
+            continue
+        values = column(key)
+        if not set(map(type, values)) <= {float, int}:   # bool, None, str, numpy scalars...
+            n_ok = _first(lambda v: type(v) is not float and type(v) is not int, values)
+            del values[n_ok:]
+        try:
+            array = np.array(values, dtype=float)
+        except OverflowError:                          # an integer beyond the largest double
+            n_ok = _first(_not_a_float, values)
+            array = np.array(values[:n_ok], dtype=float)
+        ok = _in_range(array, kind, zero)
+        if not ok.all():
+            n_ok = int(np.argmin(ok))
+        columns[key] = array
+    return n_ok, columns
+
+
+def _read_users(raw_users: Sequence, models: Mapping, rate: str,
+                noise: float | None) -> tuple[list, np.ndarray | None]:
+    """Validate and build the users, with their ``a_hz`` where it comes for free.
+
+    Returns
+    -------
+    users : list of User
+    a_hz : numpy.ndarray or None
+        ``power_w * channel_gain / noise``, shape ``(n_users,)`` (Shannon rate), when every user
+        was read from the columns; else None.
+
+    Raises
+    ------
+    InstanceError
+        The message of :func:`_user` for the first user that it refuses.
+
+    Notes
+    -----
+    :func:`_screen_users` checks whole columns (a few C loops per field) and vouches for a prefix
+    of the users; :func:`_user` reads the rest one by one, so that the first bad user is found by
+    the same code, with the same message, as if all were read one by one. O(n_users) either way;
+    on 200,000 valid users the screen takes about a tenth of the time.
+    """
+    raw = raw_users if isinstance(raw_users, (list, tuple)) else list(raw_users)
+    n_ok, columns = _screen_users(raw, models, rate)
+    numbers = [columns[key][:n_ok].tolist() if key in columns else repeat(None)
+               for key in _USER_NUMBERS]
+    users = list(map(User, columns["model"][:n_ok], *numbers))
+    users += [_user(k, raw[k], models, rate) for k in range(n_ok, len(raw))]
+    a_hz = None
+    if rate == "shannon" and n_ok == len(raw):
+        with np.errstate(over="ignore", under="ignore"):   # range-checked by the caller
+            a_hz = columns["power_w"][:n_ok] * columns["channel_gain"][:n_ok] / noise
+    return users, a_hz
 
 
 # --------------------------------------------------------------------------------------------------
@@ -248,6 +390,10 @@ class Instance:
         (:data:`TIME_TOL_FLOOR_S`): nothing could tell it from 0. With these ranges a start time
         that is not 0 is at least about 1e-31 s, so ``a_k * t`` and ``spectral_eff * t`` never
         underflow and the least bandwidth stays below about 1e52 Hz.
+
+        Users are checked a field at a time over all of them (O(n_users), a few microseconds a user),
+        then one by one from the first that the column checks cannot vouch for: the message
+        names the first bad user exactly as a reading one by one would (see ``_read_users``).
         """
         d = _mapping(d, "instance")
         _no_unknown_keys(d, {"blocks", "loader", "models", "users", "noise_psd_w_hz",
@@ -310,9 +456,6 @@ class Instance:
                                   infer_s=_number(m, "infer_s", where, kind="time", zero=True))
 
         shannon = rate == "shannon"
-        # A field the rate model does not use is refused: it would be silently ignored otherwise
-        # (most likely the rate was meant to be the other one).
-        unused = {"shannon": ("spectral_eff",), "linear": ("power_w", "channel_gain")}[rate]
         if not shannon and d.get("noise_psd_w_hz") is not None:
             raise InstanceError("noise_psd_w_hz: not used with rate 'linear' (remove it, or set "
                                 "rate: shannon)")
@@ -323,28 +466,7 @@ class Instance:
         raw_users = d.get("users")
         if not isinstance(raw_users, Sequence) or isinstance(raw_users, str):
             raise InstanceError(f"users: must be a list, got {short_repr(raw_users)}")
-        users = []
-        for k, u in enumerate(raw_users):
-            where = f"users[{k}]"
-            u = _mapping(u, where)
-            _no_unknown_keys(u, {"model", "data_bits", "deadline_s", "power_w", "channel_gain",
-                                 "spectral_eff"}, where)
-            model = u.get("model")
-            if not isinstance(model, str) or model not in models:
-                raise InstanceError(f"{where}.model: unknown model {short_repr(model)}")
-            for key in unused:
-                if u.get(key) is not None:
-                    raise InstanceError(f"{where}.{key}: not used with rate {rate!r} (remove it, "
-                                        f"or set rate: {'linear' if shannon else 'shannon'})")
-            users.append(User(
-                model=model,
-                data_bits=_number(u, "data_bits", where, kind="bits", zero=True),
-                deadline_s=_number(u, "deadline_s", where, kind="time"),
-                power_w=_number(u, "power_w", where, required=shannon),
-                channel_gain=_number(u, "channel_gain", where, required=shannon),
-                spectral_eff=_number(u, "spectral_eff", where, kind="spectral_eff",
-                                     required=not shannon),
-            ))
+        users, a_hz = _read_users(raw_users, models, rate, noise)
 
         raw_res = d.get("resident", [])
         if not isinstance(raw_res, Sequence) or isinstance(raw_res, str):
@@ -364,6 +486,8 @@ class Instance:
         inst = cls(blocks=blocks, models=models, users=tuple(users), bandwidth_hz=bandwidth,
                    noise_psd_w_hz=noise, rate=rate, resident=tuple(raw_res), loader=loader,
                    meta=dict(meta))
+        if a_hz is not None:    # computed from the columns read: the cached property's value
+            inst.__dict__["a_hz"] = a_hz
         if shannon:   # each factor is finite and positive, but their ratio may be out of range
             lo, hi, _ = RANGES["a_hz"]
             bad = np.flatnonzero(~((inst.a_hz >= lo) & (inst.a_hz <= hi)))

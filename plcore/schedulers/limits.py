@@ -14,6 +14,11 @@ Outside :func:`plcore.solve` the current clock is a passive one: no limit, no di
 ``check`` returns at once (one attribute test), so a solver called directly behaves exactly as
 before and costs the same.
 
+Inside :func:`recording`, a solve's clock keeps the best schedule offered even without a limit,
+and stays reachable after the solve has ended by an exception: a caller interrupted by Ctrl-C
+(``KeyboardInterrupt``) can still return the best feasible schedule found so far, as a time limit
+does. The command line does so.
+
 Progress is drawn on stderr only when stderr is a terminal (never into a file, a pipe, a test's
 captured output or a notebook), and only once a solve has run for :data:`PROGRESS_DELAY_S`, so
 quick solves print nothing. tqdm draws it when it is installed (it is not a core dependency, so it
@@ -22,6 +27,7 @@ is imported only then); otherwise one plain line is rewritten in place.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import math
 import numbers
@@ -31,7 +37,8 @@ import time
 
 from ..errors import short_repr
 
-__all__ = ["Clock", "TimeUp", "TimeLimitWarning", "current_clock", "check_time_limit"]
+__all__ = ["Clock", "TimeUp", "TimeLimitWarning", "current_clock", "check_time_limit",
+           "recording", "Recording"]
 
 PROGRESS_DELAY_S = 1.0   # a solve shorter than this never shows progress
 PROGRESS_EVERY_S = 0.2   # redraw at most this often (a draw costs far more than a check)
@@ -115,6 +122,9 @@ class Clock:
         self._show = progress is not False and _stderr_is_tty()
         # A passive clock (no limit, nothing to draw) makes check() a single attribute test.
         self.active = self.deadline is not None or self._show
+        self._recording = _recording.get()
+        # What a stopped or interrupted solve returns: kept only where someone can ask for it.
+        self._keep = self.active or self._recording is not None
         self._next_draw = self.start + PROGRESS_DELAY_S
         self._bar = None
         self._token = None
@@ -151,9 +161,10 @@ class Clock:
         """Keep ``seq`` if it serves more users than the best so far.
 
         ``seq`` must be feasible under the loader the method assumes: it is what a stopped solve
-        returns. A passive clock keeps nothing (nothing can stop it).
+        returns. A passive clock keeps nothing (nothing can stop it), unless inside
+        :func:`recording`.
         """
-        if self.active and len(seq) > len(self.best):
+        if self._keep and len(seq) > len(self.best):
             self.best = [int(k) for k in seq]
 
     def note(self, phase: str) -> None:
@@ -183,10 +194,14 @@ class Clock:
             self._bar = None
 
     def __enter__(self) -> "Clock":
+        if self._recording is not None and _current.get() is None:   # the outermost solve
+            self._recording.clock = self
         self._token = _current.set(self)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.stopped = "interrupted"
         _current.reset(self._token)
         self.close()
 
@@ -246,6 +261,55 @@ def _make_bar(label: str, limit_s: float | None):
         return _PlainBar(label, limit_s)
 
 
+class Recording:
+    """What :func:`recording` yields: ``clock``, the clock of the solve started inside it (its
+    ``best`` and ``stopped``), or None while no solve has started."""
+
+    def __init__(self):
+        self.clock: Clock | None = None
+
+
+@contextlib.contextmanager
+def recording():
+    """Keep the best schedule of a solve started inside, even one that ends by an exception.
+
+    Yields
+    ------
+    Recording
+        Its ``clock`` is the clock of the (outermost) solve started inside the block, None before
+        one starts. ``clock.best`` is the longest feasible schedule offered so far (possibly
+        empty), ``clock.stopped`` is ``"interrupted"`` after a ``KeyboardInterrupt`` (Ctrl-C).
+
+    Examples
+    --------
+    >>> import plcore
+    >>> from plcore.schedulers.limits import recording
+    >>> inst = plcore.Instance.from_dict({
+    ...     "blocks": {"b": {"bytes": 4e7, "load_s": 0.004}},
+    ...     "models": {"m": {"blocks": ["b"], "infer_s": 0.002}},
+    ...     "users": [{"model": "m", "data_bits": 1e6, "deadline_s": 0.05, "power_w": 0.2,
+    ...                "channel_gain": 1e-10}],
+    ...     "noise_psd_w_hz": 4e-21, "bandwidth_hz": 2e7})
+    >>> with recording() as rec:
+    ...     seq = plcore.solve(inst, method="greedy")
+    >>> seq, rec.clock.best, rec.clock.stopped
+    ([0], [0], None)
+
+    Notes
+    -----
+    Without a time limit a solve's clock otherwise keeps nothing: here each schedule offered that
+    is longer than the best is copied, as under a time limit (O(its length), a few times a solve).
+    """
+    rec = Recording()
+    token = _recording.set(rec)
+    try:
+        yield rec
+    finally:
+        _recording.reset(token)
+
+
+_recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
+    "plcore_recording", default=None)
 _PASSIVE = Clock(progress=False)
 _current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("plcore_clock",
                                                                         default=None)
