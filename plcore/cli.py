@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="exit 1 if the profile misses a target (loader / pinned peak >= 0.9, "
                         "makespan error <= 5 %%)")
     _simulate_parser(sub)
+    from .serving import cli as serving_cli
+
+    serving_cli.add_parser(sub)
     return p
 
 
@@ -181,6 +184,8 @@ def _run(argv: list[str], started: float) -> int:
         return _profile(args)
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "serve":
+        return _serve(args)
     stopped = None
     try:
         inst = load_instance(args.instance)
@@ -267,6 +272,17 @@ def _drop_stdout() -> None:
         os.close(null)
     except (OSError, ValueError):   # no file descriptor (a captured stdout): nothing to flush
         pass
+
+
+def _serve(args) -> int:
+    from .serving import cli as serving_cli
+
+    try:
+        return serving_cli.main(args)
+    except (InstanceError, ValueError, OSError) as exc:
+        return _error(exc)
+    except MemoryError as exc:   # the arena or the zoo does not fit in this machine's memory
+        return _error(f"out of memory building the server: {exc}")
 
 
 def _profile(args) -> int:

@@ -85,6 +85,12 @@ def named_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
+def packed_size(module: nn.Module) -> int:
+    """Bytes of ``module``'s packed buffer (:func:`pack_block`): its tensors, each aligned."""
+    return max(sum(aligned(t.numel() * t.element_size()) for _, t in named_tensors(module)),
+               ALIGN)
+
+
 def pack_block(name: str, module: nn.Module, pin: bool = False) -> PackedBlock:
     """Pack ``module``'s tensors into one aligned byte buffer (bit-exact copies)."""
     layout, offset = [], 0
@@ -93,7 +99,7 @@ def pack_block(name: str, module: nn.Module, pin: bool = False) -> PackedBlock:
         layout.append(TensorSlot(tname, t.dtype, tuple(t.shape), offset, nbytes))
         offset += aligned(nbytes)
     # Zeros: the alignment padding too is defined, so a block's file is a function of its tensors.
-    host = torch.zeros(max(offset, ALIGN), dtype=torch.uint8, pin_memory=pin)
+    host = torch.zeros(packed_size(module), dtype=torch.uint8, pin_memory=pin)
     for slot, (_, t) in zip(layout, named_tensors(module)):
         host[slot.offset:slot.offset + slot.nbytes].copy_(
             t.detach().contiguous().reshape(-1).view(torch.uint8))

@@ -62,7 +62,8 @@ class Metrics:
     """The server's Prometheus metrics, in a registry of its own."""
 
     def __init__(self, server):
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
+                                       ProcessCollector)
 
         self.registry = r = CollectorRegistry()
         self.requests = Counter("plcore_requests", "Requests that ended, by outcome",
@@ -89,8 +90,12 @@ class Metrics:
         g.set_function(lambda: server.cache.used)
         g = Gauge("plcore_cache_capacity_bytes", "The block cache's capacity", registry=r)
         g.set_function(lambda: server.cache.capacity)
-        self.arena = Gauge("plcore_device_arena_bytes", "Bytes of the device arena (allocated "
-                           "once)", registry=r)
+        arena = getattr(server.device, "capacity", None)
+        if arena is not None:
+            g = Gauge("plcore_device_arena_bytes", "Bytes of the device arena (allocated once)",
+                      registry=r)
+            g.set(arena)
+        ProcessCollector(registry=r)        # process_resident_memory_bytes, CPU seconds, ...
 
     def ended(self, server, k: int, status: int) -> None:
         self.requests.labels(STATUS[status]).inc()

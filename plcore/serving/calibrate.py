@@ -1,0 +1,84 @@
+"""What the server's policies plan with: this device's load and inference times, measured.
+
+A catalogue file states block sizes and assumed times; the server serves networks built for it
+(at a width ``scale`` that may change their sizes) on a device whose speed nobody stated. Before it
+listens, the server measures here, on its own device and arena, how long each block takes to load
+and each model to run, and plans with those times: the simulator, given the same calibrated
+catalogue, then models the same machine (``plcore validate-serving`` compares the two).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.instance import Instance
+from .protocol import ModelSpec, TensorSpec
+
+__all__ = ["calibrated_catalogue", "model_specs", "measure_device"]
+
+_DTYPES = {"float32": "FP32", "float64": "FP64", "float16": "FP16", "int64": "INT64"}
+
+
+def measure_device(zoo, device, repeats: int = 3) -> tuple[dict, dict]:
+    """Median load time of every block and inference time of every model (s).
+
+    Each model is loaded ``repeats`` times into an empty arena, block after block in its order (as
+    the server loads a model whose blocks are all missing), and run ``repeats`` times after one
+    warm-up run, on its example input.
+
+    Returns
+    -------
+    load_s : dict
+        Block name to seconds.
+    infer_s : dict
+        Model name to seconds.
+
+    Notes
+    -----
+    O(repeats x (blocks + models)) device operations.
+    """
+    loads: dict[str, list] = {b: [] for b in zoo.blocks}
+    infers: dict[str, list] = {}
+    for m, blocks in zoo.models.items():
+        x = zoo.example_input(m, 1)
+        for _ in range(repeats):
+            device.evict(list(device.resident))
+            for b in blocks:
+                loads[b].append(device.load([b]))
+        device.infer(m, x)                      # warm-up: first-call allocations
+        infers[m] = [device.infer(m, x)[1] for _ in range(repeats)]
+    device.evict(list(device.resident))
+    return ({b: float(np.median(t)) for b, t in loads.items() if t},
+            {m: float(np.median(t)) for m, t in infers.items()})
+
+
+def calibrated_catalogue(catalogue: Instance, zoo, device, repeats: int = 3) -> Instance:
+    """``catalogue`` with the zoo's real block sizes and this device's measured times.
+
+    Everything else (uplink bandwidth, noise, the loader profile of blocks the zoo lacks) is kept.
+    """
+    load_s, infer_s = measure_device(zoo, device, repeats)
+    d = catalogue.to_dict()
+    d["blocks"] = {b: {"bytes": float(zoo.block_bytes(b)), "load_s": max(load_s[b], 1e-12)}
+                   for b in catalogue.blocks}
+    for m in d["models"]:
+        d["models"][m]["infer_s"] = max(infer_s[m], 1e-12)
+    d["users"] = []
+    d.setdefault("meta", {})["calibrated"] = {"repeats": repeats, "scale": zoo.scale}
+    return Instance.from_dict(d)
+
+
+def model_specs(zoo, device) -> dict[str, ModelSpec]:
+    """Each model's input and output (names, datatype, shape at batch 1), from one real run."""
+    specs = {}
+    for m in zoo.models:
+        x = zoo.example_input(m, 1)
+        device.evict([b for b in device.resident if b not in zoo.models[m]])
+        device.load(zoo.models[m])
+        y, _ = device.infer(m, x)
+        specs[m] = ModelSpec(m, TensorSpec("input", _DTYPES[str(x.dtype).removeprefix("torch.")],
+                                           tuple(x.shape)),
+                             TensorSpec("output", _DTYPES[str(y.dtype).removeprefix("torch.")],
+                                        tuple(y.shape)))
+    device.evict(list(device.resident))
+    return specs
