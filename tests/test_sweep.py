@@ -1,6 +1,7 @@
 """Sweeps resume from a verified cache, recompute what changed or was damaged, and survive races
 and kills with the result of a clean run."""
 
+import errno
 import os
 import platform
 import signal
@@ -19,9 +20,10 @@ import scipy
 
 import plcore
 from plcore import paths
+from plcore.errors import SweepError
 from plcore.study import sweep
 from tests import sweep_points
-from tests.sweep_points import block, profile_scale, square, trial, trial_points
+from tests.sweep_points import block, profile_scale, sized, square, trial, trial_points
 
 ROOT = Path(__file__).resolve().parents[1]
 # A child process running tests.sweep_points.run(NAME, FN, N_POINTS, N_JOBS, OUT).
@@ -298,3 +300,149 @@ def test_a_dask_cluster_gives_the_local_results(results, tmp_path, monkeypatch):
     again = sweep.run_sweep("dask", trial, points, progress=False, dask="tcp://127.0.0.1:9")
     pd.testing.assert_frame_equal(again, local)
     assert sweep_points.CALLS == []
+
+
+# Faults of the cache's folder: entries that are not files, temporaries of killed sweeps, a disk
+# that refuses to write.
+
+def make_folder(path: Path, data: bytes) -> None:
+    path.mkdir()
+    (path / "inside.csv").write_bytes(data)
+
+
+def make_fifo(path: Path, data: bytes) -> None:
+    os.mkfifo(path)     # opening it to read would wait for a writer forever
+
+
+def make_dangling_link(path: Path, data: bytes) -> None:
+    path.symlink_to(path.with_name("gone.csv"))
+
+
+def make_link_to_a_good_copy(path: Path, data: bytes) -> None:
+    """A link to a file holding exactly the point's bytes: still not the cache's own file."""
+    copy = path.parent.parent / "copy.csv"
+    copy.write_bytes(data)
+    path.symlink_to(copy)
+
+
+NOT_FILES = {"folder": (make_folder, "a folder"), "fifo": (make_fifo, "a named pipe"),
+             "dangling link": (make_dangling_link, "does not exist"),
+             "link to a good copy": (make_link_to_a_good_copy, "a symbolic link")}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("make, kind", NOT_FILES.values(), ids=NOT_FILES.keys())
+def test_an_entry_that_is_not_a_file_is_reported_removed_and_computed_again(
+        results, tmp_path, capfd, make, kind):
+    points = trial_points(6)
+    clean = clean_run(tmp_path, "nf", trial, points)
+    sweep.run_sweep("nf", trial, points, n_jobs=1, progress=False)
+    path = cached_file(results, "nf", trial, {"seed": 4})
+    data = path.read_bytes()
+    path.unlink()
+    make(path, data)
+    capfd.readouterr()
+    sweep_points.CALLS.clear()
+    again = sweep.run_sweep("nf", trial, points, n_jobs=1, progress=False)
+    err = capfd.readouterr().err.splitlines()
+    assert again.to_csv() == clean.to_csv() and sweep_points.CALLS == [4]
+    assert len(err) == 1 and str(path) in err[0] and kind in err[0], err
+    assert path.is_file() and not path.is_symlink()
+    sweep_points.CALLS.clear()
+    third = sweep.run_sweep("nf", trial, points, n_jobs=1, progress=False)
+    assert third.to_csv() == clean.to_csv() and sweep_points.CALLS == []
+    assert capfd.readouterr().err == ""
+
+
+# A child that writes the point "ab12" to the cache folder argv[1] and stops in fsync, after its
+# bytes and before the rename: dead there (SIGKILL) or sleeping there (a writer at work).
+WRITER = [sys.executable, "-c",
+          "import os, sys, time; from pathlib import Path; from plcore.study import cache; "
+          "os.fsync = (lambda fd: os._exit(9)) if sys.argv[2] == 'die' else "
+          "(lambda fd: (print('writing', flush=True), time.sleep(60))); "
+          "cache.save(Path(sys.argv[1]), 'ab12', b'x,y\\n1,2\\n')"]
+
+
+def test_stale_temporaries_are_removed_and_live_ones_kept(results, tmp_path):
+    """A temporary whose writer (named in it) is gone, or older than an hour, is removed by the
+    next sweep; one that a live process is writing, or a recent one of another host, stays."""
+    sweep.run_sweep("tmp", square, [{"x": 1}], n_jobs=1, progress=False)
+    folder = cache_dir(results, "tmp")
+    env = child_env(results)
+    subprocess.run(WRITER + [str(folder), "die"], env=env, cwd=ROOT, timeout=60)
+    (dead,) = folder.glob(".*.tmp")       # what a killed sweep leaves
+    writer = subprocess.Popen(WRITER + [str(folder), "live"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "writing\n"
+        (live,) = set(folder.glob(".*.tmp")) - {dead}
+        hour = 3600     # the documented age of a stale temporary
+        other_host_new = folder / ".ab12.elsewhere.1.k3_x9p2q.tmp"
+        other_host_old = folder / ".ab12.elsewhere.2.k3_x9p2q.tmp"
+        old_naming_new = folder / ".ab12.zz9_k3pq.tmp"
+        old_naming_old = folder / ".ab12.zz8_k3pq.tmp"
+        for path in (other_host_new, other_host_old, old_naming_new, old_naming_old):
+            path.write_text("x")
+        for path in (other_host_old, old_naming_old):
+            os.utime(path, (time.time() - hour - 60,) * 2)
+        os.utime(other_host_new, (time.time() - hour + 600,) * 2)
+        (folder / ".ab12.dir.3.k3_x9p2q.tmp").mkdir()     # not ours to clear, and no failure
+        sweep.run_sweep("tmp", square, [{"x": 1}], n_jobs=1, progress=False)
+        left = {p.name for p in folder.glob(".*.tmp")}
+        assert left == {live.name, other_host_new.name, old_naming_new.name,
+                        ".ab12.dir.3.k3_x9p2q.tmp"}, left
+    finally:
+        writer.kill()
+        writer.wait()
+    # Its writer killed, the live one is stale too.
+    sweep.run_sweep("tmp", square, [{"x": 1}], n_jobs=1, progress=False)
+    assert live.name not in {p.name for p in folder.glob(".*.tmp")}
+
+
+def test_a_full_disk_is_one_line_naming_the_cache_folder(results, monkeypatch):
+    points = [{"x": i} for i in range(3)]
+    sweep.run_sweep("full", square, points[:1], n_jobs=1, progress=False)
+    folder = cache_dir(results, "full")
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as mp, pytest.raises(SweepError) as caught:
+        mp.setattr(os, "fsync", no_space)
+        sweep.run_sweep("full", square, points, n_jobs=1, progress=False)
+    message = str(caught.value)
+    assert "\n" not in message and str(folder) in message and "No space left" in message
+    assert list(folder.glob(".*.tmp")) == []     # the temporary went with the failure
+    sweep_points.CALLS.clear()
+    sweep.run_sweep("full", square, points, n_jobs=1, progress=False)
+    assert sweep_points.CALLS == [1, 2]         # the point finished before was kept
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_file_size_limit_is_one_line_naming_the_cache_folder(results, tmp_path, n_jobs):
+    """Under RLIMIT_FSIZE, writing a point larger than the limit fails with EFBIG (Python ignores
+    SIGXFSZ): the sweep ends with one line naming the folder, in its workers too (n_jobs=2)."""
+    import resource
+
+    limit = 64 * 1024
+    points = [{"seed": 0, "rows": 10}, {"seed": 1, "rows": 10}, {"seed": 2, "rows": 20_000},
+              {"seed": 3, "rows": 10}]
+    code = ("import sys; from plcore.errors import SweepError; "
+            "from plcore.study.sweep import run_sweep; from tests.sweep_points import sized\n"
+            f"try: run_sweep('fsize', sized, {points!r}, n_jobs={n_jobs}, progress=False)\n"
+            "except SweepError as e: print(e, file=sys.stderr); sys.exit(2)")
+    proc = subprocess.run([sys.executable, "-c", code], env=child_env(results), cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
+                                                                (limit, limit)))
+    err = proc.stderr.splitlines()
+    folder = cache_dir(results, "fsize")
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr
+    assert str(folder) in err[0] and "File too large" in err[0], err
+    assert list(folder.glob(".*.tmp")) == []
+    done = len(list(folder.glob("*.csv")))
+    assert done == 2 if n_jobs == 1 else done <= 3    # in order: 0 and 1, then 2 fails
+    rerun = sweep.run_sweep("fsize", sized, points, n_jobs=1, progress=False)
+    assert len(sweep_points.CALLS) == len(points) - done      # the finished points were kept
+    assert rerun.to_csv() == clean_run(tmp_path, "fsize", sized, points).to_csv()
+

@@ -14,10 +14,15 @@ process that imported plcore before an edit (a notebook's kernel) still computes
 
 Each point is stored by :mod:`plcore.study.cache`: written to a temporary file of its own, synced
 to disk, committed by one atomic rename under a name holding the sha256 of its bytes, and checked
-against that checksum before it is used. A damaged file is reported on stderr (one line naming it)
-and the point computed again. Sweeps sharing a cache folder at the same time may compute a point
-twice but never read a partial one. A worker process ends within a second of its sweep's process
-dying, so a killed sweep does not leave workers running.
+against that checksum before it is used. A damaged file, and anything under a point's name that is
+not a regular file (a folder, a named pipe, a symbolic link), is reported on stderr (one line
+naming it), removed, and the point computed again; temporary files left by a killed sweep are
+removed by the next one (the rule is in :mod:`plcore.study.cache`). Sweeps sharing a cache folder
+at the same time may compute a point twice but never read a partial one. A worker process ends
+within a second of its sweep's process dying, so a killed sweep does not leave workers running.
+A cache that cannot be written (a full disk, a file-size limit) ends the sweep with
+:class:`plcore.errors.SweepError`, one line naming the cache folder; the points finished before
+are kept.
 
 **Dask.** Given the address of a Dask distributed scheduler
 (``run_sweep(..., dask="tcp://host:port")``, or the environment variable ``PLCORE_DASK``, which
@@ -45,6 +50,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .. import paths
+from ..errors import SweepError
 from ..paths import result_dir
 from . import cache
 
@@ -170,13 +176,23 @@ def run_sweep(name: str, fn: Callable[..., pd.DataFrame], points: Iterable[dict]
     pandas.DataFrame
         The rows of every point, in the order of ``points``, as read back from their CSV (a point
         computed now and one taken from the cache give the same values).
+
+    Raises
+    ------
+    plcore.errors.SweepError
+        The cache cannot be written (one line naming its folder). The points finished before are
+        kept in it.
     """
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
     points = list(points)
-    directory = result_dir(name) / "cache" / fingerprint()
-    directory.mkdir(parents=True, exist_ok=True)
+    folder = fingerprint()
+    try:
+        directory = result_dir(name) / "cache" / folder
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SweepError(f"cannot create the sweep cache {e.filename}: {e.strerror or e}") from e
     keys = [point_key(fn, p) for p in points]
     csv = cache.load(directory, keys)
     todo = {k: p for k, p in zip(keys, points) if k not in csv}   # a repeated point runs once
