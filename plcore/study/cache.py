@@ -249,16 +249,24 @@ def _remove_if_stale(entry: os.DirEntry, now: float) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (True where that cannot be told)."""
+    """Whether a process ``pid`` runs on this host (True where that cannot be told)."""
     if os.name != "posix" or pid <= 0:
         return True                # Windows' os.kill(pid, 0) would end the process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):   # another user's process; a pid beyond the range
+    except PermissionError:        # another user's process
+        pass
+    except OverflowError:          # a pid beyond the range: not one of ours
         return True
-    return True
+    # A zombie (ended, not yet reaped: a killed worker whose parent is gone too, where no init
+    # process reaps orphans) writes nothing more. Its state follows the name in parentheses.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (macOS), or gone meanwhile
+        return True
 
 
 def _host_name() -> str:
