@@ -53,6 +53,14 @@ def sized(seed: int, rows: int) -> pd.DataFrame:
     return pd.DataFrame({"seed": seed, "row": np.arange(rows), "value": rng.random(rows)})
 
 
+def fails(seed: int) -> pd.DataFrame:
+    """A point function that raises on seed 1: its own error, not the sweep's."""
+    CALLS.append(seed)
+    if seed == 1:
+        raise ArithmeticError(f"point {seed} fails")
+    return pd.DataFrame({"seed": [seed]})
+
+
 def profile_scale(profile: str) -> pd.DataFrame:
     """The ``scale`` of ``<plcore.paths.DATA>/profiles/<profile>.json``, read now."""
     CALLS.append(profile)

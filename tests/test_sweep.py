@@ -5,6 +5,7 @@ import errno
 import os
 import platform
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from plcore import paths
 from plcore.errors import SweepError
 from plcore.study import sweep
 from tests import sweep_points
-from tests.sweep_points import block, profile_scale, sized, square, trial, trial_points
+from tests.sweep_points import block, fails, profile_scale, sized, square, trial, trial_points
 
 ROOT = Path(__file__).resolve().parents[1]
 # A child process running tests.sweep_points.run(NAME, FN, N_POINTS, N_JOBS, OUT).
@@ -456,3 +457,140 @@ def test_a_file_size_limit_is_one_line_naming_the_cache_folder(results, tmp_path
     assert rerun.to_csv() == clean_run(tmp_path, "fsize", sized, points).to_csv()
     assert list(folder.glob(".*.tmp")) == []
 
+
+# Faults of a Dask scheduler. Every cluster listens on 127.0.0.1 only.
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 with nothing listening (bound once by the system, then freed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tcp_cluster(n_workers: int):
+    """A cluster in this process (worker threads) whose scheduler is on 127.0.0.1 over TCP."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
+                        protocol="tcp", host="127.0.0.1", dashboard_address=None)
+
+
+def test_an_unreachable_scheduler_ends_within_the_timeout_in_one_line(results, capfd):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(SweepError) as caught:
+        sweep.run_sweep("unreach", trial, trial_points(3), progress=False, dask=address,
+                        dask_timeout=2)
+    elapsed = time.monotonic() - start
+    message = str(caught.value)
+    assert elapsed < 2 + 8, elapsed
+    assert "\n" not in message and address in message and "did not answer within 2 s" in message
+    assert "0 of 3 points are finished and kept in" in message
+    assert capfd.readouterr().err == ""     # distributed's client logs nothing of it
+
+
+def test_a_scheduler_without_workers_ends_within_the_timeout(results):
+    with tcp_cluster(0) as cluster:
+        start = time.monotonic()
+        with pytest.raises(SweepError) as caught:
+            sweep.run_sweep("idle", trial, trial_points(3), progress=False,
+                            dask=cluster.scheduler_address, dask_timeout=2)
+        elapsed = time.monotonic() - start
+        message = str(caught.value)
+        assert elapsed < 2 + 8, elapsed
+        assert cluster.scheduler_address in message and "had no worker within 2 s" in message
+
+
+def test_a_scheduler_that_dies_mid_sweep_ends_in_one_line_and_keeps_the_finished_points(
+        results, tmp_path, monkeypatch):
+    """The cluster is closed from a thread once two points are cached: the sweep ends (it does not
+    go on in this process) with one line, and a re-run computes only the points not cached."""
+    points = trial_points(12)
+    monkeypatch.setenv("SWEEP_TEST_DELAY", "0.3")
+    cluster = tcp_cluster(1)
+    address = cluster.scheduler_address
+
+    def close_after_two_points():
+        deadline = time.monotonic() + 30
+        while len(committed(results, "died")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cluster.close()
+
+    closer = threading.Thread(target=close_after_two_points)
+    closer.start()
+    try:
+        with pytest.raises(SweepError) as caught:
+            sweep.run_sweep("died", trial, points, progress=False, dask=address, dask_timeout=2)
+    finally:
+        closer.join()
+        cluster.close()
+    done = len(committed(results, "died"))
+    message = str(caught.value)
+    assert "\n" not in message and address in message and "was lost during the sweep" in message
+    assert f"{done} of {len(points)} points are finished and kept" in message
+    assert 2 <= done < len(points)
+    monkeypatch.setenv("SWEEP_TEST_DELAY", "0")
+    sweep_points.CALLS.clear()
+    rerun = sweep.run_sweep("died", trial, points, n_jobs=1, progress=False)
+    assert len(sweep_points.CALLS) == len(points) - done
+    assert rerun.to_csv() == clean_run(tmp_path, "died", trial, points).to_csv()
+
+
+def test_an_error_of_the_point_function_on_dask_is_raised_as_it_is(results):
+    with tcp_cluster(1) as cluster:
+        with pytest.raises(ArithmeticError, match="point 1 fails"):
+            sweep.run_sweep("fails", fails, trial_points(3), progress=False,
+                            dask=cluster.scheduler_address, dask_timeout=5)
+
+
+BAD_DASK_SETTINGS = {
+    "no port": (["--dask", "127.0.0.1"], {}, "--dask: '127.0.0.1' is not a Dask scheduler address"),
+    "unknown scheme": (["--dask", "nonsense://x:1"], {}, "unknown address scheme"),
+    "timeout zero": (["--dask-timeout", "0"], {}, "--dask-timeout: expected seconds in (0, 1e+06]"),
+    "timeout text": (["--dask-timeout", "soon"], {}, "got 'soon'"),
+    "timeout NaN": (["--dask-timeout", "nan"], {}, "got 'nan'"),
+    "timeout huge": (["--dask-timeout", "1e400"], {}, "got '1e400'"),
+    "env address": ([], {"PLCORE_DASK": "tcp://h"}, "$PLCORE_DASK: 'tcp://h' is not"),
+    "env timeout": ([], {"PLCORE_DASK_TIMEOUT": "-1"}, "$PLCORE_DASK_TIMEOUT: expected"),
+}
+
+
+@pytest.mark.parametrize("options, env, expected", BAD_DASK_SETTINGS.values(),
+                         ids=BAD_DASK_SETTINGS.keys())
+def test_bad_dask_settings_of_the_notebook_runner_are_one_line(tmp_path, monkeypatch, capsys,
+                                                                options, env, expected):
+    from plcore.study import notebook_runner
+
+    for name in ("PLCORE_DASK", "PLCORE_DASK_TIMEOUT"):    # main() sets them: restored after
+        monkeypatch.setenv(name, env.get(name, ""))
+    dst = tmp_path / "out.ipynb"
+    status = notebook_runner.main([str(tmp_path / "in.ipynb"), str(dst)] + options)
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "" and not dst.exists()
+    assert err.count("\n") == 1 and err.startswith("plcore: error: ") and expected in err, err
+
+
+def test_the_notebook_runner_reports_an_unreachable_scheduler_in_one_line(tmp_path):
+    """``--dask`` and ``--dask-timeout`` reach the kernel; the sweep's SweepError there is one
+    line ``plcore: error: ...`` on the runner's stderr, exit code 2, no output notebook."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from plcore.study.sweep import run_sweep\nfrom tests.sweep_points import trial\n"
+        "run_sweep('nb', trial, [{'seed': 0}], progress=False)")]
+    src, dst = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, src)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    env = child_env(tmp_path / "results")
+    env.pop(sweep.DASK_ENV, None)
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "plcore.study.notebook_runner", str(src),
+                           str(dst), "--dask", address, "--dask-timeout", "1"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    err = proc.stderr.splitlines()
+    assert len(err) == 1 and err[0].startswith("plcore: error: the Dask scheduler at "), err
+    assert address in err[0] and "did not answer within 1 s" in err[0]
+    assert not dst.exists()
+    print(f"runner: {time.monotonic() - start:.1f} s")
