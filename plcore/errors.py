@@ -1,7 +1,8 @@
 """Exceptions raised by plcore, and how their messages show the values they quote.
 
-Both exceptions derive from :class:`ValueError`, so callers that only care about "bad input" can
-catch that. Every message names the offending entry (for example ``users[3].deadline_s``), so that a
+The two about input derive from :class:`ValueError`, so callers that only care about "bad input"
+can catch that; :class:`SweepError` is a sweep that cannot go on (its cache cannot be written, its
+Dask scheduler does not answer). Every message names the offending entry (for example ``users[3].deadline_s``), so that a
 reader of a 200-user file knows exactly which line to fix. Values quoted in a message go through
 :func:`short_repr`, so that a 1 MB string or a 10,000-digit number in a file never turns into a
 1 MB message.
@@ -17,6 +18,15 @@ class InstanceError(ValueError):
 
 class ScheduleError(ValueError):
     """A schedule is malformed: a repeated, unknown or non-integer user index."""
+
+
+class SweepError(RuntimeError):
+    """A sweep cannot go on: its cache folder cannot be written (a full disk, a file-size limit) or
+    its Dask scheduler is unreachable, has no workers or died.
+
+    The message is one line naming the cache folder or the scheduler's address, and saying that the
+    points finished so far are kept (a re-run computes only the others).
+    """
 
 
 def short_repr(value, limit: int = MAX_SHOWN) -> str:

@@ -46,6 +46,21 @@ def block(seed: int) -> pd.DataFrame:
     return pd.DataFrame({"seed": seed, "row": np.arange(20_000), "value": rng.random(20_000)})
 
 
+def sized(seed: int, rows: int) -> pd.DataFrame:
+    """``rows`` rows (about 30 bytes each in CSV): a point as large as a test needs."""
+    CALLS.append(seed)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"seed": seed, "row": np.arange(rows), "value": rng.random(rows)})
+
+
+def fails(seed: int) -> pd.DataFrame:
+    """A point function that raises on seed 1: its own error, not the sweep's."""
+    CALLS.append(seed)
+    if seed == 1:
+        raise ArithmeticError(f"point {seed} fails")
+    return pd.DataFrame({"seed": [seed]})
+
+
 def profile_scale(profile: str) -> pd.DataFrame:
     """The ``scale`` of ``<plcore.paths.DATA>/profiles/<profile>.json``, read now."""
     CALLS.append(profile)
