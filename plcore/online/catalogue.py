@@ -9,10 +9,12 @@ block sizes.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..model import radio
 from ..model.instance import Instance
 
-__all__ = ["cluster_catalogue"]
+__all__ = ["cluster_catalogue", "whole_server_rate"]
 
 
 def cluster_catalogue(n_clusters: int = 2, models_per_cluster: int = 5, *,
@@ -65,3 +67,18 @@ def cluster_catalogue(n_clusters: int = 2, models_per_cluster: int = 5, *,
     return Instance.from_dict({"blocks": blocks, "models": models, "users": [],
                                "noise_psd_w_hz": radio.noise_psd_w_hz(),
                                "bandwidth_hz": bandwidth_hz})
+
+
+def whole_server_rate(catalogue: Instance) -> float:
+    """The traditional server's capacity (requests/s): ``1 / (L + infer_s)`` with ``L`` the mean
+    whole-model load time and ``infer_s`` the mean inference time over the catalogue's models.
+
+    Examples
+    --------
+    >>> from plcore.online import cluster_catalogue
+    >>> round(whole_server_rate(cluster_catalogue()), 1)       # 1 / (20.2 ms + 6.4 ms)
+    37.6
+    """
+    names = list(catalogue.models)
+    per = [catalogue.model_load_s(m) + catalogue.models[m].infer_s for m in names]
+    return 1.0 / float(np.mean(per))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..model.instance import Instance
 from ..online import generate, make_policy, simulate
+from ..online.catalogue import whole_server_rate
 from ..online.metrics import summary
 from .scenarios import Scenario, make_instance
 
@@ -89,19 +90,6 @@ def model_bytes(catalogue: Instance) -> float:
     return max(sum(catalogue.blocks[b].bytes for b in m.blocks) for m in catalogue.models.values())
 
 
-def whole_server_rate(catalogue: Instance) -> float:
-    """The traditional server's capacity (requests/s): ``1 / (L + infer_s)`` with ``L`` the mean
-    whole-model load time and ``infer_s`` the mean inference time over the catalogue's models.
-
-    Examples
-    --------
-    >>> from plcore.online import cluster_catalogue
-    >>> round(whole_server_rate(cluster_catalogue()), 1)       # 1 / (20.2 ms + 6.4 ms)
-    37.6
-    """
-    names = list(catalogue.models)
-    per = [catalogue.model_load_s(m) + catalogue.models[m].infer_s for m in names]
-    return 1.0 / float(np.mean(per))
 
 
 def online_trial(seed: int, policy: str, load: float = 1.0, n_requests: int = 2000,
