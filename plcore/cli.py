@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     from .serving import cli as serving_cli
 
     serving_cli.add_parser(sub)
+    serving_cli.add_validate_parser(sub)
     return p
 
 
@@ -184,7 +185,7 @@ def _run(argv: list[str], started: float) -> int:
         return _profile(args)
     if args.command == "simulate":
         return _simulate(args)
-    if args.command == "serve":
+    if args.command in ("serve", "validate-serving"):
         return _serve(args)
     stopped = None
     try:
@@ -278,8 +279,8 @@ def _serve(args) -> int:
     from .serving import cli as serving_cli
 
     try:
-        return serving_cli.main(args)
-    except (InstanceError, ValueError, OSError) as exc:
+        return (serving_cli.main if args.command == "serve" else serving_cli.validate_main)(args)
+    except (InstanceError, ValueError, OSError, RuntimeError) as exc:
         return _error(exc)
     except MemoryError as exc:   # the arena or the zoo does not fit in this machine's memory
         return _error(f"out of memory building the server: {exc}")

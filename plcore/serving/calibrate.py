@@ -53,13 +53,16 @@ def measure_device(zoo, device, repeats: int = 3) -> tuple[dict, dict]:
 
 
 def calibrated_catalogue(catalogue: Instance, zoo, device, repeats: int = 3) -> Instance:
-    """``catalogue`` with the zoo's real block sizes and this device's measured times.
+    """``catalogue`` with the device's block sizes and this device's measured times.
 
-    Everything else (uplink bandwidth, noise, the loader profile of blocks the zoo lacks) is kept.
+    A block's size is what it takes in the device's arena (``device.padded_bytes``: its packed
+    buffer, alignment included, which is also what a load copies), so that a block cache given
+    the arena's capacity decides exactly what fits, in the server and in the simulator alike.
+    Everything else (uplink bandwidth, noise) is kept.
     """
     load_s, infer_s = measure_device(zoo, device, repeats)
     d = catalogue.to_dict()
-    d["blocks"] = {b: {"bytes": float(zoo.block_bytes(b)), "load_s": max(load_s[b], 1e-12)}
+    d["blocks"] = {b: {"bytes": float(device.padded_bytes(b)), "load_s": max(load_s[b], 1e-12)}
                    for b in catalogue.blocks}
     for m in d["models"]:
         d["models"][m]["infer_s"] = max(infer_s[m], 1e-12)

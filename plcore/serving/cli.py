@@ -127,7 +127,6 @@ def build(catalogue, *, device="cpu", scale=1.0, capacity_gb=None, store, path="
     cal = calibrated_catalogue(catalogue, zoo, dev, repeats=calibrate_repeats)
     specs = model_specs(zoo, dev)
     engine = LiveServer(cal, dev, make_policy(policy), capacity_bytes=dev.capacity,
-                        block_bytes=[padded[b] for b in cal.arrays.block_names],
                         eviction=eviction, bandwidth=bandwidth)
     return engine, specs, lambda a: torch.from_numpy(np.array(a))
 
@@ -144,3 +143,86 @@ async def _serve(built, args) -> int:
 
     return await run_server(engine, specs, port=args.port, announce=announce,
                             default_deadline_s=args.deadline_s, to_device=to_device)
+
+
+def add_validate_parser(sub) -> None:
+    """Register ``validate-serving``."""
+    from ..online.policies import POLICIES
+
+    v = sub.add_parser(
+        "validate-serving", help="the simulator against the real server, request by request",
+        description="Build the real server for CATALOGUE in a process of its own, calibrate it "
+        "(this machine's load and inference times), then for each policy, offered load and "
+        "seed replay one drawn trace through it over HTTP (open loop) and through the simulator "
+        "with the calibrated times, and compare: share of requests with the same outcome, "
+        "goodput, P50 and P99 latency. Loads are in units of the whole-model server's rate.")
+    v.add_argument("catalogue", nargs="?", default=None,
+                   help="instance file (default: data/instances/example.json)")
+    v.add_argument("--policies", nargs="+", default=["fifo-whole", "pl-greedy"],
+                   choices=sorted(POLICIES), metavar="POLICY")
+    v.add_argument("--loads", nargs="+", type=float, default=[0.5, 0.9, 1.5])
+    v.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    v.add_argument("--requests", type=int, default=400, help="requests per trace")
+    v.add_argument("--deadline-s", type=float, default=0.2)
+    v.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    v.add_argument("--scale", type=float, default=None,
+                   help="width scale (default: 0.25 on the CPU, 1 on a GPU)")
+    v.add_argument("--path", default="disk", choices=("disk", "packed_pageable", "packed_pinned"))
+    v.add_argument("--cold", action="store_true", help="disk path: page cache dropped per read")
+    v.add_argument("--threads", type=int, default=1,
+                   help="torch's CPU threads in the server (default 1: a core left to the "
+                        "server's event loop and the load generator)")
+    v.add_argument("--quick", action="store_true",
+                   help="a small version (one seed, 150 requests a trace): about 2 minutes")
+    v.add_argument("--json", action="store_true", help="print the rows as one JSON object")
+
+
+def validate_main(args) -> int:
+    """Run ``plcore validate-serving``; the exit code (1 if a target is missed)."""
+    import json
+
+    from ..model.instance import load_instance
+    from ..paths import DATA
+    from .validate import QUICK, TARGETS, validate_serving
+
+    catalogue = load_instance(args.catalogue or DATA / "instances" / "example.json")
+    seeds, n = args.seeds, args.requests
+    if args.quick:
+        seeds, n = QUICK["seeds"], QUICK["n_requests"]
+    if not 1 <= n <= 1_000_000:
+        raise ValueError(f"--requests: must be between 1 and 1000000, got {n}")
+    for load in args.loads:
+        if not (math.isfinite(load) and 0 < load <= 100):
+            raise ValueError(f"--loads: {load!r} is not in (0, 100]")
+    scale = args.scale if args.scale is not None else (1.0 if args.device == "cuda" else 0.25)
+    rows = validate_serving(catalogue, policies=args.policies, loads=args.loads, seeds=seeds,
+                            n_requests=n, deadline_s=args.deadline_s, device=args.device,
+                            scale=scale, path=args.path, cold=args.cold, threads=args.threads,
+                            progress=sys.stderr.isatty())
+    missed = [r for r in rows
+              if (r["load"] <= 0.9 and r["same_outcome"] < TARGETS["same_outcome"])
+              or any(r[f"{k}_rel_err"] > TARGETS[f"{k}_rel_err"] for k in ("goodput", "p50", "p99"))]
+    if args.json:
+        print(json.dumps({"device": args.device, "scale": scale, "targets": TARGETS,
+                          "runs": rows, "missed": len(missed)}, indent=1))
+    else:
+        print(format_rows(rows))
+        print(f"{len(rows) - len(missed)} of {len(rows)} runs meet every target "
+              f"(same outcome >= {TARGETS['same_outcome']:.0%} at loads <= 0.9; goodput within "
+              f"{TARGETS['goodput_rel_err']:.0%}; P50 and P99 within {TARGETS['p50_rel_err']:.0%})")
+    return 1 if missed else 0
+
+
+def format_rows(rows) -> str:
+    """The comparison as a plain-text table, one run a line."""
+    head = (f"{'policy':<11} {'load':>4} {'seed':>4} {'same':>6} {'goodput sim/real':>17} "
+            f"{'P50 ms sim/real':>16} {'P99 ms sim/real':>16} {'send P99':>9}")
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r['policy']:<11} {r['load']:>4g} {r['seed']:>4d} {r['same_outcome']:>6.1%} "
+            f"{r['goodput_sim']:>8.2f}/{r['goodput_real']:<8.2f} "
+            f"{1e3 * r['p50_sim']:>7.1f}/{1e3 * r['p50_real']:<8.1f} "
+            f"{1e3 * r['p99_sim']:>7.1f}/{1e3 * r['p99_real']:<8.1f} "
+            f"{1e3 * r['send_err_p99_s']:>6.2f} ms")
+    return "\n".join(lines)

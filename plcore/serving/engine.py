@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model import radio
 from ..model.instance import Instance
 from ..online.simulator import LATE, REJECTED, RUNNING, SERVED, Simulator
 from ..online.workload import Workload
@@ -129,6 +130,8 @@ class DeviceWorker:
                     start = self.clock()
                     out, _ = dev.infer(model, x)
                     finish = self.clock()
+                    if hasattr(out, "cpu"):          # off the device here, not in the loop
+                        out = out.cpu()
                     self.post(self.done, k, out, JobTimes(t0, t1, start, finish, nbytes))
             except Exception as exc:   # noqa: BLE001 - reported to the loop, never lost
                 self.post(self.fail, job[1], exc)
@@ -151,9 +154,6 @@ class LiveServer(Simulator):
         A fresh policy object, as for :func:`plcore.online.simulate`.
     capacity_bytes : float, optional
         GPU memory for blocks (B), as in the simulator.
-    block_bytes : sequence of float, optional
-        The bytes each block takes on the device (alignment included), if not the catalogue's:
-        the cache then accounts exactly as the device's arena does.
     power_w : float
         Transmit power of every user (W).
     eviction, bandwidth : str
@@ -165,15 +165,13 @@ class LiveServer(Simulator):
     """
 
     def __init__(self, catalogue: Instance, device, policy, *, capacity_bytes=None,
-                 block_bytes=None, power_w: float = 0.2, eviction: str = "lru",
+                 power_w: float = radio.POWER_W, eviction: str = "lru",
                  bandwidth: str = "equal"):
         if eviction == "belady":
             raise ValueError("eviction 'belady' needs the future requests: not for a live server")
         workload = LiveWorkload(catalogue.models, power_w)
         super().__init__(catalogue, workload, policy, capacity_bytes=capacity_bytes,
                          eviction=eviction, bandwidth=bandwidth)
-        if block_bytes is not None:
-            self.cache.size = [float(b) for b in block_bytes]
         self.device = device
         self._t0 = time.perf_counter()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -186,6 +184,7 @@ class LiveServer(Simulator):
         self.errors: list = []
         self.worker: DeviceWorker | None = None
         self.listeners: list = []          # called with (k, status) when a request ends
+        self.tags: list = []               # per request: what its client tagged it with
         self.policy.bind(self)
 
     # ------------------------------------------------------------------ clock and life cycle
@@ -219,13 +218,17 @@ class LiveServer(Simulator):
 
     # ------------------------------------------------------------------ requests
     def submit(self, model: int, data_bits: float, deadline_s: float, gain: float, user: int,
-               tensor) -> tuple[int, asyncio.Future]:
-        """A request arrives now. Returns its index and a future for ``(status, reason)``."""
+               tensor, tag=None) -> tuple[int, asyncio.Future]:
+        """A request arrives now. Returns its index and a future for ``(status, reason)``.
+
+        ``tag`` is kept in :attr:`tags` (a load generator's index of the request in its trace).
+        """
         now = self.clock()
         self._advance(now)
         k = self.add_request(now, model, data_bits, deadline_s, gain)
         self.workload.gains.append(float(gain))
         self.workload.users.append(int(user))
+        self.tags.append(tag)
         fut = self._loop.create_future()
         self._futures[k] = fut
         self._tensors[k] = tensor

@@ -16,8 +16,9 @@ What the server accepts (and what ``tritonclient.http`` sends):
 
 Per-request values of the edge model travel in the request's ``parameters``: ``deadline_s``
 (relative to the arrival, s; default the server's), ``user`` (int), ``channel_gain`` (linear) or
-``distance_m`` (then the path loss of :mod:`plcore.model.radio`), and ``data_bits`` (the uploaded
-input's size; default the input tensor's bytes times 8). Each is checked against the ranges of
+``distance_m`` (then the path loss of :mod:`plcore.model.radio`), ``data_bits`` (the uploaded
+input's size; default the input tensor's bytes times 8) and ``trace_index`` (int: a load
+generator's index of the request in its trace, kept with the server's record of it). Each is checked against the ranges of
 instance files (``plcore.model.instance.RANGES``).
 
 Everything here is pure: bytes and dicts in, bytes and dicts out, errors as :class:`ProtocolError`
@@ -204,11 +205,11 @@ def parse_infer(body: bytes, spec: ModelSpec, *, header_length: str | None = Non
         raise ProtocolError(400, "parameters: expected a JSON object")
     checked = dict(params)
     ranges = ranges or {}
-    for name in ("deadline_s", "channel_gain", "distance_m", "data_bits", "user"):
+    for name in ("deadline_s", "channel_gain", "distance_m", "data_bits", "user", "trace_index"):
         if name in params:
             lo, hi = ranges.get(name, (-math.inf, math.inf))
             checked[name] = _number(params[name], f"parameters.{name}", lo, hi,
-                                    integer=name == "user")
+                                    integer=name in ("user", "trace_index"))
     binary_out = bool(params.get("binary_data_output", False))
     outputs = req.get("outputs")
     if outputs is not None:

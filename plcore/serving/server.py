@@ -55,6 +55,7 @@ def edge_ranges() -> dict:
     t_lo, t_hi, _ = RANGES["time"]
     b_lo, b_hi, _ = RANGES["bits"]
     return {"deadline_s": (t_lo, t_hi), "data_bits": (0.0, b_hi), "user": (0, 2**62),
+            "trace_index": (0, 2**62),
             "channel_gain": (1e-30, 1.0), "distance_m": (1.0, 1e6)}
 
 
@@ -221,7 +222,7 @@ def make_app(server, specs: dict[str, ModelSpec], *, default_deadline_s: float =
             state["users"] += 1
         x = convert(req.tensor)
         k, fut = server.submit(names[spec.name], float(bits), p.get("deadline_s",
-                               default_deadline_s), gain, user, x)
+                               default_deadline_s), gain, user, x, tag=p.get("trace_index"))
         status, reason = await fut
         if status not in (SERVED, LATE):
             return error(503, f"request rejected: {reason} (deadline "
