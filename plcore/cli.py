@@ -70,70 +70,250 @@ def _parser() -> argparse.ArgumentParser:
 def _simulate_parser(sub) -> None:
     from .online.cache import EVICTIONS
     from .online.policies import POLICIES
-    from .online.workload import IMAGE_BITS, POPULARITIES
+    from .model.instance import RANGES
+    from .online.workload import (IMAGE_BITS, LIMITS, MAX_INTERVALS, MAX_REQUESTS, POPULARITIES,
+                                  Limit)
+
+    def valid(param):
+        return LIMITS[param].text
+
+    own = _option_limits()
 
     m = sub.add_parser("simulate", help="simulate online serving (plcore.online)",
                        description="Simulate an edge server serving requests over time. INPUT is "
                        "an instance file (JSON/YAML, MODEL.md section 4) used as the catalogue of "
                        "blocks, models and radio constants (its users are ignored), with a "
                        "workload drawn from the options below; or a CSV trace (columns arrival_s, "
-                       "model, data_bits, deadline_s, channel_gain[, user]) with --catalogue.")
+                       "model, data_bits, deadline_s, channel_gain[, user]; UTF-8) with "
+                       "--catalogue. Every number must lie in the range its option states; trace "
+                       "columns in the ranges of instance files (arrival_s "
+                       f"{valid('arrival_s')}, data_bits {valid('data_bits')}, deadline_s "
+                       f"{valid('deadline_s')}, power_w * channel_gain / noise_psd_w_hz "
+                       f"{Limit(*RANGES['a_hz']).text}, user {valid('user')}), at most "
+                       f"{MAX_REQUESTS:.0e} rows. Bad input: one line on stderr, exit code 2.")
+    m.error = _one_line_error       # argparse's own errors (a word for a number): one line too
     m.add_argument("input", help="instance file (catalogue) or .csv trace")
-    m.add_argument("--catalogue", help="instance file whose models the trace requests")
+    m.add_argument("--catalogue", help="with a .csv trace: the instance file whose models it "
+                   "requests")
     m.add_argument("--policy", default="pl-greedy", choices=sorted(POLICIES))
-    m.add_argument("--capacity-gb", type=float, default=None,
-                   help="GPU memory for parameters (GB = 1e9 B); default: the largest model")
+    m.add_argument("--capacity-gb", type=_real, default=None,
+                   help=f"GPU memory for parameters (GB = 1e9 B), {own['--capacity-gb'].text}, "
+                        "and at least the smallest model; default: the largest model")
     m.add_argument("--eviction", default="lru", choices=EVICTIONS)
     m.add_argument("--pipelined", action="store_true")
     m.add_argument("--bandwidth", default="equal", choices=("equal", "least"))
-    m.add_argument("--requests", type=int, default=1000, help="number of requests drawn")
-    m.add_argument("--rate", type=float, default=50.0, help="mean arrival rate (req/s)")
-    m.add_argument("--cv", type=float, default=1.0, help="inter-arrival CV (1: Poisson)")
+    m.add_argument("--requests", type=_whole, default=1000,
+                   help=f"number of requests drawn, {valid('n_requests')} (memory grows with it)")
+    m.add_argument("--rate", type=_real, default=50.0,
+                   help=f"mean arrival rate, {valid('rate_hz')}; the arrivals must end by "
+                        f"{LIMITS['arrival_s'].high:g} s")
+    m.add_argument("--cv", type=_real, default=1.0,
+                   help=f"inter-arrival coefficient of variation (1: Poisson), {valid('cv')}")
     m.add_argument("--popularity", default="uniform", choices=POPULARITIES)
-    m.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent")
-    m.add_argument("--deadline-s", type=float, default=0.2, help="relative deadline (s)")
-    m.add_argument("--data-bits", type=float, default=IMAGE_BITS)
-    m.add_argument("--coherence-s", type=float, default=float("inf"),
-                   help="block-fading interval (s); default: no fading")
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--period-s", type=float, default=None, help="pl-*: re-plan period (s)")
-    m.add_argument("--V", type=float, default=10.0, help="lyapunov: throughput weight")
-    m.add_argument("--out", help="write the per-request table here (CSV)")
+    m.add_argument("--zipf", type=_real, default=1.0,
+                   help=f"Zipf exponent, {valid('zipf_alpha')}")
+    m.add_argument("--deadline-s", type=_real, default=0.2,
+                   help=f"relative deadline, {valid('deadline_s')}")
+    m.add_argument("--data-bits", type=_real, default=IMAGE_BITS,
+                   help=f"input size, {valid('data_bits')}; default: a raw 224 x 224 x 3 image")
+    m.add_argument("--coherence-s", type=_real, default=float("inf"),
+                   help=f"block-fading interval, {valid('coherence_s')}, at most "
+                        f"{MAX_INTERVALS:.0e} intervals over the arrivals and deadlines; "
+                        "default: inf (no fading)")
+    m.add_argument("--seed", type=_whole, default=0, help=f"random seed, {valid('seed')}")
+    m.add_argument("--period-s", type=_real, default=None,
+                   help=f"pl-*: re-plan period, {own['--period-s'].text}, at most "
+                        f"{MAX_INTERVALS:.0e} periods over the arrivals and deadlines; default: "
+                        "when the GPU falls idle")
+    m.add_argument("--V", type=_real, default=10.0,
+                   help=f"lyapunov: throughput weight, {own['--V'].text}")
+    m.add_argument("--out", help="write the per-request table here (CSV): whole, or not at all")
 
 
 def _simulate(args) -> int:
-    from .online import generate, make_policy, read_trace, simulate
+    temp = None
+    try:
+        try:
+            if args.out:
+                temp = _temp_beside(args.out)     # before the work: a bad --out fails at once
+            text = _simulate_run(args, temp)
+        except (InstanceError, ScheduleError, ValueError) as exc:
+            return _error(exc)
+        except MemoryError:
+            return _error("out of memory: the workload is too large for this machine (draw "
+                          "fewer --requests)")
+        status = _emit(text)                    # the summary first: if it fails, no table
+        if status or temp is None:
+            return status
+        try:
+            os.replace(temp, args.out)
+        except OSError as exc:
+            return _error(f"--out: {_shown(args.out)}: cannot write ({exc.strerror or exc})")
+        temp = None
+        return 0
+    finally:
+        if temp is not None:            # failed or interrupted: no partial table is left
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+
+def _simulate_run(args, temp: str | None) -> str:
+    """Check the options and the input, simulate, write the per-request table to ``temp`` (if
+    any); the summary's text. Bad input raises ValueError (or a subclass) naming it."""
+    from .online import make_policy, read_trace, simulate
     from .online.metrics import format_summary, frame, summary
+    from .online.workload import too_many_intervals
+
+    trace = args.input.lower().endswith(".csv")
+    if trace and not args.catalogue:
+        raise ValueError("a trace needs --catalogue INSTANCE (its blocks and models)")
+    if args.catalogue and not trace:
+        raise ValueError("--catalogue: only a .csv trace takes one (an instance file is its own "
+                         "catalogue)")
+    cat = load_instance(args.catalogue if trace else args.input)
+    capacity = _capacity_bytes(args.capacity_gb, cat)
+    options = {}
+    if args.policy.startswith("pl-") and args.period_s is not None:
+        options["period_s"] = _in_range(args.period_s, "--period-s")
+    if args.policy == "lyapunov":
+        options["V"] = _in_range(args.V, "--V")
+    policy = make_policy(args.policy, **options)
+    workload = read_trace(args.input, cat) if trace else _draw(cat, args)
+    if "period_s" in options:
+        why = too_many_intervals(workload.span_s, options["period_s"])
+        if why:
+            raise ValueError(f"--period-s: {why}: raise it")
+    run = simulate(cat, workload, policy, capacity_bytes=capacity, eviction=args.eviction,
+                   pipelined=args.pipelined, bandwidth=args.bandwidth,
+                   progress=sys.stderr.isatty())
+    if temp is not None:
+        _write_table(frame(run), temp, args.out)
+    return format_summary(summary(run)) + "\n"
+
+
+def _option_limits() -> dict:
+    """Ranges of the simulate options that are not workload parameters (``LIMITS`` of
+    :mod:`plcore.online.workload` has those): the instance files' ranges of sizes and times;
+    ``V`` weighs queues of requests, so beyond the most requests it acts as infinity."""
+    from .model.instance import RANGES
+    from .online.workload import MAX_REQUESTS, Limit
+
+    low, high, _ = RANGES["bytes"]
+    return {"--capacity-gb": Limit(low / 1e9, high / 1e9, "GB"),
+            "--period-s": Limit(*RANGES["time"]),
+            "--V": Limit(0.0, 100.0 * MAX_REQUESTS)}
+
+
+def _in_range(value: float, option: str) -> float:
+    """``value``, or ValueError naming ``option`` if it is out of its range."""
+    why = _option_limits()[option].problem(value)
+    if why:
+        raise ValueError(f"{option}: {why}")
+    return value
+
+
+def _capacity_bytes(capacity_gb, cat) -> float | None:
+    """``--capacity-gb`` in bytes (None: the simulator's default), refused if out of range or if
+    no model fits (every request would be rejected)."""
+    if capacity_gb is None:
+        return None
+    capacity = _in_range(capacity_gb, "--capacity-gb") * 1e9
+    size = {m: sum(cat.blocks[b].bytes for b in model.blocks) for m, model in cat.models.items()}
+    smallest = min(size, key=size.get)
+    if size[smallest] > capacity * (1 + 1e-12):      # the simulator's test of a model that fits
+        raise ValueError(f"--capacity-gb: {capacity_gb!r} GB holds no model (the smallest, "
+                         f"{short_repr(smallest, 40)}, takes {size[smallest] / 1e9:.4g} GB): "
+                         "every request would be rejected")
+    return capacity
+
+
+# generate()'s parameters and the options that set them, for its messages.
+_DRAW_OPTIONS = {"n_requests": "--requests", "rate_hz": "--rate", "cv": "--cv",
+                 "zipf_alpha": "--zipf", "deadline_s": "--deadline-s", "data_bits": "--data-bits",
+                 "coherence_s": "--coherence-s", "seed": "--seed"}
+
+
+def _draw(cat, args):
+    """The workload the options describe; a bad value is named by its option."""
+    from .online import generate
 
     try:
-        if args.input.endswith(".csv"):
-            if not args.catalogue:
-                raise ValueError("a trace needs --catalogue INSTANCE (its blocks and models)")
-            cat = load_instance(args.catalogue)
-            workload = read_trace(args.input, cat)
-        else:
-            cat = load_instance(args.input)
-            workload = generate(cat, args.requests, args.rate, seed=args.seed, cv=args.cv,
-                                popularity=args.popularity, zipf_alpha=args.zipf,
-                                deadline_s=args.deadline_s, data_bits=args.data_bits,
-                                coherence_s=args.coherence_s)
-        options = {}
-        if args.policy.startswith("pl-") and args.period_s is not None:
-            options["period_s"] = args.period_s
-        if args.policy == "lyapunov":
-            options["V"] = args.V
-        run = simulate(cat, workload, make_policy(args.policy, **options),
-                       capacity_bytes=None if args.capacity_gb is None else args.capacity_gb * 1e9,
-                       eviction=args.eviction, pipelined=args.pipelined,
-                       bandwidth=args.bandwidth, progress=sys.stderr.isatty())
-    except (InstanceError, ScheduleError, ValueError) as exc:
-        return _error(exc)
-    if args.out:
-        try:
-            frame(run).to_csv(args.out, index=False)
-        except OSError as exc:
-            return _error(f"{args.out}: cannot write ({exc.strerror or exc})")
-    return _emit(format_summary(summary(run)) + "\n")
+        return generate(cat, args.requests, args.rate, seed=args.seed, cv=args.cv,
+                        popularity=args.popularity, zipf_alpha=args.zipf,
+                        deadline_s=args.deadline_s, data_bits=args.data_bits,
+                        coherence_s=args.coherence_s)
+    except InstanceError as exc:
+        option = _DRAW_OPTIONS.get(getattr(exc, "param", None))
+        if option is None:
+            raise
+        raise InstanceError(f"{option}: {exc.why}") from None
+
+
+def _real(text: str) -> float:
+    """An option's number: plain decimal, or inf/nan (its range then says whether it is valid)."""
+    from .online.workload import parse_number
+
+    try:
+        return parse_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _whole(text: str):
+    """A count or a seed: an integer, also written ``1e6``; a value that is not a whole number is
+    returned as a float, for its range to refuse with the option's name."""
+    import math
+
+    if re.fullmatch(r"\s*[-+]?[0-9]{1,40}\s*", text):
+        return int(text)
+    value = _real(text)
+    return int(value) if math.isfinite(value) and value == int(value) else value
+
+
+def _one_line_error(message: str):
+    """``ArgumentParser.error`` for ``simulate``: one line, ``plcore: error: ...``, exit code 2."""
+    text = " ".join(str(message).split())
+    if len(text) > 500:
+        text = text[:497] + "..."
+    print(f"plcore: error: simulate: {text}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _shown(path: str) -> str:
+    from .model.files import show_path
+
+    return show_path(path)
+
+
+def _temp_beside(out: str) -> str:
+    """A new empty file in ``out``'s folder, to be renamed to ``out`` once written whole."""
+    import tempfile
+
+    if os.path.exists(out) and not os.path.isfile(out):
+        raise ValueError(f"--out: {_shown(out)} is not a regular file (a directory, a device or "
+                         "a pipe is never replaced)")
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(out)[:100]}.",
+                                    suffix=".tmp")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--out: {_shown(out)}: cannot write "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    mask = os.umask(0)          # mkstemp makes the file private; the table is not
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
+    os.close(fd)
+    return temp
+
+
+def _write_table(table, temp: str, out: str) -> None:
+    try:
+        with open(temp, "w", newline="", encoding="utf-8") as f:
+            table.to_csv(f, index=False)
+    except OSError as exc:      # a full disk, a file size limit
+        raise ValueError(f"--out: {_shown(out)}: cannot write ({exc.strerror or exc})") from None
 
 
 def _seconds(text: str) -> float:

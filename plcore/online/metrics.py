@@ -3,7 +3,8 @@
 Definitions (``n`` requests arrived; ``H`` the time of the last arrival or event, s)
 
 * **goodput**: requests served by their deadline per second of the arrival window
-  ``(0, t_last_arrival]`` (req/s); it never exceeds the arrival rate ``n / t_last_arrival``;
+  ``(0, t_last_arrival]`` (req/s); it never exceeds the arrival rate ``n / t_last_arrival``.
+  Both are NaN (undefined) when every request arrives at t = 0, as in a batch;
 * **late share / rejected share**: fractions of the ``n`` requests;
 * **latency**: ``finish - arrival`` of the requests that were run (served or late), P50/P95/P99
   with bootstrap confidence intervals (:func:`quantile_ci`);
@@ -155,8 +156,8 @@ def summary(run: Run, *, n_boot: int = 2000, seed: int = 0) -> dict:
     H = run.horizon_s
     out = {**run.config, "requests": n, "served": int(served.sum()), "late": int(late.sum()),
            "rejected": int((run.status == REJECTED).sum())}
-    out["arrival_rate_hz"] = n / window if window > 0 else math.inf
-    out["goodput_hz"] = int(served.sum()) / window if window > 0 else math.inf
+    out["arrival_rate_hz"] = n / window if window > 0 else math.nan      # no window: undefined
+    out["goodput_hz"] = int(served.sum()) / window if window > 0 else math.nan
     out["late_share"] = float(late.mean()) if n else math.nan
     out["rejected_share"] = float((run.status == REJECTED).mean()) if n else math.nan
     lat = (run.finish_s - run.arrival_s)[served | late]
@@ -181,27 +182,45 @@ def summary(run: Run, *, n_boot: int = 2000, seed: int = 0) -> dict:
 
 
 def format_summary(s: dict) -> str:
-    """The summary on one screen, for the command line."""
+    """The summary on one screen, for the command line.
+
+    A value that is not defined for the run (NaN or infinite: no request ran, none was served,
+    or all arrived at t = 0) is written ``n/a``, not ``nan`` or ``inf``.
+    """
     def ms(key):
-        return (f"{1e3 * s[key + '_s']:.1f} ms [{1e3 * s[key + '_lo_s']:.1f}, "
-                f"{1e3 * s[key + '_hi_s']:.1f}]")
+        est = _number(1e3 * s[key + "_s"], ".1f", " ms")
+        if est == "n/a":
+            return est
+        return (f"{est} [{_number(1e3 * s[key + '_lo_s'], '.1f')}, "
+                f"{_number(1e3 * s[key + '_hi_s'], '.1f')}]")
+
+    def pct(key, spec=".1f"):
+        return _number(100 * s[key], spec, " %")
 
     lines = [
         f"policy {s['policy']}  loader {s['loader']}  eviction {s['eviction']}  "
-        f"capacity {s['capacity_bytes'] / 1e9:.3g} GB  pipelined {s['pipelined']}  "
-        f"bandwidth {s['bandwidth']} ({s['bandwidth_hz'] / 1e6:g} MHz)",
+        f"capacity {_number(s['capacity_bytes'] / 1e9, '.3g', ' GB')}  pipelined "
+        f"{s['pipelined']}  bandwidth {s['bandwidth']} "
+        f"({_number(s['bandwidth_hz'] / 1e6, 'g', ' MHz')})",
         f"requests {s['requests']}: served {s['served']}, late {s['late']}, "
         f"rejected {s['rejected']}",
-        f"arrival rate {s['arrival_rate_hz']:.4g} req/s, goodput {s['goodput_hz']:.4g} req/s, "
-        f"late {100 * s['late_share']:.2f} %, rejected {100 * s['rejected_share']:.2f} %",
+        f"arrival rate {_number(s['arrival_rate_hz'], '.4g', ' req/s')}, goodput "
+        f"{_number(s['goodput_hz'], '.4g', ' req/s')}, late {pct('late_share', '.2f')}, "
+        f"rejected {pct('rejected_share', '.2f')}",
         f"latency P50 {ms('latency_p50')}  P95 {ms('latency_p95')}  P99 {ms('latency_p99')} "
         "(95 % bootstrap CI)",
-        f"Jain's index: models {s['jain_models']:.3f}, users {s['jain_users']:.3f}",
-        f"GPU time: loading {100 * s['gpu_load_share']:.1f} %, inference "
-        f"{100 * s['gpu_infer_share']:.1f} %, waiting for data {100 * s['gpu_wait_share']:.1f} %, "
-        f"idle {100 * s['gpu_idle_share']:.1f} %",
-        f"bytes loaded per served request {s['bytes_per_served'] / 1e6:.3g} MB, cache hit rate "
-        f"{100 * s['cache_hit_rate']:.1f} %",
-        f"simulated {s['horizon_s']:.4g} s in {s['cpu_s']:.3g} s of CPU",
+        f"Jain's index: models {_number(s['jain_models'], '.3f')}, users "
+        f"{_number(s['jain_users'], '.3f')}",
+        f"GPU time: loading {pct('gpu_load_share')}, inference {pct('gpu_infer_share')}, "
+        f"waiting for data {pct('gpu_wait_share')}, idle {pct('gpu_idle_share')}",
+        f"bytes loaded per served request {_number(s['bytes_per_served'] / 1e6, '.3g', ' MB')}, "
+        f"cache hit rate {pct('cache_hit_rate')}",
+        f"simulated {_number(s['horizon_s'], '.4g', ' s')} in {_number(s['cpu_s'], '.3g', ' s')} "
+        "of CPU",
     ]
     return "\n".join(lines)
+
+
+def _number(value: float, spec: str, unit: str = "") -> str:
+    """``value`` formatted with ``spec``, then ``unit``; ``n/a`` where it is not finite."""
+    return f"{value:{spec}}{unit}" if math.isfinite(value) else "n/a"

@@ -21,29 +21,120 @@ Generator (:func:`generate`, seeded: same arguments, same requests)
 
 Trace (:func:`read_trace`)
     CSV with columns ``arrival_s, model, data_bits, deadline_s, channel_gain`` (deadline relative
-    to the arrival; gain linear) and optionally ``user``. Arrival times must not decrease. A bad
-    row raises :class:`~plcore.errors.InstanceError` naming the line and the column.
+    to the arrival; gain linear) and optionally ``user``, in UTF-8 (a leading byte-order mark is
+    allowed). Arrival times must not decrease. A bad row raises
+    :class:`~plcore.errors.InstanceError` naming the file, the line and the column.
+
+Valid ranges (:data:`LIMITS`)
+    Every quantity of a workload, drawn or read, lies in a range: the instance files' ranges
+    (:data:`plcore.model.instance.RANGES`) for times, sizes and the Shannon rate's ``a_k``, and
+    stated bounds for the rest (at most :data:`MAX_REQUESTS` requests, at most
+    :data:`MAX_INTERVALS` fading intervals). Within them nothing overflows, and the memory
+    and time of a run are bounded before it starts.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
+import re
+import stat
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import InstanceError
+from ..errors import InstanceError, short_repr
 from ..model import radio
-from ..model.instance import Instance
+from ..model.files import show_path
+from ..model.instance import RANGES, Instance
 
 __all__ = ["Workload", "generate", "read_trace", "write_trace", "from_instance",
-           "POPULARITIES", "IMAGE_BITS", "TRACE_COLUMNS"]
+           "POPULARITIES", "IMAGE_BITS", "TRACE_COLUMNS", "Limit", "LIMITS", "MAX_REQUESTS",
+           "MAX_INTERVALS", "parse_number", "too_many_intervals"]
 
 IMAGE_BITS = 224 * 224 * 3 * 8          # a raw 224 x 224 x 3 image, 8 bits a value (bit)
 POPULARITIES = ("uniform", "zipf", "hot")
 TRACE_COLUMNS = ("arrival_s", "model", "data_bits", "deadline_s", "channel_gain")
+
+#: Most requests in one workload, drawn or read. A simulation keeps about 1 kB per request
+#: (workload, per-request state, outcome table, the ``--out`` table): 10 GB at this bound.
+MAX_REQUESTS = 10 ** 7
+#: Most block-fading intervals, or re-plan periods, over a workload's span (its last arrival plus
+#: its longest deadline, :attr:`Workload.span_s`): the simulator redraws the uploading requests'
+#: gains at each interval, and re-plans at each period (each costs about 10 us of CPU with a few
+#: requests in the system, more with many).
+MAX_INTERVALS = 10 ** 7
+#: Longest line of a trace (bytes); a row is a few numbers and a model name.
+MAX_LINE_BYTES = 1 << 20
+
+
+class Limit(NamedTuple):
+    """The valid range of a quantity: ``low <= value <= high`` (``unit``), or 0 where ``zero``.
+
+    Examples
+    --------
+    >>> from plcore.online.workload import LIMITS
+    >>> LIMITS["data_bits"].text
+    '0, or 1 to 1e+15 bits'
+    >>> LIMITS["cv"].problem(0.0)
+    'must be > 0, got 0.0 (valid: 0.01 to 100)'
+    """
+
+    low: float
+    high: float
+    unit: str = ""
+    zero: bool = False
+    integer: bool = False
+
+    @property
+    def text(self) -> str:
+        """The range in words, for messages and ``--help``."""
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{'0, or ' if self.zero else ''}{self.low:g} to {self.high:g}{unit}"
+
+    def problem(self, value, shown: str | None = None) -> str | None:
+        """Why ``value`` (a number) is not in the range, or None; ``shown``: how to quote it."""
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            value = int(value)          # compared exactly, not as a double
+        elif not math.isfinite(value):
+            return self._why("must be finite, got {}", value, shown)
+        if self.integer and value != int(value):
+            return self._why("must be an integer, got {}", value, shown)
+        if self.low <= value <= self.high or self.zero and value == 0:
+            return None
+        if value < 0 or value == 0:
+            return self._why(f"must be {'>=' if self.zero or self.low == 0 else '>'} 0, got {{}}",
+                             value, shown)
+        return self._why("{}" + (f" {self.unit}" if self.unit else "") + " is out of range",
+                         value, shown)
+
+    def _why(self, template: str, value, shown: str | None) -> str:
+        return f"{template.format(repr(value) if shown is None else shown)} (valid: {self.text})"
+
+
+_TIME = RANGES["time"]
+#: Valid range of each quantity of a workload (the parameters of :func:`generate`, the columns
+#: of a trace): the instance files' ranges where the quantity is one of theirs.
+LIMITS = {
+    "n_requests": Limit(0, MAX_REQUESTS, "requests", integer=True),
+    # The mean gap between arrivals within the range of times.
+    "rate_hz": Limit(1.0 / _TIME[1], 1.0 / _TIME[0], "req/s"),
+    # Gamma shape 1 / cv**2 from 1e-4 to 1e4: near-periodic to very bursty arrivals.
+    "cv": Limit(0.01, 100.0),
+    # Beyond an exponent of about 50 every request goes to the first model already.
+    "zipf_alpha": Limit(0.0, 1000.0),
+    "data_bits": Limit(*RANGES["bits"], zero=True),
+    "deadline_s": Limit(*_TIME),
+    "coherence_s": Limit(*_TIME),
+    "seed": Limit(0, 10 ** 18, integer=True),
+    "arrival_s": Limit(*_TIME, zero=True),
+    # A label; integers up to 2**53 are exact as doubles.
+    "user": Limit(0, 10 ** 15, integer=True),
+}
 
 _MASK = (1 << 64) - 1
 
@@ -140,6 +231,11 @@ class Workload:
         """Time of the last arrival (s)."""
         return float(self.arrival_s[-1]) if self.n else 0.0
 
+    @property
+    def span_s(self) -> float:
+        """The last arrival plus the longest relative deadline (s): every deadline falls by then."""
+        return self.duration_s + (float(self.deadline_s.max()) if self.n else 0.0)
+
     def head(self, n: int) -> "Workload":
         """The first ``n`` requests."""
         return Workload(self.model_names, self.arrival_s[:n], self.model[:n], self.data_bits[:n],
@@ -166,27 +262,32 @@ def generate(catalogue: Instance, n_requests: int, rate_hz: float, *, seed: int 
     catalogue : Instance
         Its models are the ones requested (in its order: with Zipf the first is the most popular).
     n_requests : int
+        0 to :data:`MAX_REQUESTS`.
     rate_hz : float
-        Mean arrival rate (requests/s), > 0.
+        Mean arrival rate (requests/s), 1e-6 to 1e12 (a mean gap within the range of times); the
+        arrivals must end by 1e6 s.
     seed : int
-        Seeds ``numpy.random.default_rng`` and the fading hash.
+        Seeds ``numpy.random.default_rng`` and the fading hash; 0 to 1e18.
     cv : float
-        Coefficient of variation of the inter-arrival times (1: Poisson; > 1: bursty), > 0.
+        Coefficient of variation of the inter-arrival times (1: Poisson; > 1: bursty), 0.01 to
+        100.
     popularity : {"uniform", "zipf", "hot"}
     zipf_alpha : float
-        Zipf exponent (``popularity="zipf"``), >= 0.
+        Zipf exponent (``popularity="zipf"``), 0 to 1000.
     hot_models, hot_share
         ``popularity="hot"``: that many models get that share of the requests.
     data_bits : float or (low, high)
-        Input size (bit), fixed or uniform in the range.
+        Input size (bit), fixed or uniform in the range; 0, or 1 to 1e15.
     deadline_s : float or (low, high)
-        Relative deadline (s), fixed or uniform in the range.
+        Relative deadline (s), fixed or uniform in the range; 1e-12 to 1e6.
     n_users : int
         Users in the cell; each request comes from one drawn uniformly.
     radius_m, min_distance_m, shadowing_std_db, power_w
         Cell and link budget, as in :mod:`plcore.model.radio`.
     coherence_s : float
-        Block-fading interval (s); ``inf`` (default) for no fading.
+        Block-fading interval (s), 1e-12 to 1e6, and at most :data:`MAX_INTERVALS`
+        intervals from 0 to the last arrival plus the longest deadline; ``inf`` (default) for
+        no fading.
 
     Returns
     -------
@@ -195,7 +296,10 @@ def generate(catalogue: Instance, n_requests: int, rate_hz: float, *, seed: int 
     Raises
     ------
     InstanceError
-        For a bad parameter (named) or a catalogue without the Shannon rate.
+        For a bad parameter, outside its range (:data:`LIMITS`), or a catalogue without the
+        Shannon rate: ``workload.cv: 1e+200 is out of range (valid: 0.01 to 100)``; the error's
+        ``param`` and ``why`` attributes hold the parameter's name and the reason. Counts and
+        spans are checked before anything is drawn.
 
     Examples
     --------
@@ -210,22 +314,31 @@ def generate(catalogue: Instance, n_requests: int, rate_hz: float, *, seed: int 
     O(n_requests) time and memory.
     """
     _check_catalogue(catalogue)
-    checks = {"n_requests": n_requests >= 0, "rate_hz": rate_hz > 0, "cv": cv > 0,
-              "zipf_alpha": zipf_alpha >= 0, "n_users": n_users >= 1,
-              "hot_share": 0 <= hot_share <= 1, "power_w": power_w > 0,
-              "min_distance_m": 0 < min_distance_m < radius_m,
-              "coherence_s": coherence_s > 0, "shadowing_std_db": shadowing_std_db >= 0}
+    for param, value in (("n_requests", n_requests), ("rate_hz", rate_hz), ("cv", cv),
+                         ("zipf_alpha", zipf_alpha), ("seed", seed)):
+        _check(param, value)
+    if not (isinstance(coherence_s, (int, float)) and coherence_s == math.inf):
+        _check("coherence_s", coherence_s)          # inf: no fading
+    data_ends = _ends(data_bits, "data_bits")
+    deadline_ends = _ends(deadline_s, "deadline_s")
+    checks = {"n_users": n_users >= 1, "hot_share": 0 <= hot_share <= 1,
+              "power_w": 0 < power_w < math.inf,
+              "min_distance_m": 0 < min_distance_m < radius_m < math.inf,
+              "shadowing_std_db": 0 <= shadowing_std_db < math.inf}
     for name, ok in checks.items():
         if not ok:
-            raise InstanceError(f"workload.{name}: out of range, got {locals()[name]!r}")
+            raise _bad(name, f"out of range, got {locals()[name]!r}")
     if popularity not in POPULARITIES:
-        raise InstanceError(f"workload.popularity: one of {POPULARITIES}, got {popularity!r}")
+        raise _bad("popularity", f"one of {POPULARITIES}, got {popularity!r}")
     names = tuple(catalogue.models)
     M = len(names)
     if popularity == "hot" and not 1 <= hot_models <= M:
-        raise InstanceError(f"workload.hot_models: must be in 1..{M}, got {hot_models!r}")
+        raise _bad("hot_models", f"must be in 1..{M}, got {hot_models!r}")
+    n_requests = int(n_requests)
+    # Refused before drawing, on the expected span, and again on the drawn one.
+    _check_span(n_requests, n_requests / rate_hz, deadline_ends[-1], coherence_s)
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(int(seed))
     shape = 1.0 / cv ** 2
     gaps = rng.gamma(shape, 1.0 / (rate_hz * shape), n_requests)
     arrival = np.cumsum(gaps)
@@ -233,7 +346,8 @@ def generate(catalogue: Instance, n_requests: int, rate_hz: float, *, seed: int 
     if popularity == "uniform":
         p = np.full(M, 1.0 / M)
     elif popularity == "zipf":
-        p = 1.0 / np.arange(1, M + 1) ** zipf_alpha
+        with np.errstate(over="ignore"):    # i**alpha beyond a double is inf: a share of 0
+            p = 1.0 / np.arange(1, M + 1) ** zipf_alpha
         p /= p.sum()
     else:
         cold = M - hot_models
@@ -242,23 +356,85 @@ def generate(catalogue: Instance, n_requests: int, rate_hz: float, *, seed: int 
         p /= p.sum()
     model = rng.choice(M, size=n_requests, p=p)
 
-    def draw(value, name):
-        if isinstance(value, (tuple, list)):
-            lo, hi = map(float, value)
-            if not 0 <= lo <= hi:
-                raise InstanceError(f"workload.{name}: need 0 <= low <= high, got {value!r}")
-            return rng.uniform(lo, hi, n_requests)
-        return np.full(n_requests, float(value))
+    def draw(ends):
+        if len(ends) == 2:
+            return rng.uniform(ends[0], ends[1], n_requests)
+        return np.full(n_requests, float(ends[0]))
 
-    data = draw(data_bits, "data_bits")
-    deadline = draw(deadline_s, "deadline_s")
-    if n_requests and not (deadline > 0).all():
-        raise InstanceError(f"workload.deadline_s: must be > 0, got {deadline_s!r}")
+    data = draw(data_ends)
+    deadline = draw(deadline_ends)
+    if n_requests:
+        _check_span(n_requests, float(arrival[-1]), float(deadline.max()), coherence_s)
 
     user_gain = radio.cell_gains(rng, n_users, radius_m, min_distance_m, shadowing_std_db)
     user = rng.integers(n_users, size=n_requests)
     return Workload(names, arrival, model.astype(np.int64), data, deadline, user.astype(np.int64),
                     user_gain[user], float(power_w), float(coherence_s), int(seed))
+
+
+def _bad(param: str, why: str) -> InstanceError:
+    """The error for a bad parameter of :func:`generate`, ``workload.<param>: <why>``.
+
+    Its attributes ``param`` and ``why`` let a caller name the parameter its own way (the
+    command line names its option).
+    """
+    exc = InstanceError(f"workload.{param}: {why}")
+    exc.param, exc.why = param, why
+    return exc
+
+
+def _check(param: str, value) -> None:
+    """Refuse ``value`` outside ``LIMITS[param]``, or not a real number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise _bad(param, f"must be a number, got {short_repr(value)}")
+    why = LIMITS[param].problem(value)
+    if why:
+        raise _bad(param, why)
+
+
+def _ends(value, param: str) -> tuple:
+    """A fixed value ``(v,)`` or a range ``(low, high)`` of :func:`generate`, checked."""
+    ends = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(ends) not in (1, 2):
+        raise _bad(param, f"a number or (low, high), got {short_repr(value)}")
+    for v in ends:
+        _check(param, v)
+    if len(ends) == 2 and not ends[0] <= ends[1]:
+        raise _bad(param, f"need low <= high, got {value!r}")
+    return tuple(float(v) for v in ends)
+
+
+def _check_span(n: int, last_arrival_s: float, longest_deadline_s: float,
+                coherence_s: float) -> None:
+    """Refuse arrivals beyond the range of times, or more than :data:`MAX_INTERVALS` fading
+    intervals over the workload."""
+    top = _TIME[1]
+    if last_arrival_s > top:
+        raise _bad("rate_hz", f"{n} requests at this rate arrive over {last_arrival_s:.3g} s, "
+                              f"more than {top:g} s: raise the rate or draw fewer requests")
+    if math.isfinite(coherence_s):
+        why = too_many_intervals(last_arrival_s + longest_deadline_s, coherence_s)
+        if why:
+            raise _bad("coherence_s", f"{why}: raise it (inf: no fading)")
+
+
+def too_many_intervals(span_s: float, interval_s: float) -> str | None:
+    """Why ``span_s / interval_s`` intervals (fading intervals, re-plan periods) are too many for
+    one simulation (more than :data:`MAX_INTERVALS`), or None.
+
+    Examples
+    --------
+    >>> from plcore.online.workload import too_many_intervals
+    >>> too_many_intervals(20.0, 0.01) is None
+    True
+    >>> too_many_intervals(20.0, 1e-9)
+    '1e-09 s splits the 20 s of arrivals and deadlines into 2e+10 intervals, more than 1e+07'
+    """
+    count = span_s / interval_s
+    if count <= MAX_INTERVALS:
+        return None
+    return (f"{interval_s!r} s splits the {span_s:.3g} s of arrivals and deadlines into "
+            f"{count:.3g} intervals, more than {MAX_INTERVALS:.0e}")
 
 
 def from_instance(instance: Instance, arrival_s=0.0) -> Workload:
@@ -295,6 +471,8 @@ def read_trace(path: str | Path, catalogue: Instance, *, power_w: float = radio.
     Parameters
     ----------
     path : str or Path
+        A regular file of UTF-8 text (a leading byte-order mark is allowed); the first row names
+        the columns, in any order.
     catalogue : Instance
         Model names in the ``model`` column must be its models.
     power_w : float
@@ -308,71 +486,208 @@ def read_trace(path: str | Path, catalogue: Instance, *, power_w: float = radio.
     Raises
     ------
     InstanceError
-        ``trace.csv line 7, column 'deadline_s': must be > 0, got '-1'``: one line naming the
-        row and the column, for a missing column, a non-number, a NaN or infinite value, an
-        out-of-range value, an unknown model or a decreasing arrival time.
+        ``trace.csv line 7, column 'deadline_s': must be > 0, got '-1' (valid: ...)``: one line
+        naming the file, the row and the column, for a missing, repeated or unknown column, a
+        row with too few or too many fields, a value that is not a plain decimal number, a NaN or
+        infinite value, a value out of its range (:data:`LIMITS`; for ``channel_gain``, ``a =
+        power_w * channel_gain / noise_psd_w_hz`` out of the instance files' range), an unknown
+        model, a decreasing arrival time, more than :data:`MAX_REQUESTS` rows, a line that is
+        not UTF-8 or longer than :data:`MAX_LINE_BYTES`; and for anything but a regular file
+        (refused before it is opened, so a named pipe cannot block).
 
     Notes
     -----
-    O(n) time; rows are parsed by the standard ``csv`` module.
+    O(n) time, 8 bytes a value while reading; rows are parsed by the standard ``csv`` module
+    from the file read a line at a time.
     """
     _check_catalogue(catalogue)
-    names = tuple(catalogue.models)
-    index = {m: i for i, m in enumerate(names)}
-    path = Path(path)
-    if not path.exists():
-        raise InstanceError(f"{path}: no such trace file")
-    cols = {c: [] for c in TRACE_COLUMNS + ("user",)}
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in TRACE_COLUMNS if c not in header]
-        if missing:
-            raise InstanceError(f"{path} line 1: missing column(s) {', '.join(missing)} "
-                                f"(need {', '.join(TRACE_COLUMNS)})")
-        has_user = "user" in header
-        last = -math.inf
-        for row in reader:
-            line = reader.line_num
-            where = f"{path} line {line}"
+    if not 0 < power_w < math.inf:
+        raise InstanceError(f"power_w: must be finite and > 0, got {power_w!r}")
+    index = {m: i for i, m in enumerate(catalogue.models)}
+    label = show_path(path)
+    a_lo, a_hi, a_unit = RANGES["a_hz"]
+    to_a = power_w / catalogue.noise_psd_w_hz          # a = to_a * gain
+    cols = {c: array("d") for c in ("arrival_s", "data_bits", "deadline_s", "channel_gain")}
+    model, user = array("q"), array("q")
+    header: list[str] = []
+    with _open_regular(Path(path), label) as f:
+        reader = csv.reader(_decoded_lines(f, label, header))
+        try:
+            header[:] = next(reader, [])
+            pos = _trace_header(header, label)
+            last = 0.0
+            for row in reader:
+                if not row:
+                    continue                        # a blank line
+                where = f"{label} line {reader.line_num}"
+                if len(row) != len(header):
+                    raise InstanceError(f"{where}: {len(row)} fields, but the header names "
+                                        f"{len(header)} columns")
+                if len(model) == MAX_REQUESTS:
+                    raise InstanceError(f"{where}: more than {MAX_REQUESTS:.0e} requests (the "
+                                        "most a workload holds)")
 
-            def num(col, lo, strict=False):
-                text = row.get(col)
-                try:
-                    v = float(text)
-                except (TypeError, ValueError):
-                    raise InstanceError(f"{where}, column {col!r}: not a number: {text!r}") from None
-                if not math.isfinite(v):
-                    raise InstanceError(f"{where}, column {col!r}: must be finite, got {text!r}")
-                if v < lo or (strict and v == lo):
-                    raise InstanceError(f"{where}, column {col!r}: must be {'>' if strict else '>='}"
-                                        f" {lo:g}, got {text!r}")
-                return v
+                def num(col, kind=None):
+                    text = row[pos[col]]
+                    try:
+                        value = parse_number(text)
+                    except ValueError as exc:
+                        raise InstanceError(f"{where}, column {col!r}: {exc}") from None
+                    if kind is None:
+                        return value
+                    lim = LIMITS[kind]
+                    if (lim.integer or not lim.low <= value <= lim.high) and lim.problem(value):
+                        raise InstanceError(f"{where}, column {col!r}: "
+                                            f"{lim.problem(value, short_repr(text))}")
+                    return value
 
-            t = num("arrival_s", 0.0)
-            if t < last:
-                raise InstanceError(f"{where}, column 'arrival_s': {t:g} is earlier than the "
-                                    f"previous row's {last:g} (rows must be in arrival order)")
-            last = t
-            m = row.get("model")
-            if m not in index:
-                raise InstanceError(f"{where}, column 'model': unknown model {m!r}")
-            cols["arrival_s"].append(t)
-            cols["model"].append(index[m])
-            cols["data_bits"].append(num("data_bits", 0.0))
-            cols["deadline_s"].append(num("deadline_s", 0.0, strict=True))
-            cols["channel_gain"].append(num("channel_gain", 0.0, strict=True))
-            if has_user:
-                u = num("user", 0.0)
-                if u != int(u):
-                    raise InstanceError(f"{where}, column 'user': not an integer: {row['user']!r}")
-                cols["user"].append(int(u))
-    n = len(cols["arrival_s"])
-    user = np.array(cols["user"], dtype=np.int64) if has_user else np.arange(n, dtype=np.int64)
-    return Workload(names, np.array(cols["arrival_s"], dtype=float),
-                    np.array(cols["model"], dtype=np.int64), np.array(cols["data_bits"], dtype=float),
-                    np.array(cols["deadline_s"], dtype=float), user,
+                t = num("arrival_s", "arrival_s")
+                if t < last:
+                    raise InstanceError(f"{where}, column 'arrival_s': {t:g} is earlier than the "
+                                        f"previous row's {last:g} (rows must be in arrival order)")
+                last = t
+                m = row[pos["model"]]
+                if m not in index:
+                    raise InstanceError(f"{where}, column 'model': unknown model {short_repr(m)}")
+                gain = num("channel_gain")
+                if not a_lo <= to_a * gain <= a_hi:       # also a gain <= 0, NaN or infinite
+                    raise InstanceError(
+                        f"{where}, column 'channel_gain': {short_repr(row[pos['channel_gain']])} "
+                        f"is out of range (valid: {a_lo / to_a:.3g} to {a_hi / to_a:.3g}, so "
+                        f"that power_w * channel_gain / noise_psd_w_hz is {a_lo:g} to {a_hi:g} "
+                        f"{a_unit}, with power_w {power_w:g} W)")
+                cols["arrival_s"].append(t)
+                model.append(index[m])
+                cols["data_bits"].append(num("data_bits", "data_bits"))
+                cols["deadline_s"].append(num("deadline_s", "deadline_s"))
+                cols["channel_gain"].append(gain)
+                if "user" in pos:
+                    user.append(int(num("user", "user")))
+        except csv.Error as exc:
+            raise InstanceError(f"{label} line {reader.line_num}: {exc}") from None
+    n = len(model)
+    return Workload(tuple(catalogue.models), np.array(cols["arrival_s"], dtype=float),
+                    np.array(model, dtype=np.int64), np.array(cols["data_bits"], dtype=float),
+                    np.array(cols["deadline_s"], dtype=float),
+                    np.array(user, dtype=np.int64) if "user" in pos
+                    else np.arange(n, dtype=np.int64),
                     np.array(cols["channel_gain"], dtype=float), float(power_w))
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _open_regular(path: Path, label: str):
+    """``path`` opened for reading in binary, once ``stat`` has shown it a regular file: a named
+    pipe or a device is refused without being opened (opening a pipe waits for a writer)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InstanceError(f"{label}: no such trace file") from None
+    except (OSError, ValueError) as exc:         # ValueError: a NUL byte in the name
+        raise InstanceError(f"{label}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+                            ) from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise InstanceError(f"{label}: is {kind}, not a regular file")
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InstanceError(f"{label}: cannot read ({exc.strerror or exc})") from None
+
+
+def _decoded_lines(f, label: str, header: list):
+    """The lines of the binary file ``f`` as text, for :mod:`csv`: UTF-8, without a leading
+    byte-order mark, each at most :data:`MAX_LINE_BYTES`; an error names the line (and the column
+    of ``header``, once read, where the bad byte sits)."""
+    number = 0
+    while True:
+        try:
+            raw = f.readline(MAX_LINE_BYTES + 1)
+        except OSError as exc:
+            raise InstanceError(f"{label}: cannot read ({exc.strerror or exc})") from None
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise InstanceError(f"{label} line {number}: longer than {MAX_LINE_BYTES} bytes (a "
+                                "trace row is a few numbers and a model name)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            field = raw[:exc.start].count(b",")
+            column = (f", column {header[field]!r}" if number > 1 and field < len(header)
+                      else "")
+            raise InstanceError(f"{label} line {number}{column}: not UTF-8 text (byte "
+                                f"{exc.start + 1} of the line cannot be decoded)") from None
+        yield text[1:] if number == 1 and text.startswith("\ufeff") else text
+
+
+def _trace_header(header: list, label: str) -> dict:
+    """Column name -> position in a row; refuses a missing, repeated or unknown column."""
+    known = TRACE_COLUMNS + ("user",)
+    missing = [c for c in TRACE_COLUMNS if c not in header]
+    if missing:
+        raise InstanceError(f"{label} line 1: missing column(s) {', '.join(missing)} "
+                            f"(need {', '.join(TRACE_COLUMNS)}, and optionally user)")
+    pos = {}
+    for i, name in enumerate(header):
+        if name not in known:
+            raise InstanceError(f"{label} line 1: unknown column {short_repr(name)} (the "
+                                f"columns are {', '.join(known)})")
+        if name in pos:
+            raise InstanceError(f"{label} line 1: column {name!r} appears twice")
+        pos[name] = i
+    return pos
+
+
+# A plain decimal number, as the instance files write them (no '1_000', no non-ASCII digits).
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def parse_number(text: str) -> float:
+    """A number as traces and the command line write it: plain decimal, or a NaN or infinity.
+
+    Parameters
+    ----------
+    text : str
+        Surrounding blanks are ignored.
+
+    Returns
+    -------
+    float
+        NaN and infinities are returned as such, for the quantity's range to refuse or accept.
+
+    Raises
+    ------
+    ValueError
+        For anything else (``1_000``, non-ASCII digits, hexadecimal), and for a number beyond the
+        range of a double (``1e400`` is not infinity, ``1e-400`` not 0); the message quotes it.
+
+    Examples
+    --------
+    >>> from plcore.online.workload import parse_number
+    >>> parse_number(" 1.5e3"), parse_number("inf")
+    (1500.0, inf)
+    >>> parse_number("1_000")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a number: '1_000'
+    """
+    text = text.strip()
+    if _DECIMAL.fullmatch(text):
+        value = float(text)
+        if value == 0 and any(c in "123456789" for c in re.split("[eE]", text)[0]) or \
+                math.isinf(value):
+            raise ValueError(f"{short_repr(text)} is beyond the range of a double (it would be "
+                             f"read as {value:g})")
+        return value
+    if _NON_FINITE.fullmatch(text):
+        return float(text)
+    raise ValueError(f"not a number: {short_repr(text)}")
 
 
 def write_trace(workload: Workload, path: str | Path) -> None:
