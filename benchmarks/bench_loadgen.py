@@ -11,13 +11,17 @@ maximum, the load generator's CPU seconds per request (``time.process_time``) an
 
 Target: at least 2,000 requests/s sent with a P99 send-time error of at most 1 ms (median of 5
 runs). The stub's inputs are small (FP32 [1, 16]); bigger tensors cost the copy to the socket on
-top. Not part of `make test`: the numbers depend on the machine and its load. Writes
-results/bench/loadgen.csv.
+top. Not part of `make test`: the numbers depend on the machine and its load. Send times are
+wall-clock facts, so other processes competing for the cores spoil them; each run also prints the
+time the load generator spent runnable but waiting for a core (Linux ``/proc/self/schedstat``),
+the load average, and the garbage collector's longest pause, which tell a busy machine from a
+slow tool. Writes results/bench/loadgen.csv.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -74,15 +78,49 @@ def start_stub(tmp: str) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("the stub server did not start within 15 s")
 
 
+def runqueue_wait_s() -> float:
+    """Time this thread has spent runnable, waiting for a core (s); NaN off Linux."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) * 1e-9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+class GcPauses:
+    """The garbage collector's pauses (wall-clock s) while it is installed."""
+
+    def __init__(self):
+        self.pauses, self._t = [], 0.0
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._t)
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
 def one_run(url: str, n: int, rate: float, seed: int, binary: bool) -> dict:
     from plcore.online.catalogue import cluster_catalogue
     from plcore.online.workload import generate
     from plcore.serving.loadgen import run_loadgen
 
     w = generate(cluster_catalogue(), n, rate, seed=seed, data_bits=SHAPE[1] * 32)
-    run = run_loadgen(url, w, binary=binary, timeout_s=30.0)
+    waited = runqueue_wait_s()
+    with GcPauses() as gcp:
+        run = run_loadgen(url, w, binary=binary, timeout_s=30.0)
+    waited = runqueue_wait_s() - waited
     s = run.summary(n_boot=200)
     return {"requests": n, "rate_hz": rate, "binary": binary, "seed": seed,
+            "runqueue_wait_s": waited, "load_average": os.getloadavg()[0],
+            "gc_max_pause_ms": 1e3 * max(gcp.pauses, default=0.0),
             "sent_rate_hz": s["sent_rate_hz"], "send_error_p50_ms": 1e3 * s["send_error_p50_s"],
             "send_error_p99_ms": 1e3 * s["send_error_p99_s"],
             "send_error_max_ms": 1e3 * s["send_error_max_s"],
@@ -120,7 +158,9 @@ def main() -> None:
                 print(f"run {r}: sent {row['sent_rate_hz']:.0f} req/s, send error P50 "
                       f"{row['send_error_p50_ms']:.3f} ms, P99 {row['send_error_p99_ms']:.3f} ms,"
                       f" max {row['send_error_max_ms']:.2f} ms; {row['cpu_us_per_request']:.0f} "
-                      f"us CPU/request; served {row['served']}, errors {row['error']}")
+                      f"us CPU/request; served {row['served']}, errors {row['error']}; waited "
+                      f"{row['runqueue_wait_s']:.2f} s for a core, load {row['load_average']:.2f},"
+                      f" longest GC pause {row['gc_max_pause_ms']:.1f} ms")
         finally:
             proc.terminate()
             proc.wait(10)

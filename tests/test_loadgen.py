@@ -161,6 +161,8 @@ class Stub:
         if delay:
             await asyncio.sleep(delay)
         status, reply = self.answer(params)
+        if 300 <= status < 400:
+            return web.Response(status=status, headers={"Location": reply})
         if status != 200:
             return web.json_response({"error": reply}, status=status)
         if binary:                                 # the client asked for binary outputs
@@ -314,6 +316,24 @@ def test_no_answer_within_the_timeout_is_an_error():
     assert np.all(run.status[slow] == 0) and np.all(np.isnan(run.answered_s[slow]))
     assert {run.error[k] for k in np.flatnonzero(slow)} == {"no answer within 0.3 s"}
     assert run.count("served") == np.sum(~slow)
+
+
+def test_redirects_are_not_followed():
+    # Only the server given is contacted: a 307 elsewhere is an error, and elsewhere gets nothing.
+    w = generate(CAT, 8, rate_hz=200.0, seed=10)
+    with Stub() as elsewhere:
+        with Stub(answer=lambda p: (307, elsewhere.url + "/v2/models/c0m0/infer")) as stub:
+            run = run_loadgen(stub.url, w, timeout_s=5.0)
+    assert len(stub.records) == w.n and elsewhere.records == elsewhere.problems == []
+    assert run.count("error") == w.n and set(run.status.tolist()) == {307}
+
+
+def test_an_empty_workload_runs(capsys, catalogue_file):
+    with Stub() as stub:
+        rc = main(cli_args([stub.url, catalogue_file, "--requests", "0"]))
+    out, err = capsys.readouterr()
+    assert rc == 0 and err == "" and "requests 0:" in out
+    assert stub.records == []
 
 
 # -- bodies ----------------------------------------------------------------------------------

@@ -305,7 +305,7 @@ class _Run:
 
         url = self.url + path
         try:
-            async with self.session.get(url) as r:
+            async with self.session.get(url, allow_redirects=False) as r:
                 body = await r.read()
                 status = r.status
         except asyncio.TimeoutError:
@@ -363,7 +363,8 @@ class _Run:
         headers = {HEADER_LENGTH: str(len(json_head))} if self.binary else None
         body = self.Body((json_head,) + data, len(json_head) + size, self.body_headers, self, k)
         try:
-            async with self.session.post(self.urls[j], data=body, headers=headers) as r:
+            async with self.session.post(self.urls[j], data=body, headers=headers,
+                                         allow_redirects=False) as r:
                 raw = await r.read()
                 self.answered[k] = self.clock() - self.t0
                 self.status[k] = code = r.status
@@ -426,14 +427,13 @@ class _Run:
             await asyncio.wait(set(tasks))
 
     async def _show_progress(self) -> None:
+        """A bar of the answered requests, redrawn four times a second (not per answer)."""
         from tqdm import tqdm
 
         with tqdm(total=self.w.n, unit="req", mininterval=0.25, leave=False,
                   file=sys.stderr) as bar:
             while True:
                 bar.update(self.done - bar.n)
-                if self.done >= self.w.n:
-                    break
                 await asyncio.sleep(0.25)
 
     async def run(self) -> LoadgenResult:
@@ -461,7 +461,7 @@ class _Run:
             finally:
                 gc.unfreeze()
                 if bar is not None:
-                    await asyncio.wait_for(bar, 1.0) if not bar.done() else None
+                    bar.cancel()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         w = self.w
         keys = sorted({key for p in self.server if p for key in p})
@@ -739,6 +739,9 @@ def main(args) -> int:
                           progress=sys.stderr.isatty(), connections=connections, seed=seed)
     except (ValueError, LoadgenError) as exc:     # InstanceError is a ValueError
         return _error(exc)
+    except KeyboardInterrupt:
+        print("plcore: interrupted; nothing written", file=sys.stderr)
+        return 130
     if args.out:
         try:
             run.write_csv(args.out)
