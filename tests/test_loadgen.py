@@ -211,12 +211,12 @@ def test_sends_keep_their_times_while_slow_answers_pile_up():
     # Every answer takes 200 ms: a generator that waited for answers would fall behind by
     # seconds. Generous bounds for a shared machine, far below the 200 ms.
     assert err.min() >= -1e-6
-    assert np.quantile(err, 0.99) < 0.02 and err.max() < 0.06, np.sort(err)[-5:]
+    assert np.quantile(err, 0.99) < 0.05 and err.max() < 0.15, np.sort(err)[-5:]
     # The server's side: each request arrived right after its due time on the shared clock.
     due = run.t0_monotonic + run.scheduled_s
     arrived = np.sort([r["t"] for r in stub.records])
     assert np.all(arrived >= np.sort(due) - 1e-6)
-    assert np.max(arrived - np.sort(due)) < 0.08
+    assert np.max(arrived - np.sort(due)) < 0.15
     # The answers did pile up: about 150 req/s x 0.2 s outstanding at once.
     lat = run.latency_s
     assert np.all(lat >= 0.2)
@@ -234,7 +234,7 @@ def test_sent_time_is_when_the_request_left_not_when_it_was_due():
     assert run.send_error_s.max() > 0.5
     # sent_s is the moment the server could first see it (the server's clock agrees).
     got = np.sort([r["t"] for r in stub.records]) - run.t0_monotonic
-    assert np.all(np.abs(got - np.sort(run.sent_s)) < 0.05)
+    assert np.all(np.abs(got - np.sort(run.sent_s)) < 0.1)
 
 
 # -- the record: CSV and summary -------------------------------------------------------------
