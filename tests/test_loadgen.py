@@ -408,6 +408,20 @@ def test_a_model_the_server_lacks_is_one_error_line(capsys, catalogue_file):
     assert stub.records == []                 # nothing sent before every model was found
 
 
+@pytest.mark.parametrize("inputs, words", [
+    ([("x", [1, 3], "BYTES")], "inputs[0].datatype: 'BYTES' is not supported"),
+    ([("x", [1, "3"], "FP32")], "inputs[0].shape: expected a list of integers"),
+    ([("x", [1, -2], "FP32")], "inputs[0].shape: expected a list of integers"),
+    ([("x", [1 << 20, 1 << 20], "FP32")], "inputs[0].shape: [1048576, 1048576] has more than"),
+    ([], "no 'inputs' list"),
+])
+def test_metadata_the_client_cannot_use_is_one_error_line(capsys, catalogue_file, inputs, words):
+    with Stub(models={**MODELS, "c0m1": inputs}) as stub:
+        line = one_error_line(capsys, [stub.url, catalogue_file, "--requests", "30"])
+    assert words in line and f"{stub.url}/v2/models/c0m1" in line
+    assert stub.records == []
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--rate", "abc"], "--rate: expected a number, got 'abc'"),
     (["--rate", "nan"], "--rate: must be finite"),

@@ -179,7 +179,8 @@ class LoadgenResult:
         ran = (self.outcome == SERVED) | (self.outcome == LATE)
         for q in (50, 95, 99):
             est, lo, hi = quantile_ci(self.latency_s[ran], q / 100, n_boot=n_boot, seed=seed)
-            out[f"latency_p{q}_s"], out[f"latency_p{q}_lo_s"], out[f"latency_p{q}_hi_s"] = est, lo, hi
+            out[f"latency_p{q}_s"] = est
+            out[f"latency_p{q}_lo_s"], out[f"latency_p{q}_hi_s"] = lo, hi
         err = np.sort(self.send_error_s[np.isfinite(self.sent_s)])
         for q in (50, 99):
             out[f"send_error_p{q}_s"] = (float(err[math.ceil(q / 100 * err.size) - 1])
@@ -243,7 +244,7 @@ def _body_type():
     class Body(Payload):
         _autoclose = True
 
-        def __init__(self, pieces, size, headers, run, k):   # noqa: no Payload.__init__: hot path
+        def __init__(self, pieces, size, headers, run, k):   # not Payload's: it costs more
             self._value = pieces
             self._size = size
             self._headers = headers
@@ -300,7 +301,7 @@ class _Run:
 
     # -- set-up ---------------------------------------------------------------------------
     async def _get_json(self, path: str, what: str, *, parse: bool = True):
-        """GET ``path`` on the server: its JSON (or None without ``parse``); 200 or a LoadgenError."""
+        """GET ``path``: its JSON (None without ``parse``); a LoadgenError unless HTTP 200."""
         import aiohttp
 
         url = self.url + path
@@ -315,13 +316,15 @@ class _Run:
         if status == 404:
             raise LoadgenError(f"{url}: the server has no {what} (HTTP 404)")
         if status != 200:
-            raise LoadgenError(f"{url}: HTTP {status} for {what}: {short_repr(_text(body))}")
+            said = f": {short_repr(_text(body))}" if body else ""
+            raise LoadgenError(f"{url}: HTTP {status} for {what}{said}")
         if not parse:
             return None
         try:
             return json.loads(body)
         except ValueError:
-            raise LoadgenError(f"{url}: the {what} is not JSON: {short_repr(_text(body))}") from None
+            raise LoadgenError(f"{url}: the {what} is not JSON: "
+                               f"{short_repr(_text(body))}") from None
 
     async def _prepare(self) -> None:
         """Metadata of every requested model, then its encoded request pieces and URL."""
@@ -394,7 +397,7 @@ class _Run:
             elif said == "late":
                 self.outcome[k] = LATE
             elif said is None:   # the server does not say: the client's clock decides
-                ok = self.answered[k] - self.w.arrival_s[k] <= self.w.deadline_s[k]
+                ok = self.answered[k] - self.arrival[k] <= self.args[k][0]
                 self.outcome[k] = SERVED if ok else LATE
             else:
                 self.error[k] = f"HTTP 200 with status {short_repr(said)}"
@@ -414,7 +417,7 @@ class _Run:
             wait = t0 + a - _AHEAD_S - clock()
             if wait > 0:
                 burst = 0
-                await sleep(wait)        # the loop's selector wakes within ~0.1 ms (_FineSelector)
+                await sleep(wait)        # the selector wakes within ~0.1 ms (_fine_selector)
             else:
                 burst += 1               # behind time: send at once, no sleeping
                 if burst >= _BURST:      # but let the loop read answers now and then
@@ -445,10 +448,11 @@ class _Run:
         connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0,
                                          keepalive_timeout=60.0, ttl_dns_cache=None)
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        # No Accept-Encoding: answers come uncompressed (nothing to inflate on the hot path).
         async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                         auto_decompress=False, skip_auto_headers=("Accept-Encoding",)
-                                         ) as self.session:
-            await self._get_json("/v2/health/ready", "readiness endpoint", parse=False)
+                                         auto_decompress=False,
+                                         skip_auto_headers=("Accept-Encoding",)) as self.session:
+            await self._get_json("/v2/health/ready", "the readiness check", parse=False)
             await self._prepare()
             bar = loop.create_task(self._show_progress()) if self.progress else None
             wall, cpu = time.perf_counter(), time.process_time()
@@ -468,9 +472,11 @@ class _Run:
         return LoadgenResult(
             url=self.url, binary=self.binary, model_names=w.model_names, model=w.model.copy(),
             scheduled_s=w.arrival_s.copy(), deadline_s=w.deadline_s.copy(),
-            sent_s=np.array(self.sent, dtype=float), answered_s=np.array(self.answered, dtype=float),
-            status=np.array(self.status, dtype=np.int64), outcome=np.array(self.outcome, dtype=np.int64),
-            error=self.error, server=self.server, wall_s=wall, cpu_s=cpu, t0_monotonic=self.t0,
+            sent_s=np.array(self.sent, dtype=float),
+            answered_s=np.array(self.answered, dtype=float),
+            status=np.array(self.status, dtype=np.int64),
+            outcome=np.array(self.outcome, dtype=np.int64), error=self.error,
+            server=self.server, wall_s=wall, cpu_s=cpu, t0_monotonic=self.t0,
             server_columns=tuple(keys))
 
 
@@ -523,9 +529,13 @@ def _run_in_loop(coro):
 
 
 def _why(exc: BaseException) -> str:
-    """A one-line reason for a client error (the OS's words where there are some)."""
+    """A one-line reason for a client error, in the OS's words where there are some."""
     inner = getattr(exc, "os_error", None)
-    text = getattr(inner, "strerror", None) or str(exc) or type(exc).__name__
+    code = getattr(inner, "errno", None)
+    if isinstance(code, int) and code > 0:          # "Connection refused", not the call
+        text = os.strerror(code)
+    else:
+        text = getattr(inner, "strerror", None) or str(exc) or type(exc).__name__
     return " ".join(str(text).split())[:200]
 
 

@@ -134,8 +134,10 @@ def request_pieces(specs: list[InputSpec], tensors: list[np.ndarray],
     >>> from plcore.serving.protocol_client import InputSpec, request_pieces
     >>> spec = InputSpec("x", (2,), "FP32")
     >>> head, tail, data = request_pieces([spec], [np.array([1, 2], "<f4")], binary=False)
-    >>> head + b'{"user":1}' + tail
-    b'{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1.0,2.0]}],"parameters":{"user":1}}'
+    >>> import json
+    >>> body = json.loads(head + b'{"user":1}' + tail)
+    >>> body["inputs"][0]["data"], body["parameters"], data
+    ([1.0, 2.0], {'user': 1}, ())
     """
     entries = []
     for spec, t in zip(specs, tensors):
