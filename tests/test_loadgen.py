@@ -10,6 +10,7 @@ tests check the send times on the server's side too, not only the client's own s
 
 import asyncio
 import csv
+import gc
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import pytest
 from plcore.model.instance import save_instance
 from plcore.online.catalogue import cluster_catalogue
 from plcore.online.workload import generate, write_trace
+from plcore.serving import loadgen
 from plcore.serving.loadgen import OUTCOMES, add_parser, main, run_loadgen
 
 web = pytest.importorskip("aiohttp.web")
@@ -334,6 +336,47 @@ def test_an_empty_workload_runs(capsys, catalogue_file):
     out, err = capsys.readouterr()
     assert rc == 0 and err == "" and "requests 0:" in out
     assert stub.records == []
+
+
+class Hangup(Stub):
+    """Closes the connection on every inference request (the client sees a disconnect)."""
+
+    async def _infer(self, request):
+        request.transport.close()
+        return web.Response()
+
+
+@pytest.fixture
+def collections():
+    """Monotonic times and collected counts of the garbage collector's passes, as they happen."""
+    seen = []
+
+    def spy(phase, info):
+        if phase == "stop":
+            seen.append((time.monotonic(), info["collected"]))
+
+    gc.callbacks.append(spy)
+    yield seen
+    gc.callbacks.remove(spy)
+
+
+def test_no_garbage_collection_pauses_the_run(collections):
+    w = generate(CAT, 400, rate_hz=800.0, seed=12)
+    with Stub() as stub:
+        run = run_loadgen(stub.url, w)
+    assert run.count("served") == w.n and gc.isenabled()
+    start, end = run.t0_monotonic, run.t0_monotonic + run.scheduled_s.max()
+    assert [t for t, _ in collections if start < t < end] == []
+
+
+def test_cycles_left_by_failing_requests_are_collected(monkeypatch, collections):
+    monkeypatch.setattr(loadgen, "_GC_OBJECTS", 2000)
+    w = generate(CAT, 400, rate_hz=400.0, seed=13)
+    with Hangup() as stub:
+        run = run_loadgen(stub.url, w, timeout_s=5.0)
+    assert run.count("error") == w.n and gc.isenabled()
+    start, end = run.t0_monotonic, run.t0_monotonic + run.scheduled_s.max()
+    assert sum(n for t, n in collections if start < t < end) > 1000
 
 
 # -- bodies ----------------------------------------------------------------------------------

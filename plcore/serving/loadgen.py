@@ -70,6 +70,9 @@ _BURST = 32
 _JOIN_BYTES = 1 << 16
 #: The run starts this long after the set-up (s), so the first arrival is not already late.
 _LEAD_S = 0.01
+#: Net new objects tracked by the cyclic garbage collector that make a run collect (it is off
+#: otherwise): failing requests leave about 30 each, so it runs every few thousand failures.
+_GC_OBJECTS = 100_000
 #: A request is started this long before its arrival (s): the HTTP client builds it, takes a
 #: connection and queues the headers, and the body holds the write back until the arrival.
 #: The client's own work (about 0.1 to 0.3 ms a request) then does not delay the send.
@@ -429,6 +432,14 @@ class _Run:
         while tasks:
             await asyncio.wait(set(tasks))
 
+    async def _collect_cycles(self) -> None:
+        """Collect cyclic garbage when :data:`_GC_OBJECTS` objects have piled up (checked twice
+        a second): failing requests leave exception cycles, and their memory must stay bounded."""
+        while True:
+            await asyncio.sleep(0.5)
+            if gc.get_count()[0] > _GC_OBJECTS:
+                gc.collect()
+
     async def _show_progress(self) -> None:
         """A bar of the answered requests, redrawn four times a second (not per answer)."""
         from tqdm import tqdm
@@ -457,12 +468,20 @@ class _Run:
             bar = loop.create_task(self._show_progress()) if self.progress else None
             wall, cpu = time.perf_counter(), time.process_time()
             self.t0 = self.clock() + _LEAD_S
-            # The collector's full passes walk every object the process holds (numpy, aiohttp,
-            # the catalogue: tens of ms); frozen, they walk only what the run allocates.
+            # The cyclic garbage collector would stop the loop for ms at a time (a young pass
+            # every few requests walks the requests in flight; a full one every object the
+            # process holds). Requests leave next to no cycles (their objects go by reference
+            # counting), so it is off during the run and runs only if cycles pile up.
             gc.freeze()
+            enabled = gc.isenabled()
+            gc.disable()
+            janitor = loop.create_task(self._collect_cycles())
             try:
                 await self._schedule()
             finally:
+                janitor.cancel()
+                if enabled:
+                    gc.enable()
                 gc.unfreeze()
                 if bar is not None:
                     bar.cancel()
@@ -610,11 +629,16 @@ def run_loadgen(url: str, workload: Workload, *, binary: bool = True, timeout_s:
 
     Notes
     -----
-    One asyncio event loop: a scheduler coroutine sleeps until about 1 ms before each arrival,
-    yields to the loop until the arrival time, then starts the request as its own task and
-    goes on without waiting for it (behind time, it sends without sleeping). Request bodies are
-    encoded once per model; per request only the ``parameters`` object is formatted and spliced
-    in. O(n) memory; CPU about one aiohttp request and answer per request.
+    One asyncio event loop, whose selector sleeps with microsecond timeouts
+    (:func:`_fine_selector`). A scheduler coroutine sleeps until :data:`_AHEAD_S` before each
+    arrival, then starts the request as its own task and goes on without waiting for it
+    (behind time, it starts requests without sleeping); the HTTP client builds the request and
+    takes a connection meanwhile, and the body writes at the arrival time. Request bodies are
+    encoded once per model; per request only the ``parameters`` object is formatted and
+    spliced in. The cyclic garbage collector is off during the run (requests are freed by
+    reference counting; cycles are collected if :data:`_GC_OBJECTS` pile up). O(n) memory;
+    CPU about one aiohttp request and answer per request (0.1 to 0.2 ms on a 2-core virtual
+    machine; ``benchmarks/bench_loadgen.py`` measures it with the send-time error).
     """
     if not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < math.inf:
         raise ValueError(f"timeout_s: must be a finite number > 0, got {timeout_s!r}")
