@@ -465,7 +465,7 @@ class _Run:
                                          skip_auto_headers=("Accept-Encoding",)) as self.session:
             await self._get_json("/v2/health/ready", "the readiness check", parse=False)
             await self._prepare()
-            bar = loop.create_task(self._show_progress()) if self.progress else None
+            bar = loop.create_task(self._show_progress()) if self.progress and _has_tqdm() else None
             wall, cpu = time.perf_counter(), time.process_time()
             self.t0 = self.clock() + _LEAD_S
             # The cyclic garbage collector would stop the loop for ms at a time (a young pass
@@ -497,6 +497,13 @@ class _Run:
             outcome=np.array(self.outcome, dtype=np.int64), error=self.error,
             server=self.server, wall_s=wall, cpu_s=cpu, t0_monotonic=self.t0,
             server_columns=tuple(keys))
+
+
+def _has_tqdm() -> bool:
+    """Whether tqdm, which draws the progress bar, is installed (it is not a core dependency)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tqdm") is not None
 
 
 def _fine_selector():
