@@ -139,9 +139,9 @@ class Stub:
         if binary:
             assert offset == len(rest), (offset, len(rest))
         params = doc["parameters"]
-        keys = {"deadline_s", "user", "channel_gain", "data_bits"}
+        keys = {"deadline_s", "user", "channel_gain", "data_bits", "trace_index"}
         assert set(params) == keys | ({"binary_data_output"} if binary else set()), params
-        assert type(params["user"]) is int
+        assert type(params["user"]) is int and type(params["trace_index"]) is int
         assert all(type(params[k]) is float for k in ("deadline_s", "channel_gain", "data_bits"))
         if binary:
             assert params["binary_data_output"] is True
@@ -209,6 +209,8 @@ def test_sends_keep_their_times_while_slow_answers_pile_up():
         run = run_loadgen(stub.url, w, timeout_s=5.0)
     assert stub.problems == []
     assert run.count("served") == w.n and len(stub.records) == w.n
+    # every request names its place in the trace, once
+    assert sorted(r["params"]["trace_index"] for r in stub.records) == list(range(w.n))
     err = run.send_error_s
     # Every answer takes 200 ms: a generator that waited for answers would fall behind by
     # seconds. Generous bounds for a shared machine, far below the 200 ms.

@@ -353,9 +353,12 @@ class _Run:
             self.urls[j] = URL(self.url + path + "/infer", encoded=True)
         # Per-request parameters, spliced between head and tail: a %-format, no JSON encoder.
         extra = ',"binary_data_output":true' if self.binary else ""
-        self.fmt = '{"deadline_s":%r,"user":%d,"channel_gain":%r,"data_bits":%r' + extra + "}"
+        # trace_index: the server keeps it with its record of the request, so the two records
+        # of a run can be matched request by request (plcore validate-serving).
+        self.fmt = ('{"deadline_s":%r,"user":%d,"channel_gain":%r,"data_bits":%r,'
+                    '"trace_index":%d' + extra + "}")
         self.args = list(zip(w.deadline_s.tolist(), w.user.tolist(), w.channel_gain.tolist(),
-                             w.data_bits.tolist()))
+                             w.data_bits.tolist(), range(w.n)))
         self.model_of = w.model.tolist()
         self.arrival = w.arrival_s.tolist()
 

@@ -131,7 +131,7 @@ class ServerProcess:
         self._conn.send(("run", policy, eviction, bandwidth))
         url = self._recv(60.0)[1]
         try:
-            client = run_loadgen(url, workload, timeout_s=timeout_s, tag=True)
+            client = run_loadgen(url, workload, timeout_s=timeout_s)
         finally:
             self._conn.send(("stop",))
         return self._recv(120.0)[1], client
