@@ -193,3 +193,28 @@ def test_sigterm_drains_the_requests_in_flight():
     stopper.join(10)
     assert answers == {"first": "served", "second": "503"}
     assert s.returncode == 0
+
+
+@pytest.mark.parametrize("policy", ["fifo-cache", "fifo-whole", "pl-greedy"])
+def test_queued_requests_run_after_their_loads(policy):
+    """Requests that wait in the queue have their data in at dispatch: the device must still get
+    each job's loads before its inference (a regression: the inference was queued first)."""
+    engine = LiveServer(CATALOGUE, SlowDevice(0.02), make_policy(policy), capacity_bytes=4e8)
+    answers = []
+
+    def send(model):
+        c = client(s.url)
+        r = c.infer(model, [infer_input(np.ones(SHAPE, np.float32))],
+                    parameters={"deadline_s": 10.0})
+        answers.append(r.get_response()["parameters"]["status"])
+
+    with BackgroundServer(engine, SPECS) as s:
+        threads = [threading.Thread(target=send, args=(m,))
+                   for m in ["r50-cars", "r50-flowers", "r50-birds", "r50-cars", "r50-pets"] * 2]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert engine.errors == [] and answers == ["served"] * 10
+    # every dispatch found its data in except (perhaps) the first: the case above
+    assert np.sum(np.asarray(engine.upload_s) <= np.asarray(engine.dispatch_s)) >= 5

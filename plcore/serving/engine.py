@@ -100,7 +100,7 @@ class DeviceWorker:
     def __init__(self, device, clock, post, done, fail):
         self.device, self.clock, self.post, self.done, self.fail = device, clock, post, done, fail
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._loads: dict[int, tuple] = {}
+        self._load = None       # (k, start, end, bytes) of the last load: one job at a time
         self.thread = threading.Thread(target=self._run, name="plcore-device", daemon=True)
         self.thread.start()
 
@@ -123,10 +123,14 @@ class DeviceWorker:
                     dev.evict(evicted)
                     t0 = self.clock()
                     dev.load(missing)
-                    self._loads[k] = (t0, self.clock(), nbytes)
+                    # A dispatch whose upload timed out gets no infer job: the next load
+                    # replaces its record.
+                    self._load = (k, t0, self.clock(), nbytes)
                 else:
                     _, k, model, x = job
-                    t0, t1, nbytes = self._loads.pop(k)
+                    if self._load is None or self._load[0] != k:
+                        raise RuntimeError(f"request {k}: inference before its loads")
+                    _, t0, t1, nbytes = self._load
                     start = self.clock()
                     out, _ = dev.infer(model, x)
                     finish = self.clock()
@@ -135,9 +139,6 @@ class DeviceWorker:
                     self.post(self.done, k, out, JobTimes(t0, t1, start, finish, nbytes))
             except Exception as exc:   # noqa: BLE001 - reported to the loop, never lost
                 self.post(self.fail, job[1], exc)
-            # A rejected dispatch (upload timeout) never gets its infer job: drop its load record.
-            while len(self._loads) > 1:
-                self._loads.pop(next(iter(self._loads)))
 
 
 class LiveServer(Simulator):
@@ -185,6 +186,7 @@ class LiveServer(Simulator):
         self.worker: DeviceWorker | None = None
         self.listeners: list = []          # called with (k, status) when a request ends
         self.tags: list = []               # per request: what its client tagged it with
+        self._deferred = False             # an infer job held back while dispatching
         self.policy.bind(self)
 
     # ------------------------------------------------------------------ clock and life cycle
@@ -241,22 +243,32 @@ class LiveServer(Simulator):
 
     # ------------------------------------------------------------------ the simulator's hooks
     def _dispatch(self, k: int) -> None:
-        before = set(self.cache.resident)
-        super()._dispatch(k)
-        after = self.cache.resident
+        m = self.model[k]
+        before = list(self.cache.resident)
+        # The whole-model loader reloads every block at a model change (the cache is cleared).
+        reload_all = self.loader == "whole" and m != self.last_model
+        self._deferred = None
+        super()._dispatch(k)          # the cache's bookkeeping; calls _start if the data is in
         names = self.block_names
-        evicted = [names[b] for b in before if b not in after]
-        missing = [names[b] for b in self.model_blocks[self.model[k]] if b not in before]
-        if self.loader == "whole" and evicted == [] and self.job_load_s[k] > 0:
-            # the whole loader reloads the model in place: evict it first on the device too
-            evicted = missing = [names[b] for b in self.model_blocks[self.model[k]]]
+        if reload_all:
+            evicted, missing = [names[b] for b in before], [names[b] for b in self.model_blocks[m]]
+        else:
+            after, was = self.cache.resident, set(before)
+            evicted = [names[b] for b in before if b not in after]
+            missing = [names[b] for b in self.model_blocks[m] if b not in was]
         self.worker.submit(("load", k, evicted, missing, self.job_bytes[k]))
+        if self._deferred is not None:          # the infer job goes after its loads
+            self.worker.submit(self._deferred)
+        self._deferred = False
 
     def _start(self, k: int, data_s: float) -> None:
         # The input is in: the worker infers once its loads are done, and reports the times.
         self.gpu_waiting = False
-        self.worker.submit(("infer", k, self.workload.model_names[self.model[k]],
-                            self._tensors[k]))
+        job = ("infer", k, self.workload.model_names[self.model[k]], self._tensors[k])
+        if self._deferred is False:
+            self.worker.submit(job)
+        else:                                   # inside _dispatch: after the load job
+            self._deferred = job
 
     def _job_done(self, k: int, output, times: JobTimes) -> None:
         self.start_s[k] = times.infer_start_s

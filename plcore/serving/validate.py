@@ -218,7 +218,7 @@ def compare(sim: Run, real: Run) -> dict:
         return np.where(st == SERVED, 0, np.where(st == LATE, 1, 2))
 
     same = float(np.mean(outcome(sim.status) == outcome(real.status))) if n else math.nan
-    s, r = summary(sim, n_boot=0), summary(real, n_boot=0)
+    s, r = summary(sim, n_boot=200), summary(real, n_boot=200)
     out = {"requests": n, "same_outcome": same, "served_sim": s["served"],
            "served_real": r["served"], "late_sim": s["late"], "late_real": r["late"]}
     for key, name in (("goodput_hz", "goodput"), ("latency_p50_s", "p50"),
