@@ -3,7 +3,10 @@
 Also ``plcore measure`` (a device profile, :mod:`plcore.gpu.loadtime`), ``plcore profile PATH``
 (its report; ``--check`` exits 1 when a target is missed) and ``plcore simulate`` (online serving,
 :mod:`plcore.online`: an instance file as the catalogue and a drawn workload, or a CSV trace with
-``--catalogue``; the per-request table to ``--out``, a one-screen summary on stdout).
+``--catalogue``; the per-request table to ``--out``, a one-screen summary on stdout). The real
+server, :mod:`plcore.serving`: ``plcore serve CATALOGUE`` (the Open Inference Protocol over HTTP on
+127.0.0.1), ``plcore loadgen URL INPUT`` (a workload replayed against it, open loop) and ``plcore
+validate-serving`` (the simulator against the real server, request by request).
 
 Output is JSON on stdout. Bad input (or output that cannot be written, as to a full disk) gives one
 line ``plcore: error: ...`` on stderr and exit code 2; no traceback. Ctrl-C gives exit code 130:
@@ -64,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serving_cli.add_parser(sub)
     serving_cli.add_validate_parser(sub)
+    from .serving.loadgen import add_parser as add_loadgen
+
+    add_loadgen(sub)
     return p
 
 
@@ -367,6 +373,10 @@ def _run(argv: list[str], started: float) -> int:
         return _simulate(args)
     if args.command in ("serve", "validate-serving"):
         return _serve(args)
+    if args.command == "loadgen":
+        from .serving.loadgen import main as loadgen
+
+        return loadgen(args)
     stopped = None
     try:
         inst = load_instance(args.instance)

@@ -19,12 +19,14 @@ __all__ = ["calibrated_catalogue", "model_specs", "measure_device"]
 _DTYPES = {"float32": "FP32", "float64": "FP64", "float16": "FP16", "int64": "INT64"}
 
 
-def measure_device(zoo, device, repeats: int = 3) -> tuple[dict, dict]:
-    """Median load time of every block and inference time of every model (s).
+def measure_device(zoo, device, repeats: int = 5) -> tuple[dict, dict]:
+    """Median load time of every block and inference time of every model (s), as served.
 
-    Each model is loaded ``repeats`` times into an empty arena, block after block in its order (as
-    the server loads a model whose blocks are all missing), and run ``repeats`` times after one
-    warm-up run, on its example input.
+    Rounds over the models in turn, one untimed round first: each model is loaded into an empty
+    arena block after block (as the server loads a model whose blocks are all missing), then run
+    once on its example input. Serving alternates models and loads between runs, which leaves
+    the processor's caches colder than back-to-back runs of one model would: measured that way,
+    a CPU's inference times came out about a third too short for the server's.
 
     Returns
     -------
@@ -38,21 +40,23 @@ def measure_device(zoo, device, repeats: int = 3) -> tuple[dict, dict]:
     O(repeats x (blocks + models)) device operations.
     """
     loads: dict[str, list] = {b: [] for b in zoo.blocks}
-    infers: dict[str, list] = {}
-    for m, blocks in zoo.models.items():
-        x = zoo.example_input(m, 1)
-        for _ in range(repeats):
+    infers: dict[str, list] = {m: [] for m in zoo.models}
+    inputs = {m: zoo.example_input(m, 1) for m in zoo.models}
+    for r in range(repeats + 1):
+        for m, blocks in zoo.models.items():
             device.evict(list(device.resident))
-            for b in blocks:
-                loads[b].append(device.load([b]))
-        device.infer(m, x)                      # warm-up: first-call allocations
-        infers[m] = [device.infer(m, x)[1] for _ in range(repeats)]
+            times = [device.load([b]) for b in blocks]
+            seconds = device.infer(m, inputs[m])[1]
+            if r:                                 # round 0 warms up: first-call allocations
+                for b, t in zip(blocks, times):
+                    loads[b].append(t)
+                infers[m].append(seconds)
     device.evict(list(device.resident))
     return ({b: float(np.median(t)) for b, t in loads.items() if t},
             {m: float(np.median(t)) for m, t in infers.items()})
 
 
-def calibrated_catalogue(catalogue: Instance, zoo, device, repeats: int = 3) -> Instance:
+def calibrated_catalogue(catalogue: Instance, zoo, device, repeats: int = 5) -> Instance:
     """``catalogue`` with the device's block sizes and this device's measured times.
 
     A block's size is what it takes in the device's arena (``device.padded_bytes``: its packed

@@ -15,7 +15,9 @@ import math
 import sys
 import tempfile
 
-__all__ = ["add_parser", "main"]
+__all__ = ["add_parser", "main", "build", "SWITCH_INTERVAL_S"]
+
+SWITCH_INTERVAL_S = 2e-4     # the interpreter's thread switch interval in a server process
 
 
 def add_parser(sub) -> None:
@@ -90,7 +92,7 @@ def main(args) -> int:
 
 def build(catalogue, *, device="cpu", scale=1.0, capacity_gb=None, store, path="disk",
           cold=False, policy="pl-greedy", eviction="lru", bandwidth="equal", seed=0,
-          threads=None, calibrate_repeats=3):
+          threads=None, calibrate_repeats=5):
     """The server for ``catalogue``, ready to start: ``(LiveServer, specs, to_device)``.
 
     The zoo is built for the catalogue, its blocks written under ``store``, the arena allocated
@@ -114,6 +116,11 @@ def build(catalogue, *, device="cpu", scale=1.0, capacity_gb=None, store, path="
 
     if threads is not None:
         torch.set_num_threads(threads)
+    # The device thread runs the model's forward pass in Python, one layer call at a time, and
+    # waits for the interpreter lock at each while the event loop holds it (HTTP, the pump):
+    # with the default 5 ms switch interval, inference measured a fifth to a half slower while
+    # serving than alone. A shorter interval hands the lock over sooner.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     zoo = zoo_for_catalogue(catalogue, scale=scale, seed=seed)
     padded = {b: packed_size(m) for b, m in zoo.blocks.items()}   # = BlockDevice.padded_bytes
     largest = max(sum(padded[b] for b in bs) for bs in zoo.models.values())
@@ -207,7 +214,9 @@ def validate_main(args) -> int:
                           "runs": rows, "missed": len(missed)}, indent=1))
     else:
         print(format_rows(rows))
-        print(f"{len(rows) - len(missed)} of {len(rows)} runs meet every target "
+        print("times: 'calibrated', the simulator with the times measured before serving; "
+              "'in service', with those the server measured during the run")
+        print(f"{len(rows) - len(missed)} of {len(rows)} runs meet every target with the calibrated times "
               f"(same outcome >= {TARGETS['same_outcome']:.0%} at loads <= 0.9; goodput within "
               f"{TARGETS['goodput_rel_err']:.0%}; P50 and P99 within {TARGETS['p50_rel_err']:.0%})")
     return 1 if missed else 0
@@ -215,14 +224,17 @@ def validate_main(args) -> int:
 
 def format_rows(rows) -> str:
     """The comparison as a plain-text table, one run a line."""
-    head = (f"{'policy':<11} {'load':>4} {'seed':>4} {'same':>6} {'goodput sim/real':>17} "
-            f"{'P50 ms sim/real':>16} {'P99 ms sim/real':>16} {'send P99':>9}")
+    head = (f"{'policy':<11} {'load':>4} {'seed':>4} {'times':<11} {'same':>6} "
+            f"{'goodput sim/real':>17} {'P50 ms sim/real':>16} {'P99 ms sim/real':>16} "
+            f"{'send P99':>9}")
     lines = [head]
     for r in rows:
-        lines.append(
-            f"{r['policy']:<11} {r['load']:>4g} {r['seed']:>4d} {r['same_outcome']:>6.1%} "
-            f"{r['goodput_sim']:>8.2f}/{r['goodput_real']:<8.2f} "
-            f"{1e3 * r['p50_sim']:>7.1f}/{1e3 * r['p50_real']:<8.1f} "
-            f"{1e3 * r['p99_sim']:>7.1f}/{1e3 * r['p99_real']:<8.1f} "
-            f"{1e3 * r['send_err_p99_s']:>6.2f} ms")
+        for label, p in (("calibrated", ""), ("in service", "service_")):
+            lines.append(
+                f"{r['policy']:<11} {r['load']:>4g} {r['seed']:>4d} {label:<11} "
+                f"{r[p + 'same_outcome']:>6.1%} "
+                f"{r[p + 'goodput_sim']:>8.2f}/{r[p + 'goodput_real']:<8.2f} "
+                f"{1e3 * r[p + 'p50_sim']:>7.1f}/{1e3 * r[p + 'p50_real']:<8.1f} "
+                f"{1e3 * r[p + 'p99_sim']:>7.1f}/{1e3 * r[p + 'p99_real']:<8.1f} "
+                f"{1e3 * r['send_err_p99_s']:>6.2f} ms")
     return "\n".join(lines)
