@@ -23,9 +23,9 @@ if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
 fi
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-    timeout -k 10 60 $py -m pytest tests/test_gpu.py -q -p no:cacheprovider -k "streamed or pipelin"
+    timeout -k 10 75 $py -m pytest tests/test_gpu.py -q -p no:cacheprovider -k "streamed or pipelin"
     tests=$?
-    timeout -k 10 110 $py scripts/measure_pipelining.py "$profile" ${out_args[@]+"${out_args[@]}"}
+    timeout -k 10 100 $py scripts/measure_pipelining.py "$profile" ${out_args[@]+"${out_args[@]}"}
     measured=$?
     echo "gpu tests exit $tests, pipelining exit $measured"
     [ "$tests" -eq 0 ] && [ "$measured" -eq 0 ]

@@ -62,20 +62,34 @@ def main(argv=None) -> int:
         print(f"{args.profile} was measured on {prof['device']!r}, this is {here!r}: the profile "
               f"is left alone" + (f", the section goes to {args.section}" if args.section else ""))
     result = {}
+    partial = out.with_name(out.name + ".partial")
 
     def checkpoint(section: dict) -> None:
         if args.section is not None:
             write_json(args.section, section)
-        if same and section["architectures"]:
-            new = {**prof, "pipelining": section}
+        if not section["architectures"]:
+            return
+        new = {**prof, "pipelining": section}
+        try:
             validate_profile(new)
+        except ValueError as exc:          # kept for a look, never as a profile (*.json)
+            result["invalid"] = str(exc)
+            if same:
+                write_json(partial, new)
+            return
+        result.pop("invalid", None)
+        if same:
             write_json(out, new)
             result["profile"] = new
 
     section = measure_pipelining(device, tuple(args.archs), n_users=args.users,
                                  repeats=args.repeats, warmup=args.warmup, scale=args.scale,
                                  checkpoint=checkpoint)
-    shown = result.get("profile") or {**prof, "pipelining": section}
+    if "invalid" in result:
+        print(f"pipelining: the measurement breaks the profile schema ({result['invalid']})"
+              + (f"; kept in {partial}" if same else ""))
+        return 1
+    shown = {**prof, "pipelining": section}
     if section["architectures"]:
         print("\n".join(line for line in report(shown).splitlines()
                         if line.startswith("pipelining")))
@@ -85,8 +99,9 @@ def main(argv=None) -> int:
                               f" %)" for k, v in a["predicted_pipelined_s"].items())
                   + f"; outputs equal: {a['outputs_equal']} (largest relative difference "
                   f"{a['outputs_max_rel_diff']:.2g})")
-    for arch, why in section.get("failed", {}).items():
-        print(f"pipelining {arch}: failed ({why})")
+    else:
+        for arch, why in section.get("failed", {}).items():
+            print(f"pipelining {arch}: failed ({why})")
     if same and "profile" in result:
         print(f"-> {out}")
     if not section["architectures"]:

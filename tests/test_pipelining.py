@@ -337,3 +337,32 @@ def test_shell_script_picks_the_gpu_s_profile_and_leaves_it_alone_on_another_dev
     assert not (tmp_path / "out" / "nvidia-h200.json").exists()
     assert "resnet18" in json.loads((tmp_path / "out" / "pipelining.json").read_text())[
         "architectures"]
+
+
+def test_script_keeps_a_measurement_that_breaks_the_schema_aside(tmp_path, monkeypatch, capsys):
+    """A section the schema refuses (a NaN where a number belongs) is kept in OUT.partial, never
+    in the profile, and the exit status says so."""
+    import importlib.util
+
+    import plcore.gpu.loadtime as lt
+
+    spec = importlib.util.spec_from_file_location("measure_pipelining",
+                                                  ROOT / "scripts" / "measure_pipelining.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    section = lt.measure_pipelining("cpu", ("resnet18",), n_users=2, repeats=1, warmup=0,
+                                    scale=0.125, progress=lambda *_: None)
+
+    def fake(*args, checkpoint=None, **kwargs):
+        bad = json.loads(json.dumps(section))
+        bad["architectures"]["resnet18"]["hidden_load_share"] = float("nan")
+        checkpoint(bad)
+        return bad
+
+    monkeypatch.setattr(lt, "measure_pipelining", fake)
+    src, out = this_cpu_profile(tmp_path), tmp_path / "p.json"
+    assert script.main([str(src), "--out", str(out), "--device", "cpu"]) == 1
+    assert "breaks the profile schema" in capsys.readouterr().out
+    assert not out.exists()
+    kept = json.loads((tmp_path / "p.json.partial").read_text())
+    assert kept["pipelining"]["architectures"]["resnet18"]["users"] == 2
