@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plcore.gpu.profile import ProfileError, read_profile, report, targets, validate_profile
+from plcore.gpu.profile import (ProfileError, provenance, read_profile, report, targets,
+                                validate_profile)
 from plcore.paths import PROFILES
 
 from .edits import DELETE, set_at
 
-NAMES = ["synthetic.json", "cpu-epyc-2core.json"]
+NAMES = ["synthetic.json", "cpu-epyc-2core.json", "nvidia-h200.json"]
 PROFILES_BY_NAME = {name: json.loads((PROFILES / name).read_text()) for name in NAMES}
 
 
@@ -239,3 +240,15 @@ def test_read_profiles_reads_every_committed_profile_in_name_order():
     profiles = read_profiles()
     assert list(profiles) == sorted(p.stem for p in PROFILES.glob("*.json"))
     assert profiles["synthetic"] == json.loads((PROFILES / "synthetic.json").read_text())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_provenance_names_device_driver_and_torch(name):
+    p = profile(name)
+    text = provenance(p)
+    assert text.startswith(p["device"]) and p["date"] in text and report(p).startswith(text)
+    if p["synthetic"]:
+        assert "assumed times" in text
+    else:
+        assert f"torch {p['torch']}" in text
+        assert (f"driver {p['driver']}" if p["driver"] else "no GPU driver") in text

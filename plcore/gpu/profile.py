@@ -438,13 +438,51 @@ def targets(profile: dict) -> dict:
     return out
 
 
+def provenance(profile: dict) -> str:
+    """What produced a profile's times, in words: its device, driver, CUDA, torch and date.
+
+    What every figure drawn from a profile names (the book glues it, never types it). Fields the
+    profile lacks are left out; a CPU profile says it has no GPU driver, a synthetic one that its
+    times are assumed.
+
+    Parameters
+    ----------
+    profile : dict
+        A profile that passed :func:`validate_profile`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> provenance({"device": "NVIDIA H200", "driver": "580.159.04", "cuda": "13.0",
+    ...             "torch": "2.11.0+cu130", "date": "2026-12-04", "synthetic": False})
+    'NVIDIA H200 (driver 580.159.04, CUDA 13.0, torch 2.11.0+cu130, measured 2026-12-04)'
+    >>> provenance({"device": "cpu: AMD EPYC", "driver": None, "cuda": None,
+    ...             "torch": "2.13.0+cpu", "date": "2026-11-27", "synthetic": False})
+    'cpu: AMD EPYC (no GPU driver, torch 2.13.0+cpu, measured 2026-11-27)'
+    >>> provenance({"device": "synthetic", "date": "2026-11-20", "synthetic": True})
+    'synthetic (computed sizes, assumed times, 2026-11-20)'
+    """
+    p = profile
+    if p["synthetic"]:
+        about = ["computed sizes, assumed times", p["date"]]
+    else:
+        gpu = p.get("driver") or p.get("cuda") or p.get("h2d_pinned_peak_Bps")
+        about = ([f"driver {p['driver']}"] if p.get("driver") else
+                 [] if gpu else ["no GPU driver"])
+        about += [f"CUDA {p['cuda']}"] if p.get("cuda") else []
+        about += [f"torch {p['torch']}"] if p.get("torch") else []
+        about.append(f"measured {p['date']}")
+    return f"{p['device']} ({', '.join(about)})"
+
+
 def report(profile: dict) -> str:
     """A short plain-text account of a profile: provenance, loader, validation, per network."""
     validate_profile(profile)
     p = profile
-    about = [f"{k} {p[k]}" for k in ("driver", "torch") if p.get(k)] + [p["date"]]
-    about += ["synthetic: computed sizes, assumed times"] if p["synthetic"] else []
-    lines = [f"{p['device']}  ({', '.join(about)})"]
+    lines = [provenance(p)]
     if p.get("h2d_pinned_peak_Bps"):
         lines.append(f"pinned host-to-device peak {p['h2d_pinned_peak_Bps'] / 1e9:.1f} GB/s")
     if p.get("loader_Bps"):
