@@ -74,3 +74,58 @@ def test_gap_verdict_uses_the_mean_relative_gap_and_states_its_threshold():
     assert "density search" in gap_verdict([1], [1], name="the density search")["text"]
     with pytest.raises(ValueError, match="threshold"):
         gap_verdict([1], [1], threshold=1.0)
+
+
+@pytest.mark.parametrize("measured, verdict", [
+    (0.8894, "reproduced"), (0.7894, "reproduced"), (0.9894, "reproduced"),   # 10 pp: inclusive
+    (0.7893, "majority reproduced, size not"), (0.99, "majority reproduced, size not"),
+    (0.5001, "majority reproduced, size not"), (0.5, "not reproduced"), (0.1, "not reproduced")])
+def test_share_verdict(measured, verdict):
+    from plcore.study.claims import share_verdict
+
+    assert share_verdict(measured, 0.8894) == verdict
+
+
+@pytest.mark.parametrize("bad", [1.2, -0.1, float("nan"), float("inf")])
+def test_share_verdict_refuses_what_is_not_a_share(bad):
+    from plcore.study.claims import share_verdict
+
+    with pytest.raises(ValueError, match="share must be in"):
+        share_verdict(bad, 0.8894)
+    with pytest.raises(ValueError, match="share must be in"):
+        share_verdict(0.5, bad)
+
+
+def test_loading_share_verdict_is_judged_on_the_gpu_profile_path_by_path():
+    """Each path's share recomputed from the profile by hand (block load times summed, over
+    load plus batch-1 inference) and judged; CPU and synthetic profiles are not judged."""
+    import copy
+
+    from plcore.gpu.profile import read_profiles
+    from plcore.study.claims import loading_share_verdict, share_verdict
+
+    profiles = read_profiles()
+    gpu = profiles["nvidia-h200"]
+    v = loading_share_verdict(profiles, 0.8894)
+    assert {r["profile"] for r in v["rows"]} == {"nvidia-h200"}
+    assert [r["path"] for r in v["rows"]] == ["disk", "torch_to", "packed_pageable",
+                                              "torch_to_pinned", "packed_pinned"]
+    a = gpu["architectures"]["resnet50"]
+    for r in v["rows"]:
+        load = sum(b["load_s"][r["path"]] for b in a["blocks"])
+        assert r["arch"] == "resnet50"
+        assert r["share"] == pytest.approx(load / (load + a["infer_s"]["1"]), rel=1e-12)
+        assert r["verdict"] == share_verdict(r["share"], 0.8894)
+        assert r["min_share"] <= r["share"] <= r["max_share"]
+    assert v["verdict"] == "depends on the loading path"    # the rows do not all agree
+    assert len({r["verdict"] for r in v["rows"]}) > 1
+    assert v["text"].startswith("depends on the loading path: on NVIDIA H200 (driver ")
+    assert f"torch {gpu['torch']}" in v["text"] and gpu["driver"] in v["text"]
+
+    # Where every path agrees, that is the verdict; without a GPU profile there is none.
+    one = copy.deepcopy(gpu)
+    one["paths"] = {"disk": one["paths"]["disk"]}
+    assert loading_share_verdict({"g": one}, 0.8894)["verdict"] == "reproduced"
+    cpu_only = {k: p for k, p in profiles.items() if k != "nvidia-h200"}
+    none = loading_share_verdict(cpu_only, 0.8894)
+    assert none["verdict"] == "no experiment yet" and none["rows"] == []

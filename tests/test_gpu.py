@@ -75,3 +75,65 @@ def test_block_device_on_the_gpu_stays_in_its_arena_and_matches_the_cpu(tmp_path
         assert seconds > 0 and y.is_cuda
         torch.testing.assert_close(y.cpu(), ref, rtol=1e-3, atol=1e-3)
         del dev
+
+
+def test_streamed_executor_on_the_gpu_computes_what_the_sequential_one_does():
+    import numpy as np
+
+    from plcore.gpu.runtime import execute, execute_streamed
+
+    from .executions import zoo_and_instance
+
+    zoo, inst = zoo_and_instance()
+    seq = list(range(inst.n_users))
+    loader = PartialLoader(zoo, "cuda", path="packed_pinned")
+    want = execute(loader, inst, seq, keep_outputs=True)
+    for pipelined in (True, False, True):
+        loader.evict_all()
+        run = execute_streamed(loader, inst, seq, pipelined=pipelined, keep_outputs=True)
+        for got, ref in zip(run.outputs, want.outputs):
+            torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)   # the same kernels
+        np.testing.assert_array_equal(run.loaded_bytes, want.loaded_bytes)
+        assert np.all(run.load_start_s[1:] >= run.finish_s[:-1] - 1e-6)
+        for b in run.blocks:
+            loaded = np.array(b["loaded"])
+            assert np.all(b["ready_s"][loaded] <= b["done_s"][loaded] + 1e-6)
+
+
+def test_pipelined_forwards_start_while_the_model_loads():
+    """A ResNet-50 (100 MB, about 2 ms to copy) from an empty device: pipelined, the stem has
+    computed before the last block is in and the makespan is shorter; sequential, the first
+    forward starts once the model is in."""
+    import numpy as np
+
+    from plcore.gpu.runtime import execute_streamed
+
+    from .executions import instance_of
+
+    zoo = build_zoo("resnet50", models_per_cluster=1)
+    inst = instance_of(zoo, list(zoo.models))
+    loader = PartialLoader(zoo, "cuda", path="packed_pinned")
+    runs = {True: [], False: []}
+    for r in range(7):
+        for pipelined in (True, False):
+            loader.evict_all()
+            run = execute_streamed(loader, inst, [0], pipelined=pipelined)
+            if r >= 2:
+                runs[pipelined].append(run)
+    for run in runs[True]:
+        assert run.blocks[0]["done_s"][0] < np.nanmax(run.blocks[0]["ready_s"])
+    for run in runs[False]:
+        assert run.infer_start_s[0] >= np.nanmax(run.blocks[0]["ready_s"]) - 1e-6
+    med = {p: float(np.median([x.makespan_s for x in rs])) for p, rs in runs.items()}
+    assert med[True] < med[False], med
+
+
+def test_measure_pipelining_on_the_gpu():
+    from plcore.gpu.loadtime import measure_pipelining
+
+    section = measure_pipelining("cuda", ("resnet18",), n_users=4, repeats=3, warmup=1,
+                                 scale=0.25, progress=lambda *_: None)
+    a = section["architectures"]["resnet18"]
+    assert section["path"] == "packed_pinned" and section["timer"] == "CUDA events"
+    assert section["driver"] is not None and a["outputs_max_rel_diff"] <= 1e-4
+    assert a["load_s"] > 0 and a["makespan_s"]["pipelined"]["median"] > 0

@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plcore.gpu.profile import ProfileError, read_profile, report, targets, validate_profile
+from plcore.gpu.profile import (ProfileError, provenance, read_profile, report, targets,
+                                validate_profile)
 from plcore.paths import PROFILES
 
 from .edits import DELETE, set_at
 
-NAMES = ["synthetic.json", "cpu-epyc-2core.json"]
+NAMES = ["synthetic.json", "cpu-epyc-2core.json", "nvidia-h200.json"]
 PROFILES_BY_NAME = {name: json.loads((PROFILES / name).read_text()) for name in NAMES}
 
 
@@ -29,6 +30,30 @@ def edited(name, path, value):
 
 R50 = ("architectures", "resnet50")
 MEASURED = "cpu-epyc-2core.json"
+
+# A measured profile with a pipelining section (as plcore.gpu.loadtime.measure_pipelining writes
+# it; the numbers are made up, of the right kind).
+PIPELINED = "pipelined"
+PROFILES_BY_NAME[PIPELINED] = dict(PROFILES_BY_NAME[MEASURED], pipelining={
+    "device": "NVIDIA H200", "driver": "580.159.04", "torch": "2.11.0+cu130", "cuda": "13.0",
+    "date": "2026-12-04", "path": "packed_pinned", "repeats": 9, "warmup": 3, "scale": 1.0,
+    "timer": "CUDA events", "method": "one schedule, each executor in turn",
+    "architectures": {"resnet18": {
+        "users": 12, "schedule": [5, 4, 2], "models": ["resnet18-c0-m0", "resnet18-c0-m1",
+                                                       "resnet18-c1-m0"],
+        "loaded_bytes": 1.2e8,
+        "makespan_s": {s: {"median": t, "p10": t, "p90": t, "n": 9}
+                       for s, t in (("executor", 0.05), ("sequential", 0.048),
+                                    ("pipelined", 0.041))},
+        "load_s": 0.012, "infer_s": 0.036, "overlap_s": 0.007, "hidden_load_share": 0.58,
+        "speedup": 1.17, "predicted_pipelined_s": {"per_block": 0.04, "by_bytes": 0.043},
+        "prediction_rel_err": {"per_block": 0.02, "by_bytes": 0.05},
+        "blocks": [{"name": "stem", "compute_s": 2e-4, "compute_share": 0.07},
+                   {"name": "fc", "compute_s": 5e-5, "compute_share": 0.02}],
+        "outputs_equal": True, "outputs_max_rel_diff": 0.0}},
+    "failed": {"vit_b16": "RuntimeError: out of memory"}})
+PIPE = ("pipelining",)
+PIPE18 = ("pipelining", "architectures", "resnet18")
 
 BAD = [
     # (profile, path, value, message)
@@ -91,6 +116,24 @@ BAD = [
      "profile architectures.resnet18.blocks[3].load_s: missing 'disk'"),
     (MEASURED, ("loader_path",), "disk2", "profile loader_path: 'disk2' is not one of its paths"),
     (MEASURED, ("method",), "default", "profile method: expected a mapping"),
+    (PIPELINED, PIPE, [], "profile pipelining: expected a mapping with path and architectures"),
+    (PIPELINED, PIPE + ("path",), DELETE, "profile pipelining: missing 'path'"),
+    (PIPELINED, PIPE + ("architectures",), {},
+     "profile pipelining.architectures: expected a mapping (not empty)"),
+    (PIPELINED, PIPE + ("failed",), {"vit_b16": 3},
+     "profile pipelining.failed.vit_b16: expected a string"),
+    (PIPELINED, PIPE18 + ("makespan_s", "pipelined"), DELETE,
+     "profile pipelining.architectures.resnet18.makespan_s: missing 'pipelined'"),
+    (PIPELINED, PIPE18 + ("makespan_s", "sequential", "median"), -0.01,
+     "profile pipelining.architectures.resnet18.makespan_s.sequential.median: expected a time"),
+    (PIPELINED, PIPE18 + ("hidden_load_share",), "58 %",
+     "profile pipelining.architectures.resnet18.hidden_load_share: expected a number"),
+    (PIPELINED, PIPE18 + ("overlap_s",), float("nan"),
+     "profile pipelining.architectures.resnet18.overlap_s: expected a number"),
+    (PIPELINED, PIPE18 + ("blocks", 1, "compute_share"), 1.5,
+     "profile pipelining.architectures.resnet18.blocks[1].compute_share: expected a share"),
+    (PIPELINED, PIPE18 + ("outputs_equal",), "yes",
+     "profile pipelining.architectures.resnet18.outputs_equal: expected true or false"),
 ]
 
 
@@ -102,10 +145,17 @@ def test_bad_profiles_are_refused_naming_the_entry(name, path, value, message):
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + [PIPELINED])
 def test_the_committed_profiles_pass(name):
     validate_profile(profile(name))
     assert report(profile(name)) and isinstance(targets(profile(name)), dict)
+
+
+def test_the_report_tells_the_overlap_and_what_failed():
+    text = report(profile(PIPELINED))
+    assert ("pipelining resnet18 (packed_pinned, 12 users): sequential 48.00 ms, pipelined "
+            "41.00 ms: overlap 7.00 ms, 58 % of 12.00 ms of loading hidden") in text
+    assert "pipelining vit_b16: failed (RuntimeError: out of memory)" in text
 
 
 def test_optional_fields_may_be_null_or_absent():
@@ -135,11 +185,11 @@ def all_paths(obj, prefix=()):
     return out
 
 
-PATHS = {name: all_paths(PROFILES_BY_NAME[name]) for name in NAMES}
+PATHS = {name: all_paths(PROFILES_BY_NAME[name]) for name in NAMES + [PIPELINED]}
 
 
 @settings(max_examples=600, deadline=None)
-@given(st.sampled_from(NAMES), st.data())
+@given(st.sampled_from(NAMES + [PIPELINED]), st.data())
 def test_what_passes_validation_is_reported_without_fail(name, data):
     """Any entry replaced by an odd value (or removed): either the schema refuses it, naming an
     entry, or report() and targets() work on the profile."""
@@ -190,3 +240,15 @@ def test_read_profiles_reads_every_committed_profile_in_name_order():
     profiles = read_profiles()
     assert list(profiles) == sorted(p.stem for p in PROFILES.glob("*.json"))
     assert profiles["synthetic"] == json.loads((PROFILES / "synthetic.json").read_text())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_provenance_names_device_driver_and_torch(name):
+    p = profile(name)
+    text = provenance(p)
+    assert text.startswith(p["device"]) and p["date"] in text and report(p).startswith(text)
+    if p["synthetic"]:
+        assert "assumed times" in text
+    else:
+        assert f"torch {p['torch']}" in text
+        assert (f"driver {p['driver']}" if p["driver"] else "no GPU driver") in text

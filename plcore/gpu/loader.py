@@ -384,8 +384,11 @@ class PartialLoader(ArenaLoader):
                 save_safetensors(pb, self.files[b])
         self._models: dict[tuple, nn.Sequential] = {}
 
-    def load(self, model: str) -> dict:
-        """Evict blocks ``model`` lacks, load the missing ones.
+    def load(self, model: str, on_block=None) -> dict:
+        """Evict blocks ``model`` lacks, load the missing ones (bottom first).
+
+        ``on_block(b)``, if given, is called right after each block's copy is issued: where a
+        pipelined executor marks that block ready (:func:`plcore.gpu.runtime.execute_streamed`).
 
         Returns the names loaded and evicted, ``bytes`` (tensor bytes loaded) and
         ``copied_bytes`` (with alignment padding).
@@ -397,6 +400,8 @@ class PartialLoader(ArenaLoader):
         loaded = [b for b in needed if b not in self.resident]
         for b in loaded:
             self.load_block(b)
+            if on_block is not None:
+                on_block(b)
         return {"loaded": loaded, "evicted": evicted,
                 "bytes": sum(self.packed[b].payload for b in loaded),
                 "copied_bytes": sum(self.packed[b].nbytes for b in loaded)}

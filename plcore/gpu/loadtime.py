@@ -32,7 +32,7 @@ import torch
 
 from .loader import PartialLoader, named_tensors
 from .profile import cpu_model
-from .zoo import build_zoo
+from .zoo import build_blocks, build_zoo
 from .zoo.networks import ARCHITECTURES
 
 SCHEMA = "plcore.profile/1"
@@ -341,6 +341,28 @@ def measure_profile(device: str = "cuda", archs=("resnet18", "resnet50", "vit_b1
     return prof
 
 
+def schedule_zoo(arch: str, n_blocks: int, *, scale: float = 1.0, seed: int = 0):
+    """The zoo a real schedule runs on: two clusters of three models of ``arch`` (``n_blocks``
+    blocks each), the models of a cluster sharing all but their top three blocks."""
+    return build_zoo(arch, n_clusters=2, models_per_cluster=3, shared_depth=n_blocks - 3,
+                     scale=scale, seed=seed)
+
+
+def schedule_users(zoo, n_users: int, seed: int = 0) -> tuple[list[dict], list[int]]:
+    """Seeded users of ``zoo``'s models and the order they are served in.
+
+    Returns the users (instance entries: a model drawn at random, data and deadline that never
+    bind) and the schedule: users sorted by model, then every other one taken first, so that some
+    switches share blocks and some do not.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(zoo.models)
+    users = [{"model": names[int(rng.integers(len(names)))], "data_bits": 1e5,
+              "deadline_s": 100.0, "spectral_eff": 5.0} for _ in range(n_users)]
+    order = [int(k) for k in np.argsort([names.index(u["model"]) for u in users], kind="stable")]
+    return users, order[::2] + order[1::2]
+
+
 def validation_run(prof: dict, dev: torch.device, *, arch: str = "resnet50", scale: float = 1.0,
                    n_users: int = 12, seed: int = 0, runs: int = 5) -> dict:
     """Execute a real schedule over a bottom-sharing zoo and compare it with the prediction.
@@ -356,18 +378,13 @@ def validation_run(prof: dict, dev: torch.device, *, arch: str = "resnet50", sca
 
     if arch not in prof["architectures"]:
         arch = next(iter(prof["architectures"]))
-    zoo = build_zoo(arch, n_clusters=2, models_per_cluster=3,
-                    shared_depth=len(prof["architectures"][arch]["blocks"]) - 3, scale=scale,
-                    seed=seed)
+    zoo = schedule_zoo(arch, len(prof["architectures"][arch]["blocks"]), scale=scale, seed=seed)
     path = prof["loader_path"]
     per_block = {r["name"]: r["load_s"][path] for r in prof["architectures"][arch]["blocks"]}
     load_s = {b: per_block[b.split(".", 1)[1]] for b in zoo.blocks}
     loader = PartialLoader(zoo, dev, path=path)
     first = next(iter(zoo.models))
-    rng = np.random.default_rng(seed)
-    names = list(zoo.models)
-    users = [{"model": names[int(rng.integers(len(names)))], "data_bits": 1e5,
-              "deadline_s": 100.0, "spectral_eff": 5.0} for _ in range(n_users)]
+    users, order = schedule_users(zoo, n_users, seed)
 
     def calibrated(repeats: int) -> tuple[Instance, float]:
         """The instance with batch-1 inference timed now (the first model, loaded alone)."""
@@ -382,8 +399,6 @@ def validation_run(prof: dict, dev: torch.device, *, arch: str = "resnet50", sca
         return Instance.from_dict(d), infer
 
     inst, _ = calibrated(3)
-    order = list(np.argsort([names.index(u.model) for u in inst.users], kind="stable"))
-    order = order[::2] + order[1::2]     # mixes models: some switches share blocks, some do not
     validate(loader, inst, order)        # warm-up: first kernels, allocator, bound views
     results, infers = [], []
     for _ in range(runs):
@@ -396,6 +411,170 @@ def validation_run(prof: dict, dev: torch.device, *, arch: str = "resnet50", sca
     out.update(arch=arch, path=path, schedule=[int(k) for k in order],
                models=[inst.users[k].model for k in order], infer_s_at_run=infers[median],
                runs_infer_s=infers, runs_makespan_rel_err=errors)
+    return out
+
+
+def _block_count(arch: str, scale: float) -> int:
+    """Blocks of ``arch`` at ``scale`` (built on the meta device: no weights drawn)."""
+    with torch.device("meta"):
+        return len(build_blocks(arch, scale=scale))
+
+
+def pipelining_run(arch: str, dev: torch.device, *, path: str | None = None, n_users: int = 12,
+                   repeats: int = 7, warmup: int = 2, scale: float = 1.0, seed: int = 0) -> dict:
+    """A real schedule served sequentially and pipelined, on the zoo of :func:`validation_run`.
+
+    Three executors serve the same users (:func:`schedule_users`) from an empty device, in turn
+    (their order reversed every other round, so drift spreads evenly), ``warmup`` untimed rounds
+    then ``repeats`` timed ones, the CPU caches flushed before each run:
+
+    * ``executor``: :func:`plcore.gpu.runtime.execute`, the device drained after each step;
+    * ``sequential``: :func:`plcore.gpu.runtime.execute_streamed`, each model's forwards issued
+      once its last copy has ended, nothing drained;
+    * ``pipelined``: the same with each forward waiting for its own block's copy only.
+
+    ``sequential`` and ``pipelined`` differ in that wait alone, so the overlap is their makespans'
+    difference (medians), and the share of loading hidden is the overlap over the sequential
+    runs' loading (median of its sum over the schedule). The copies and forwards of the sequential
+    runs, block by block (medians), predict the pipelined makespan by the rule of
+    :func:`plcore.model.timeline.pipelined_finish`, once with the measured forward of each block
+    and once with each model's inference split over its blocks by bytes (the online simulator's
+    assumption). A last untimed run of each executor checks that they compute the same outputs.
+
+    Returns
+    -------
+    dict
+        The entry of one architecture in a profile's ``pipelining`` section (seconds).
+
+    Notes
+    -----
+    ``3 (warmup + repeats)`` runs of ``n_users`` inferences, plus building the zoo (six models).
+    """
+    from ..model.instance import Instance
+    from .runtime import (block_durations, execute, execute_streamed, predict_pipelined)
+
+    path = path or ("packed_pinned" if dev.type == "cuda" else "packed_pageable")
+    zoo = schedule_zoo(arch, _block_count(arch, scale), scale=scale, seed=seed)
+    loader = PartialLoader(zoo, dev, path=path)
+    users, order = schedule_users(zoo, n_users, seed)
+    d = zoo.instance_dict({m: 1e-3 for m in zoo.models},     # times unused: the run measures them
+                          loader={"bandwidth_Bps": 1e9, "overhead_s": 0.0})
+    d.update(users=users, rate="linear", bandwidth_hz=1e9)
+    inst = Instance.from_dict(d)
+    inputs = {k: zoo.example_input(users[k]["model"], 1, seed=seed + k) for k in order}
+    executors = {
+        "executor": lambda keep: execute(loader, inst, order, inputs=inputs, keep_outputs=keep),
+        "sequential": lambda keep: execute_streamed(loader, inst, order, pipelined=False,
+                                                    inputs=inputs, keep_outputs=keep),
+        "pipelined": lambda keep: execute_streamed(loader, inst, order, pipelined=True,
+                                                   inputs=inputs, keep_outputs=keep)}
+    flush = _CacheFlush()
+    runs: dict[str, list] = {name: [] for name in executors}
+    for r in range(warmup + repeats):
+        for name in (list(executors) if r % 2 == 0 else list(executors)[::-1]):
+            loader.evict_all()
+            flush()
+            run = executors[name](False)
+            if r >= warmup:
+                runs[name].append(run)
+    outputs = {}
+    for name, fn in executors.items():
+        loader.evict_all()
+        outputs[name] = fn(True).outputs
+    ref = outputs["executor"]
+    equal = all(torch.equal(a, b) for out in outputs.values() for a, b in zip(out, ref))
+    # Largest difference relative to the output's largest entry (0 when bit for bit equal).
+    diff = max(float((a.double() - b.double()).abs().max()
+                     / b.double().abs().max().clamp_min(1e-30))
+               for out in outputs.values() for a, b in zip(out, ref))
+
+    makespan = {name: summary(np.array([x.makespan_s for x in rs])) for name, rs in runs.items()}
+    seq = runs["sequential"]
+    load = float(np.median([x.load_s.sum() for x in seq]))
+    infer = float(np.median([x.infer_s.sum() for x in seq]))
+    per_run = [block_durations(x) for x in seq]
+    durations = [{"blocks": d0["blocks"],
+                  "load_s": np.median([run[i]["load_s"] for run in per_run], axis=0),
+                  "compute_s": np.median([run[i]["compute_s"] for run in per_run], axis=0)}
+                 for i, d0 in enumerate(per_run[0])]
+    by_bytes = []
+    for dur in durations:
+        w = np.array([zoo.block_bytes(b) for b in dur["blocks"]], dtype=float)
+        by_bytes.append({"load_s": dur["load_s"],
+                         "compute_s": dur["compute_s"].sum() * w / w.sum()})
+    measured = makespan["pipelined"]["median"]
+    predicted = {"per_block": predict_pipelined(durations), "by_bytes": predict_pipelined(by_bytes)}
+    # Each block's forward (by name, as the profile's blocks are named), over the positions.
+    forward: dict[str, list] = {}
+    for dur in durations:
+        total = dur["compute_s"].sum()
+        for b, c in zip(dur["blocks"], dur["compute_s"]):
+            forward.setdefault(b.split(".", 1)[1], []).append((c, c / total if total > 0 else 0.0))
+    overlap = makespan["sequential"]["median"] - measured
+    return {
+        "users": len(order), "schedule": order, "models": [users[k]["model"] for k in order],
+        "loaded_bytes": float(seq[0].loaded_bytes.sum()),
+        "makespan_s": makespan,
+        "load_s": load, "infer_s": infer,
+        "overlap_s": float(overlap),
+        "hidden_load_share": float(overlap / load) if load > 0 else 0.0,
+        "speedup": float(makespan["sequential"]["median"] / measured),
+        "predicted_pipelined_s": predicted,
+        "prediction_rel_err": {k: abs(v - measured) / measured for k, v in predicted.items()},
+        "blocks": [{"name": name, "compute_s": float(np.median([c for c, _ in v])),
+                    "compute_share": float(np.median([f for _, f in v]))}
+                   for name, v in forward.items()],
+        "outputs_equal": bool(equal), "outputs_max_rel_diff": diff,
+    }
+
+
+def measure_pipelining(device: str = "cuda", archs=("resnet50", "vit_b16"), *, n_users: int = 12,
+                       repeats: int = 7, warmup: int = 2, scale: float = 1.0, seed: int = 0,
+                       path: str | None = None, progress=print, checkpoint=None) -> dict:
+    """A profile's ``pipelining`` section: :func:`pipelining_run` for each of ``archs``.
+
+    An architecture whose run fails is named in ``failed`` (with the error) and the others are
+    still measured; ``checkpoint(section)``, if given, is called after each architecture with the
+    section so far, so a later failure loses nothing measured.
+
+    Parameters
+    ----------
+    device : str
+        ``"cuda"`` (``packed_pinned`` copies, CUDA streams and events) or ``"cpu"`` (the same
+        code, sequential: no streams; for tests).
+    archs : sequence of str
+    n_users, repeats, warmup, scale, seed
+        As :func:`pipelining_run`.
+    path : str, optional
+        Loading path (default ``packed_pinned`` on a GPU, else ``packed_pageable``).
+
+    Returns
+    -------
+    dict
+        Provenance (device, driver, torch, cuda, date), method, ``architectures`` and, if any,
+        ``failed``.
+    """
+    dev = torch.device(device)
+    path = path or ("packed_pinned" if dev.type == "cuda" else "packed_pageable")
+    info = device_info(dev)
+    out = {**{k: info[k] for k in ("device", "driver", "torch", "cuda", "date")},
+           "path": path, "repeats": repeats, "warmup": warmup, "scale": scale,
+           "timer": "CUDA events" if dev.type == "cuda" else "perf_counter",
+           "method": "one schedule over two clusters of three models sharing all but their top "
+                     "three blocks, served from an empty device by each executor in turn; "
+                     "medians over the repeats",
+           "architectures": {}}
+    for arch in archs:
+        progress(f"{arch}: sequential and pipelined executors ...")
+        try:
+            out["architectures"][arch] = pipelining_run(
+                arch, dev, path=path, n_users=n_users, repeats=repeats, warmup=warmup,
+                scale=scale, seed=seed)
+        except Exception as exc:      # recorded: the next architecture still runs
+            out.setdefault("failed", {})[arch] = f"{type(exc).__name__}: {exc}"[:300]
+            progress(f"{arch}: failed: {out['failed'][arch]}")
+        if checkpoint is not None:
+            checkpoint(out)
     return out
 
 

@@ -3,8 +3,12 @@
 A profile records what a device does with the model zoo's blocks: per-block load times per loading
 path, inference latency per batch size, and provenance. ``synthetic`` profiles (computed sizes,
 assumed times) carry less; measured ones must also carry the validation of the model against a
-real run. :func:`validate_profile` checks the whole profile against :data:`SCHEMA_SPEC` (every
-field :mod:`plcore.gpu.loadtime` writes, with its type and range) and names the first bad entry,
+real run, and may carry the measured overlap of loading and inference (``pipelining``: the
+makespans of a schedule served sequentially and pipelined, the share of loading hidden, each
+block's forward time, and how well :func:`plcore.model.timeline.pipelined_finish` predicts the
+pipelined makespan). :func:`validate_profile` checks the whole profile against
+:data:`SCHEMA_SPEC` (every field :mod:`plcore.gpu.loadtime` writes, with its type and range) and
+names the first bad entry,
 e.g. ``profile paths.disk.bandwidth_Bps: expected a positive number ..., got '5e9' (a string)``;
 on a profile that passed it, :func:`report` and :func:`targets` cannot fail. :func:`read_profile`
 reads a file as strictly as instance files are read (:mod:`plcore.model.files`).
@@ -259,6 +263,37 @@ _VALIDATION = Fields(
      "runs_infer_s": List(_time), "runs_makespan_rel_err": List(_nonneg)},
     what="a mapping with makespan_rel_err, start_err_s and users")
 
+_PIPELINED_ARCH = Fields(
+    {"users": _count,
+     "makespan_s": Fields({"sequential": _summary, "pipelined": _summary}, {"executor": _summary},
+                          what="a mapping with sequential and pipelined summaries (s)"),
+     "load_s": _time0,
+     # sequential - pipelined makespan: negative where pipelining lost time (noise, a CPU)
+     "overlap_s": Number(),
+     "hidden_load_share": Number()},
+    {"infer_s": _time0, "speedup": Number(positive=True),
+     "schedule": List(Number(0, integer=True, what="an integer >= 0")),
+     "models": List(Text(nonempty=True)), "loaded_bytes": _nonneg,
+     "predicted_pipelined_s": MapOf(_time0, key_text="a prediction's name"),
+     "prediction_rel_err": MapOf(_nonneg, key_text="a prediction's name"),
+     "blocks": List(Fields({"name": Text(nonempty=True), "compute_s": _time0},
+                           {"compute_share": Number(0.0, 1.0, what="a share in [0, 1]")},
+                           what="a mapping with name and compute_s")),
+     "outputs_equal": Boolean(), "outputs_max_rel_diff": _nonneg},
+    what="a mapping with users, makespan_s, load_s, overlap_s and hidden_load_share")
+
+#: ``pipelining``: a schedule served by the sequential and the pipelined executors (written by
+#: :func:`plcore.gpu.loadtime.measure_pipelining`, with its own provenance: it may be measured
+#: later than the rest of the profile).
+_PIPELINING = Fields(
+    {"path": Text(nonempty=True),
+     "architectures": MapOf(_PIPELINED_ARCH, min_len=1, key_text="an architecture's name")},
+    {"device": Text(nonempty=True), "driver": Nullable(Text()), "torch": Text(),
+     "cuda": Nullable(Text()), "date": Text(), "repeats": _count,
+     "warmup": Number(0, integer=True), "scale": Number(positive=True), "timer": Text(),
+     "method": Text(), "failed": MapOf(Text(), key_text="an architecture's name")},
+    what="a mapping with path and architectures")
+
 #: The schema of every profile; :data:`MEASURED_SPEC` adds what a measured one must carry.
 SCHEMA_SPEC = Fields(
     {"schema": Text(choices=[SCHEMA]),
@@ -279,7 +314,7 @@ SCHEMA_SPEC = Fields(
      "h2d_pinned_per_size_Bps": MapOf(_bandwidth, min_len=1, key_pattern=r"[1-9][0-9]*",
                                       key_text="a size in MB such as '16'"),
      "loader_path": Text(nonempty=True), "loader_Bps": _bandwidth,
-     "validation": _VALIDATION},
+     "validation": _VALIDATION, "pipelining": _PIPELINING},
     what="a mapping (a profile)")
 
 MEASURED_SPEC = Fields({"torch": Text(), "driver": Nullable(Text()),
@@ -403,13 +438,51 @@ def targets(profile: dict) -> dict:
     return out
 
 
+def provenance(profile: dict) -> str:
+    """What produced a profile's times, in words: its device, driver, CUDA, torch and date.
+
+    What every figure drawn from a profile names (the book glues it, never types it). Fields the
+    profile lacks are left out; a CPU profile says it has no GPU driver, a synthetic one that its
+    times are assumed.
+
+    Parameters
+    ----------
+    profile : dict
+        A profile that passed :func:`validate_profile`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> provenance({"device": "NVIDIA H200", "driver": "580.159.04", "cuda": "13.0",
+    ...             "torch": "2.11.0+cu130", "date": "2026-12-04", "synthetic": False})
+    'NVIDIA H200 (driver 580.159.04, CUDA 13.0, torch 2.11.0+cu130, measured 2026-12-04)'
+    >>> provenance({"device": "cpu: AMD EPYC", "driver": None, "cuda": None,
+    ...             "torch": "2.13.0+cpu", "date": "2026-11-27", "synthetic": False})
+    'cpu: AMD EPYC (no GPU driver, torch 2.13.0+cpu, measured 2026-11-27)'
+    >>> provenance({"device": "synthetic", "date": "2026-11-20", "synthetic": True})
+    'synthetic (computed sizes, assumed times, 2026-11-20)'
+    """
+    p = profile
+    if p["synthetic"]:
+        about = ["computed sizes, assumed times", p["date"]]
+    else:
+        gpu = p.get("driver") or p.get("cuda") or p.get("h2d_pinned_peak_Bps")
+        about = ([f"driver {p['driver']}"] if p.get("driver") else
+                 [] if gpu else ["no GPU driver"])
+        about += [f"CUDA {p['cuda']}"] if p.get("cuda") else []
+        about += [f"torch {p['torch']}"] if p.get("torch") else []
+        about.append(f"measured {p['date']}")
+    return f"{p['device']} ({', '.join(about)})"
+
+
 def report(profile: dict) -> str:
     """A short plain-text account of a profile: provenance, loader, validation, per network."""
     validate_profile(profile)
     p = profile
-    about = [f"{k} {p[k]}" for k in ("driver", "torch") if p.get(k)] + [p["date"]]
-    about += ["synthetic: computed sizes, assumed times"] if p["synthetic"] else []
-    lines = [f"{p['device']}  ({', '.join(about)})"]
+    lines = [provenance(p)]
     if p.get("h2d_pinned_peak_Bps"):
         lines.append(f"pinned host-to-device peak {p['h2d_pinned_peak_Bps'] / 1e9:.1f} GB/s")
     if p.get("loader_Bps"):
@@ -429,6 +502,16 @@ def report(profile: dict) -> str:
         if a.get("loader_issue_s"):
             lines.append(f"{arch}: CPU time to issue the packed_pinned load "
                          f"{1e3 * a['loader_issue_s']['median']:.2f} ms")
+    pipe = p.get("pipelining")
+    for arch, a in (pipe or {}).get("architectures", {}).items():
+        mk = a["makespan_s"]
+        lines.append(f"pipelining {arch} ({pipe['path']}, {a['users']} users): sequential "
+                     f"{1e3 * mk['sequential']['median']:.2f} ms, pipelined "
+                     f"{1e3 * mk['pipelined']['median']:.2f} ms: overlap "
+                     f"{1e3 * a['overlap_s']:.2f} ms, {100 * a['hidden_load_share']:.0f} % of "
+                     f"{1e3 * a['load_s']:.2f} ms of loading hidden")
+    for arch, why in (pipe or {}).get("failed", {}).items():
+        lines.append(f"pipelining {arch}: failed ({why})")
     if p.get("h2d_pinned_per_size_Bps"):
         lines.append("pinned copy rate by size: " + ", ".join(
             f"{mb} MB {r / 1e9:.1f} GB/s" for mb, r in p["h2d_pinned_per_size_Bps"].items()))

@@ -165,6 +165,46 @@ def asap_finish(arr: InstanceArrays, seq: list[int], L: np.ndarray, ready=None) 
     return finish
 
 
+def pipelined_finish(start_s: float, load_s, compute_s) -> float:
+    """Finish (s) of one inference whose blocks compute while its later blocks load.
+
+    The blocks of one model in order, bottom first. From ``start_s`` the missing blocks are copied
+    one after the other (``load_s[j]``, 0 for a resident block); block j computes for
+    ``compute_s[j]`` once its copy has ended and block j - 1 has computed. With every load first
+    and then every computation this is ``start_s + sum(load_s) + sum(compute_s)``; pipelined, the
+    loading hidden behind computation is that sum minus the finish.
+
+    Parameters
+    ----------
+    start_s : float
+        When the first copy may start (the previous inference's end).
+    load_s, compute_s : sequence of float, shape (b,)
+        Per block, in the model's order (s).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> pipelined_finish(0.0, [1.0, 0.0, 2.0], [1.0, 1.0, 1.0])    # block 2 waits for its copy
+    4.0
+    >>> pipelined_finish(0.0, [0.0, 0.0, 1.0], [1.0, 1.0, 1.0])    # its copy hidden entirely
+    3.0
+
+    Notes
+    -----
+    O(b). The rule of PipeSwitch-style pipelining, as :mod:`plcore.online.simulator` applies it
+    with the inference split over the blocks.
+    """
+    ready = start_s
+    t = start_s
+    for load, compute in zip(load_s, compute_s):
+        ready += load
+        t = max(t, ready) + compute
+    return float(t)
+
+
 def user_bandwidth(inst: Instance, users, t_s) -> np.ndarray:
     """Least bandwidth (Hz) of ``users`` whose data must arrive by ``t_s`` (vectorized).
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 __all__ = ["relative_change_pct", "change_verdict", "sweep_verdict", "throughput_verdict",
-           "raises_throughput_verdict", "optimality_gaps", "gap_verdict", "TOLERANCE_PP",
-           "NEGLIGIBLE_PP", "GREEDY_GAP_THRESHOLD"]
+           "raises_throughput_verdict", "optimality_gaps", "gap_verdict", "share_verdict",
+           "loading_share_verdict", "TOLERANCE_PP", "NEGLIGIBLE_PP", "GREEDY_GAP_THRESHOLD",
+           "LOADING_CLAIM_ARCH", "PATH_WORDS"]
 
 # A measured relative change within 10 percentage points of the claimed one reproduces it; one
 # smaller than 2 % either way is no change at all (Monte Carlo noise, not a direction).
@@ -282,3 +283,123 @@ def gap_verdict(served, optimum, threshold: float = GREEDY_GAP_THRESHOLD,
             f"{n_opt} of them")
     return {"verdict": verdict, "mean_gap": mean, "max_gap": float(gaps.max()),
             "threshold": threshold, "n_instances": n, "n_optimal": n_opt, "text": text}
+
+
+def share_verdict(measured: float, claimed: float, tol_pp: float = TOLERANCE_PP) -> str:
+    """Compare a measured share with a claimed one (both fractions, e.g. of the latency).
+
+    Returns
+    -------
+    str
+        ``"reproduced"`` when they differ by at most ``tol_pp`` percentage points;
+        ``"majority reproduced, size not"`` when both are more than half but farther apart (the
+        claim that it takes *most* holds, its figure does not); ``"not reproduced"`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        If a share is not a finite number in [0, 1].
+
+    Examples
+    --------
+    >>> share_verdict(0.81, 0.8894), share_verdict(0.56, 0.8894), share_verdict(0.35, 0.8894)
+    ('reproduced', 'majority reproduced, size not', 'not reproduced')
+    """
+    for v in (measured, claimed):
+        if not (math.isfinite(v) and 0 <= v <= 1):
+            raise ValueError(f"share_verdict: a share must be in [0, 1], got {v!r}")
+    if abs(100 * (measured - claimed)) <= tol_pp + 1e-9:
+        return "reproduced"
+    if measured > 0.5 and claimed > 0.5:
+        return "majority reproduced, size not"
+    return "not reproduced"
+
+
+#: The network the loading claim is judged on (the paper's Fig. 1 does not say which it used):
+#: ResNet-50, the network of the timeline validation, fixed before the GPU profile was measured
+#: as the one the book quoted; the other networks' range is given beside it.
+LOADING_CLAIM_ARCH = "resnet50"
+
+#: How the loading paths of a profile are named in words, slowest first.
+PATH_WORDS = {
+    "disk": "from disk",
+    "torch_to": "by torch's per-tensor copy from pageable memory",
+    "packed_pageable": "from packed pageable buffers",
+    "torch_to_pinned": "by per-tensor copies from pinned memory",
+    "packed_pinned": "from packed pinned buffers",
+}
+
+
+def loading_share_verdict(profiles: dict, claim: float, arch: str = LOADING_CLAIM_ARCH) -> dict:
+    """The verdict on "loading takes ``claim`` of the latency", per loading path, on GPU profiles.
+
+    The share of loading in load plus batch-1 inference
+    (:func:`plcore.gpu.profile.loading_share`) of ``arch`` on each path of each measured GPU
+    profile (one with a pinned copy peak) is judged by :func:`share_verdict`. CPU and synthetic
+    profiles are not judged: the claim is of a GPU server.
+
+    Parameters
+    ----------
+    profiles : dict
+        Name to profile (validated), e.g. :func:`plcore.gpu.profile.read_profiles`.
+    claim : float
+        The claimed share (0.8894).
+    arch : str
+        The network judged (a GPU profile without it is judged on its first network).
+
+    Returns
+    -------
+    dict
+        ``verdict``: the path verdict where every judged path agrees, ``"depends on the loading
+        path"`` where they differ, ``"no experiment yet"`` without a GPU profile; ``text``: the
+        verdict with, per GPU profile, its provenance, each path's share and verdict, and the
+        range over its networks; ``rows``: one dict per profile and path (profile, arch, path,
+        share, verdict, min_share, max_share).
+
+    Examples
+    --------
+    >>> gpu = {"device": "GPU", "driver": "1", "torch": "2", "date": "d", "synthetic": False,
+    ...        "h2d_pinned_peak_Bps": 5e10,
+    ...        "paths": {"disk": {"bandwidth_Bps": 1e9, "overhead_s": 0.0},
+    ...                  "packed_pinned": {"bandwidth_Bps": 5e10, "overhead_s": 0.0}},
+    ...        "architectures": {"resnet50": {"blocks": [{"name": "b", "bytes": 1e8}],
+    ...                                       "infer_s": {"1": 0.004}}}}
+    >>> v = loading_share_verdict({"gpu": gpu}, 0.8894)
+    >>> v["verdict"], [(r["path"], round(r["share"], 3), r["verdict"]) for r in v["rows"]]
+    ('depends on the loading path', [('disk', 0.962, 'reproduced'), ('packed_pinned', 0.333, 'not reproduced')])
+
+    Notes
+    -----
+    O(profiles x paths x blocks).
+    """
+    from ..gpu.profile import loading_share, provenance
+
+    gpu = {name: p for name, p in profiles.items()
+           if not p["synthetic"] and p.get("h2d_pinned_peak_Bps")}
+    if not gpu:
+        return {"verdict": "no experiment yet",
+                "text": "no experiment yet: no GPU profile has been measured (the claim is of a "
+                        "GPU server; CPU and synthetic profiles are not judged)", "rows": []}
+    order = list(PATH_WORDS)
+    rows, clauses = [], []
+    for name, p in gpu.items():
+        a = arch if arch in p["architectures"] else next(iter(p["architectures"]))
+        shares = loading_share(p)
+        paths = sorted(set(shares.path), key=lambda q: (order.index(q) if q in order
+                                                         else len(order), q))
+        parts = []
+        for q in paths:
+            s = shares[shares.path == q]
+            share = float(s[s.arch == a].share.iloc[0])
+            verdict = share_verdict(share, claim)
+            rows.append({"profile": name, "arch": a, "path": q, "share": share,
+                         "verdict": verdict, "min_share": float(s.share.min()),
+                         "max_share": float(s.share.max())})
+            parts.append(f"{100 * share:.1f} % {PATH_WORDS.get(q, f'over {q}')} ({verdict}; "
+                         f"{100 * s.share.min():.1f} to {100 * s.share.max():.1f} % over the "
+                         f"{s.arch.nunique()} networks)")
+        clauses.append(f"on {provenance(p)}, the share of loading in {a}'s load plus batch-1 "
+                       "inference is " + ", ".join(parts))
+    verdicts = {r["verdict"] for r in rows}
+    verdict = verdicts.pop() if len(verdicts) == 1 else "depends on the loading path"
+    return {"verdict": verdict, "text": f"{verdict}: " + "; ".join(clauses), "rows": rows}
