@@ -9,6 +9,7 @@ import numpy as np
 from ..model.instance import Instance
 from ..model.timeline import BANDWIDTH_RTOL, user_bandwidth
 from .limits import current_clock
+from .options import check_option
 
 __all__ = ["solve_exact"]
 
@@ -35,7 +36,8 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     Raises
     ------
     ValueError
-        If the instance has more than ``max_users`` users.
+        If the instance has more than ``max_users`` users, or ``max_users`` is not an integer
+        >= 0.
 
     Examples
     --------
@@ -114,6 +116,7 @@ def solve_exact(instance: Instance, *, max_users: int = 16) -> list[int]:
     the greedy's schedule and the best complete schedule of the largest level finished so far:
     feasible, but not proven optimal.
     """
+    check_option("exact", "max_users", max_users)
     n = instance.n_users
     if n > max_users:
         raise ValueError(f"exact solver: {n} users is more than max_users={max_users} "
