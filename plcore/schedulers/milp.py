@@ -10,7 +10,7 @@ import numpy as np
 from ..model.evaluate import evaluate
 from ..model.instance import Instance
 from ..model.timeline import user_bandwidth
-from .limits import TimeLimitWarning, TimeUp, check_time_limit, current_clock
+from .limits import TimeLimitWarning, TimeUp, check_time_limit, current_clock, import_optimize
 from .options import check_option
 
 __all__ = ["solve_milp"]
@@ -587,6 +587,7 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
     """Raise the count from ``len(best) + 1`` until no schedule of that many users exists."""
     users = np.array(cand, dtype=int)
     n = users.size
+    import_optimize()     # the bounds and programs need it; under a limit, not past it
     if initial_cuts > 0:
         tau = _earliest_arrival(instance, users)
         hi = instance.arrays.deadline_s[users] - instance.arrays.infer_s[users]
