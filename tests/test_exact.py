@@ -112,7 +112,24 @@ def test_vectorized_fronts_equal_one_by_one_insertion(labels):
     from plcore.schedulers.exact import _fronts
 
     key, s, b = (np.array(col) for col in zip(*labels))
-    kept = _fronts(key, s.astype(float), b.astype(float))
+    kept, first = _fronts(key, s.astype(float), b.astype(float))
+    assert kept.tolist() == _front_one_by_one(labels)
+    assert first.tolist() == [key.tolist().index(key[i]) for i in kept]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 4)),
+                min_size=1, max_size=120))
+def test_fronts_in_pieces_equal_one_by_one_insertion(labels):
+    """Split into pieces by state (a few labels each here), with a time check between two: the
+    same labels kept, in the same order."""
+    from plcore.schedulers import exact
+    from plcore.schedulers.limits import current_clock
+
+    key, s, b = (np.array(col) for col in zip(*labels))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(exact, "_FRONT_PIECE", 7)
+        kept = exact._all_fronts(key, s.astype(float), b.astype(float), current_clock())
     assert kept.tolist() == _front_one_by_one(labels)
 
 

@@ -294,3 +294,111 @@ def test_bad_solver_option_is_a_value_error():
     inst = random_instance(0, 4, 2)
     with pytest.raises(ValueError, match="method 'greedy': .*unexpected keyword argument 'foo'"):
         plcore.solve(inst, method="greedy", foo=1)
+
+
+# Options of the wrong type or range: (method, options, the option the message must name).
+BAD_OPTIONS = [
+    ("exact", {"max_users": "16"}, "max_users"),
+    ("exact", {"max_users": -1}, "max_users"),
+    ("exact", {"max_users": 16.0}, "max_users"),
+    ("random", {"seed": 1.5}, "seed"),
+    ("random", {"seed": -1}, "seed"),
+    ("random", {"seed": True}, "seed"),
+    ("fcfs-full", {"seed": "0"}, "seed"),
+    ("random", {"partial": "no"}, "partial"),
+    ("edf", {"partial": 0}, "partial"),
+    ("edf-grouped", {"partial": None}, "partial"),
+    ("greedy", {"max_work": "many"}, "max_work"),
+    ("greedy", {"max_work": -1}, "max_work"),
+    ("dp", {"lambdas": "0.1"}, "lambdas"),
+    ("dp", {"lambdas": [0.0, -1.0]}, "lambdas"),
+    ("dp", {"lambdas": [float("nan")]}, "lambdas"),
+    ("dp", {"lambdas": (x for x in [0.0])}, "lambdas"),
+    ("dp", {"local_search": "yes"}, "local_search"),
+    ("dp", {"max_exchange_models": 2.5}, "max_exchange_models"),
+    ("milp", {"max_rounds": 0}, "max_rounds"),
+    ("milp", {"initial_cuts": [6]}, "initial_cuts"),
+    ("milp", {"search_nodes": -5}, "search_nodes"),
+    ("milp", {"use_bounds": "False"}, "use_bounds"),
+    ("milp", {"info": []}, "info"),
+    ("density-search", {"seed": 1.5}, "seed"),
+    ("density-search", {"work_per_user": -1}, "work_per_user"),
+    ("density-search", {"work_per_user": 1e3}, "work_per_user"),
+    ("density-search", {"use_greedy": 1}, "use_greedy"),
+]
+
+
+@pytest.mark.parametrize("method,options,name", BAD_OPTIONS,
+                         ids=[f"{m}-{n}-{i}" for i, (m, _, n) in enumerate(BAD_OPTIONS)])
+def test_bad_option_values_are_value_errors_naming_method_and_option(method, options, name):
+    inst = random_instance(0, 4, 2, structure="bottom", common_deadline=True)
+    with pytest.raises(ValueError, match=f"method '{method}': option '{name}' must be"):
+        plcore.solve(inst, method=method, **options)
+
+
+@pytest.mark.parametrize("method", [["exact"], {"exact": 1}, ("exact",), 3, None, b"exact"],
+                         ids=repr)
+def test_a_method_that_is_not_a_string_is_a_value_error(method):
+    with pytest.raises(ValueError, match="method: must be a string naming a method, got .*"
+                                         "available: exact"):
+        plcore.solve(random_instance(0, 3, 2), method=method)
+
+
+def test_bad_progress_is_a_value_error():
+    with pytest.raises(ValueError, match="progress"):
+        plcore.solve(random_instance(0, 3, 2), method="edf", progress="no")
+
+
+def test_good_option_values_of_numpy_types_are_accepted():
+    inst = random_instance(0, 5, 2, structure="bottom", common_deadline=True)
+    assert plcore.solve(inst, method="random", seed=np.int64(3)) == \
+        plcore.solve(inst, method="random", seed=3)
+    plcore.solve(inst, method="edf", partial=np.bool_(False))
+    plcore.solve(inst, method="dp", lambdas=np.array([0.0, 1.0]), max_exchange_models=0)
+    plcore.solve(inst, method="milp", search_nodes=None, info={})
+
+
+def test_every_solver_option_has_a_rule():
+    import inspect
+
+    from plcore.schedulers.options import OPTION_RULES
+
+    for method, fn in plcore.SOLVERS.items():
+        for name, par in inspect.signature(fn).parameters.items():
+            if par.kind is inspect.Parameter.KEYWORD_ONLY:
+                assert name in OPTION_RULES, (method, name)
+                OPTION_RULES[name][0](par.default) or pytest.fail(f"{method}: default {name}")
+
+
+def _without_inference(inst, which=None):
+    d = inst.to_dict()
+    for k, m in enumerate(d["models"].values()):
+        if which is None or k % 2 == which:
+            m["infer_s"] = 0.0
+    return plcore.Instance.from_dict(d)
+
+
+@pytest.mark.parametrize("which", [None, 0], ids=["all", "half"])
+def test_models_without_inference_time_raise_no_warnings(which):
+    """``infer_s: 0`` is a valid instance: no solver divides by it (warnings are errors here)."""
+    import warnings
+
+    from plcore.study.scenarios import make_instance
+
+    cases = [(random_instance(0, 8, 4, structure="general", bandwidth_hz=4e6), None),
+             (make_instance(seed=1, n_users=20, sharing="general", deadline_s=(0.1, 0.3)),
+              [m for m in plcore.SOLVERS if m != "exact"]),
+             (make_instance(seed=2, n_users=120, sharing="general", deadline_s=(0.1, 2.0)),
+              ("density-search", "greedy", "edf", "no-sharing")),
+             (random_instance(1, 7, 3, structure="bottom", common_deadline=True,
+                              bandwidth_hz=2e6), None)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for base, methods in cases:
+            inst = _without_inference(base, which)
+            common = np.all(inst.arrays.deadline_s == inst.arrays.deadline_s[0])
+            for method in methods or plcore.SOLVERS:
+                if method == "dp" and not common:
+                    continue
+                seq = plcore.solve(inst, method=method)
+                assert plcore.evaluate(inst, seq).feasible, method

@@ -7,6 +7,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import short_repr
 from ..model.evaluate import evaluate
 from ..model.instance import Instance
 from .baselines import (solve_edf, solve_edf_grouped, solve_fcfs_full, solve_no_sharing,
@@ -17,6 +18,7 @@ from .exact import solve_exact
 from .greedy import solve_greedy
 from .limits import Clock, TimeLimitWarning, TimeUp
 from .milp import solve_milp
+from .options import check_method, check_option
 
 SOLVERS: dict[str, Callable[..., list[int]]] = {
     "exact": solve_exact,            # the optimum, small instances
@@ -76,15 +78,16 @@ def solve_with_status(instance: Instance, method: str, *, time_limit_s: float | 
     -------
     SolveStatus
     """
-    try:
-        solver = SOLVERS[method]
-    except KeyError:
-        raise ValueError(f"unknown method {method!r}; available: {', '.join(SOLVERS)}") from None
+    solver = SOLVERS[check_method(method, SOLVERS)]
+    if progress is not None and not isinstance(progress, bool):
+        raise ValueError(f"progress: must be True, False or None, got {short_repr(progress)}")
     if options:     # every solver takes the instance alone; only options can be wrong
         try:
             inspect.signature(solver).bind(instance, **options)
         except TypeError as exc:
             raise ValueError(f"method {method!r}: {exc}") from None
+        for name, value in options.items():
+            check_option(method, name, value)
     with Clock(time_limit_s, progress, label=f"plcore {method}") as clock:
         try:
             seq = solver(instance, **options)
@@ -113,7 +116,9 @@ def solve(instance: Instance, method: str, *, time_limit_s: float | None = None,
         (bottom-layer sharing, common deadline), ``"greedy"`` (general sharing), ``"no-sharing"``
         (the paper's baseline), ``"fcfs-full"`` (a traditional server: arrival order, whole-model
         loader), ``"random"``, ``"edf"`` (earliest deadline first, blind to sharing),
-        ``"edf-grouped"`` (EDF whose deadline ties are broken by model).
+        ``"edf-grouped"`` (EDF whose deadline ties are broken by model), ``"milp"`` (the optimum
+        from a MILP, an oracle independent of ``"exact"``), ``"density-search"`` (general
+        sharing: value density and local search).
     time_limit_s : float, optional
         Wall-clock seconds; None (default) or ``inf``: no limit. At the limit the method stops and
         the best feasible schedule found so far is returned, with a :class:`TimeLimitWarning`.
@@ -122,7 +127,7 @@ def solve(instance: Instance, method: str, *, time_limit_s: float | None = None,
         than a second, when stderr is a terminal (default None, or True). False: never. Nothing is
         drawn when stderr is not a terminal (files, pipes, tests, notebooks).
     **options
-        Passed to the solver (e.g. ``max_users`` for ``"exact"``).
+        Passed to the solver (e.g. ``max_users`` for ``"exact"``), each checked first.
 
     Returns
     -------
@@ -133,7 +138,10 @@ def solve(instance: Instance, method: str, *, time_limit_s: float | None = None,
     Raises
     ------
     ValueError
-        For an unknown method, a bad option or a bad ``time_limit_s`` (negative, NaN, not a number).
+        Before anything runs: for an unknown method (or one that is not a string), an option the
+        method does not take or one of the wrong type or range (the message names the method and
+        the option: :func:`~plcore.schedulers.options.check_option`), a bad ``time_limit_s``
+        (negative, NaN, not a number) or a ``progress`` that is not a bool or None.
 
     Warns
     -----

@@ -13,6 +13,7 @@ from .admission import fit_bandwidth
 from .baselines import solve_edf, solve_no_sharing
 from .greedy import solve_greedy
 from .limits import current_clock
+from .options import check_option
 
 __all__ = ["solve_density_search"]
 
@@ -58,7 +59,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     Raises
     ------
     ValueError
-        If ``work_per_user`` is negative.
+        For an option of the wrong type or range, e.g. a negative ``work_per_user``
+        (:func:`~plcore.schedulers.options.check_option`).
 
     Examples
     --------
@@ -149,8 +151,9 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     (restarts and kicks included) is stopped between two trials. A stopped solve returns the
     longest schedule offered, which may then be shorter than the no-sharing one.
     """
-    if work_per_user < 0:
-        raise ValueError(f"work_per_user: must be >= 0, got {work_per_user!r}")
+    for name, value in (("seed", seed), ("work_per_user", work_per_user),
+                        ("use_greedy", use_greedy)):
+        check_option("density-search", name, value)
     clock = current_clock()
     n = instance.n_users
     if n == 0:
@@ -233,15 +236,20 @@ def _build(instance: Instance, urgent: bool) -> list[int]:
         rank = np.arange(idx.size) - np.repeat(first, seg_len)          # 0-based j - 1
         p = p_all[m]
         tau = t + load[m]
-        q = np.floor((d[idx] + tol - tau) / p)
+        # Users each model could still serve back to back; without inference time (infer_s = 0)
+        # all of them, since every kept user meets its deadline at tau.
+        q = np.full(idx.size, np.inf)
+        timed = p > 0
+        q[timed] = np.floor((d[idx[timed]] + tol - tau[timed]) / p[timed])
         val = np.maximum(q, 0) + np.repeat(seg_len, seg_len) - (rank + 1)
         c = np.minimum(seg_len, np.minimum.reduceat(val, first))
         models = m[first]
         cost = load[models] + c * p_all[models]
-        score = c / cost
         if urgent:
             slack = d[idx[first]] - (t + load[models] + p_all[models])
-            score = c / (cost + np.maximum(slack, 0.0))
+            cost = cost + np.maximum(slack, 0.0)
+        # A group that costs no time (resident, no inference) is worth the most.
+        score = np.divide(c, cost, out=np.full(c.size, np.inf), where=cost > 0)
         ok = c > 0
         if not ok.any():
             break

@@ -38,10 +38,13 @@ import time
 from ..errors import short_repr
 
 __all__ = ["Clock", "TimeUp", "TimeLimitWarning", "current_clock", "check_time_limit",
-           "recording", "Recording"]
+           "recording", "Recording", "import_optimize"]
 
 PROGRESS_DELAY_S = 1.0   # a solve shorter than this never shows progress
 PROGRESS_EVERY_S = 0.2   # redraw at most this often (a draw costs far more than a check)
+# Predicted seconds of the first ``import scipy.optimize`` (0.3-0.45 s measured on the 2-core CI
+# machine): a step the limit cannot interrupt.
+IMPORT_OPTIMIZE_S = 0.5
 
 
 class TimeLimitWarning(UserWarning):
@@ -310,6 +313,33 @@ def recording():
 
 _recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
     "plcore_recording", default=None)
+
+
+def import_optimize():
+    """``scipy.optimize``, imported under the current solve's time limit.
+
+    Its first import takes a good part of a second, which no check can interrupt: under a limit
+    it is not started when it would end past the limit (:data:`IMPORT_OPTIMIZE_S` predicted),
+    and :class:`TimeUp` is raised instead. Imported only when needed (``import plcore`` should
+    not pay it).
+
+    Returns
+    -------
+    module
+        ``scipy.optimize``.
+
+    Raises
+    ------
+    TimeUp
+        Under a time limit that the import would pass.
+    """
+    if "scipy.optimize" not in sys.modules:
+        current_clock().check(cost_s=IMPORT_OPTIMIZE_S)
+    import scipy.optimize
+
+    return scipy.optimize
+
+
 _PASSIVE = Clock(progress=False)
 _current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("plcore_clock",
                                                                         default=None)

@@ -10,7 +10,8 @@ import numpy as np
 from ..model.evaluate import evaluate
 from ..model.instance import Instance
 from ..model.timeline import user_bandwidth
-from .limits import TimeLimitWarning, TimeUp, check_time_limit, current_clock
+from .limits import TimeLimitWarning, TimeUp, check_time_limit, current_clock, import_optimize
+from .options import check_option
 
 __all__ = ["solve_milp"]
 
@@ -75,7 +76,8 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     Raises
     ------
     ValueError
-        For a bad ``time_limit_s``, ``max_rounds`` or ``initial_cuts``.
+        For a bad ``time_limit_s`` or an option of the wrong type or range
+        (:func:`~plcore.schedulers.options.check_option`).
     RuntimeError
         If HiGHS fails (unbounded or an error: a bug), or ``max_rounds`` is exhausted.
 
@@ -248,13 +250,10 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     the first solve.
     """
     own_limit = check_time_limit(time_limit_s)
-    if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) \
-            or max_rounds < 1:
-        raise ValueError(f"milp solver: max_rounds must be a positive integer, got {max_rounds!r}")
-    if isinstance(initial_cuts, bool) or not isinstance(initial_cuts, (int, np.integer)) \
-            or initial_cuts < 0:
-        raise ValueError(f"milp solver: initial_cuts must be an integer >= 0, got "
-                         f"{initial_cuts!r}")
+    for name, value in (("max_rounds", max_rounds), ("initial_cuts", initial_cuts),
+                        ("use_bounds", use_bounds), ("search_nodes", search_nodes),
+                        ("info", info)):
+        check_option("milp", name, value)
     clock = current_clock()
     start = time.perf_counter()
     deadlines = []
@@ -263,10 +262,6 @@ def solve_milp(instance: Instance, *, time_limit_s: float | None = None, max_rou
     if clock.deadline is not None:
         deadlines.append(clock.deadline)
     stop_at = min(deadlines) if deadlines else None
-    if search_nodes is not None and (isinstance(search_nodes, bool) or not isinstance(
-            search_nodes, (int, np.integer)) or search_nodes < 0):
-        raise ValueError(f"milp solver: search_nodes must be an integer >= 0 or None, got "
-                         f"{search_nodes!r}")
     stats = {"rounds": 0, "cuts": 0, "optimal": False, "stopped": None, "upper": None,
              "bound": None, "candidates": 0, "search_nodes": 0, "searched": [], "proof": None}
     if info is not None:
@@ -592,6 +587,7 @@ def _count_loop(instance, cand, best, pool, initial_cuts, stop_at, clock, stats,
     """Raise the count from ``len(best) + 1`` until no schedule of that many users exists."""
     users = np.array(cand, dtype=int)
     n = users.size
+    import_optimize()     # the bounds and programs need it; under a limit, not past it
     if initial_cuts > 0:
         tau = _earliest_arrival(instance, users)
         hi = instance.arrays.deadline_s[users] - instance.arrays.infer_s[users]
