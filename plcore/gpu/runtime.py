@@ -72,6 +72,15 @@ class _Clock:
         return now - self.t0
 
 
+def _staged(loader, instance: Instance, sequence, inputs, seed: int):
+    """The schedule's users, their models, and their inputs already on the device (untimed)."""
+    seq = [int(k) for k in sequence]
+    models = [instance.users[k].model for k in seq]
+    if inputs is None:
+        inputs = {k: loader.zoo.example_input(m, 1, seed=seed + k) for k, m in zip(seq, models)}
+    return seq, models, {k: inputs[k].to(loader.device) for k in seq}
+
+
 def execute(loader: PartialLoader, instance: Instance, sequence, *, inputs: dict | None = None,
             keep_outputs: bool = False, seed: int = 0) -> Execution:
     """Serve ``sequence`` (user indices of ``instance``, whose models are ``loader.zoo``'s).
@@ -92,12 +101,7 @@ def execute(loader: PartialLoader, instance: Instance, sequence, *, inputs: dict
     -------
     Execution
     """
-    zoo = loader.zoo
-    seq = [int(k) for k in sequence]
-    models = [instance.users[k].model for k in seq]
-    if inputs is None:
-        inputs = {k: zoo.example_input(instance.users[k].model, 1, seed=seed + k) for k in seq}
-    staged = {k: inputs[k].to(loader.device) for k in seq}
+    seq, models, staged = _staged(loader, instance, sequence, inputs, seed)
     n = len(seq)
     load_start, infer_start, finish = np.zeros(n), np.zeros(n), np.zeros(n)
     moved = np.zeros(n)
@@ -201,11 +205,7 @@ def execute_streamed(loader: PartialLoader, instance: Instance, sequence, *,
     on the CPU). O(total blocks of the served models) marks.
     """
     zoo = loader.zoo
-    seq = [int(k) for k in sequence]
-    models = [instance.users[k].model for k in seq]
-    if inputs is None:
-        inputs = {k: zoo.example_input(instance.users[k].model, 1, seed=seed + k) for k in seq}
-    staged = {k: inputs[k].to(loader.device) for k in seq}
+    seq, models, staged = _staged(loader, instance, sequence, inputs, seed)
     st = _Streams(loader.device)
     moved = np.zeros(len(seq))
     marks, outputs = [], []
