@@ -22,11 +22,21 @@ _SMALL = 40              # schedules up to this length: every position and pair 
 _TINY = 12               # schedules shorter than this: whole neighbourhoods scored in one batch
 _MAX_ROUNDS = 50         # rounds of the local search, at most
 _MIN_WORK = 100_000      # the local search's budget is never less (small instances)
+# The budget counts at most this many users: a trial costs far more than its 200 units of
+# overhead when the schedule is thousands of users long (its arrays are rebuilt whole). At
+# 200,000 users (10 models, 20 MHz, one deadline of 25 s) the whole budget took 7 of the 8 s of
+# a solve; a quarter of it served 0.7 % fewer users (3,328 against 3,352).
+_WORK_USERS = 100_000
 _PLATEAU_GAIN = 0.01     # same users: a batched move is kept if it saves 1 % of the bandwidth
 _BATCH_DISCOUNT = 8       # a position scored in a batch costs an eighth of one scored alone
 _BATCH = 20_000          # most candidate schedules scored in one batch
 _KICK_USERS = 64         # instances of 12 to 64 users: iterated local search with kicks
 _KICKS = 40              # kicks tried, at most
+# Above this many users the no-sharing and greedy starts are their near-linear versions: with a
+# common deadline and a binding budget no-sharing's DP takes minutes at 10,000 users, and the
+# greedy's second chance tries every place next to a user of the same model (seconds per user
+# when a few models have thousands of users each).
+_QUICK_STARTS = 2_000
 
 
 def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: int = 200,
@@ -35,7 +45,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
 
     Our scheduler for general sharing (any block sets, per-user deadlines). It starts from the
     best of its own value-density schedules and the ``no-sharing``, ``edf`` and ``greedy``
-    schedules, and improves it by local search, so it never serves fewer users than any of them.
+    schedules, and improves it by local search, so it never serves fewer users than any of them
+    (above 2,000 users, than their near-linear versions: see Notes, Cost).
 
     Parameters
     ----------
@@ -44,9 +55,9 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     seed : int, default 0
         Seeds the order in which the local search visits its moves: same seed, same schedule.
     work_per_user : int, default 200
-        Budget of the local search: ``work_per_user * n_users`` units, a unit being one position
-        of the timeline recomputed, plus a fixed 200 per trial move for its overhead. 0 skips
-        the local search.
+        Budget of the local search: ``work_per_user * min(n_users, 100_000)`` units (at least
+        100,000), a unit being one position of the timeline recomputed, plus a fixed 200 per
+        trial move for its overhead. 0 skips the local search.
     use_greedy : bool, default True
         Also start from the paper's greedy (:func:`~plcore.schedulers.greedy.solve_greedy`).
 
@@ -54,7 +65,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     -------
     list of int
         User indices in service order; :func:`plcore.evaluate` finds it feasible, and it is at
-        least as long as the ``no-sharing``, ``edf`` (and ``greedy``) schedules.
+        least as long as the ``no-sharing``, ``edf`` (and ``greedy``) schedules; above 2,000
+        users, as ``no-sharing`` with ``quick=True`` and the greedy without its second chance.
 
     Raises
     ------
@@ -127,16 +139,26 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     **Cost.** Construction: O(M n) for M models (one vectorized pass per loaded model) plus
     O(n log n). Starts: those of ``no-sharing`` (whose copy of the instance,
     :func:`plcore.model.sharing.unshared`, is built from its index arrays), ``edf`` and
-    ``greedy``. Local search: bounded by ``work_per_user * n`` units (at least 100,000), O(n)
-    per accepted move; at most 50 rounds. From 12 to 64 users the restarts and kicks run it up
-    to 44 times more (one more budget each). The result is checked with
-    :func:`plcore.evaluate` (O(n)); should rounding ever make it fail, the best start is returned.
+    ``greedy``; above 2,000 users their near-linear versions: ``no-sharing`` with ``quick=True``
+    (with a common deadline and a binding budget its DP's count exchange took 145 s at 20,000
+    users, the quick DP 1.7 s for 0.5 % fewer users) and the greedy without its second chance
+    (which tries every place next to a user of the same model: 14 s at 100,000 users on 10
+    models; the local search's insertions do that work within its budget). Local search:
+    bounded by ``work_per_user * min(n, 100,000)`` units (at least 100,000), O(n) per accepted
+    move; at most 50 rounds. Its batches are built from only as many dropped users as fill
+    them (at 200,000 users the insertions of all of them took 1.8 GB). From 12 to 64 users the
+    restarts and kicks run it up to 44 times more (one more budget each). The result is
+    checked with :func:`plcore.evaluate` (O(n)); should rounding ever make it fail, the best
+    start is returned.
 
     Measured with ``benchmarks/bench_density_search.py`` (general sharing, 200 models, per-user
     deadlines; CPU seconds on a shared 2-core machine, median of 5, index arrays built
     beforehand): about 0.2 s at 1,000 users, 0.3 s at 10,000 and 1.5 s at 100,000 (medians of
-    two runs of five). At 20-30 users the restarts and kicks take it from about 0.05 s to
-    about 0.25 s (median).
+    two runs of five). At 200,000 users (``--huge``) with per-user or common deadlines,
+    binding budgets included: see the benchmark's table; at most 5 s and 230 MB of resident
+    memory on the cases measured (a common deadline of 0.2 s on the default scenario's models
+    took over 900 s and 1.85 GB before the quick starts). At 20-30 users the restarts and
+    kicks take it from about 0.05 s to about 0.25 s (median).
 
     **Gap to the optimum** at 20-30 users (``make_instance(seed, n_users, sharing,
     deadline_s=(0.1, 0.3))``, 20, 25 and 30 users, general and bottom sharing, proven MILP
@@ -161,8 +183,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     starts = []
     # The near-linear starts first: under a time limit, the later ones may be stopped.
     for name, fn in (("edf", solve_edf), ("density", _construct), ("urgency", _construct_urgent),
-                     ("no-sharing", solve_no_sharing),
-                     ("greedy", solve_greedy if use_greedy else None)):
+                     ("no-sharing", _no_sharing_start),
+                     ("greedy", _greedy_start if use_greedy else None)):
         if fn is None:
             continue
         clock.note(f"start: {name}")
@@ -174,7 +196,7 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     if work_per_user > 0:
         clock.note("local search")
         rng = np.random.default_rng(seed)
-        work = max(work_per_user * n, _MIN_WORK)
+        work = max(work_per_user * min(n, _WORK_USERS), _MIN_WORK)
         by_deadline = _eligible_by_deadline(instance)     # the same for every search below
         _search(state, by_deadline, work, rng, clock)
         if _TINY <= n <= _KICK_USERS:
@@ -192,6 +214,21 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     if len(result) < len(best_start) or not evaluate(instance, result).feasible:
         result = best_start      # never worse than the best start (rounding guard)
     return result
+
+
+def _no_sharing_start(instance: Instance) -> list[int]:
+    """The ``no-sharing`` schedule, quick above :data:`_QUICK_STARTS` users."""
+    if instance.n_users <= _QUICK_STARTS:
+        return solve_no_sharing(instance)
+    return solve_no_sharing(instance, quick=True)
+
+
+def _greedy_start(instance: Instance) -> list[int]:
+    """The ``greedy`` schedule, without its second chance above :data:`_QUICK_STARTS` users (the
+    local search's insertions then do that work, within its budget)."""
+    if instance.n_users <= _QUICK_STARTS:
+        return solve_greedy(instance)
+    return solve_greedy(instance, max_work=0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -618,7 +655,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock,
         clock.check()
         users = st.users
         n = users.size
-        dropped = [int(k) for k in by_deadline if not st.inside[k]]
+        dropped = by_deadline[~st.inside[by_deadline]].tolist()
         if not dropped:
             break
         S = _chunked(_grown(users, dropped), n + 1)
@@ -645,10 +682,12 @@ def _grown(users: np.ndarray, dropped: list):
     """The candidates of :func:`_batch_moves` with one user more, part by part (built lazily:
     :func:`_chunked` stops asking once it has :data:`_BATCH` rows)."""
     n = users.size
-    first = _insertions(users, dropped)
+    # Only the first _BATCH rows are ever used: each part is built from no more of its inputs
+    # than they need (with 200,000 dropped users the insertions alone took gigabytes).
+    first = _insertions(users, dropped[:_need(n + 1)])
     yield first
     if n < _TINY:
-        yield _relocations(first)
+        yield _relocations(first[:_need(1 + (n + 1) * n)])
         for r in range(n):
             rest = np.delete(users, r)
             for a in range(len(dropped)):
@@ -661,7 +700,7 @@ def _same(users: np.ndarray, models: np.ndarray, dropped: list, exchanges: bool)
     yield _relocations(users[None, :])
     yield _group_relocations(users, models)
     for r in range(users.size if exchanges else 0):
-        yield _insertions(np.delete(users, r), dropped)
+        yield _insertions(np.delete(users, r), dropped[:_need(users.size)])
 
 
 def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
@@ -672,6 +711,11 @@ def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
     rows = [_move(users, int(a), int(b), int(p)) for a, b in zip(starts, ends) if b - a > 1
             for p in bounds if not a <= p <= b]
     return np.array(rows, dtype=int).reshape(-1, users.size)
+
+
+def _need(rows_each: int) -> int:
+    """How many inputs, each making ``rows_each`` candidate rows, fill a batch."""
+    return -(-_BATCH // max(rows_each, 1))
 
 
 def _chunked(parts, width: int) -> np.ndarray:
