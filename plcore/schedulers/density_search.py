@@ -32,6 +32,13 @@ _BATCH_DISCOUNT = 8       # a position scored in a batch costs an eighth of one 
 _BATCH = 20_000          # most candidate schedules scored in one batch
 _KICK_USERS = 64         # instances of 12 to 64 users: iterated local search with kicks
 _KICKS = 40              # kicks tried, at most
+# The restarts and kicks share a budget of this many units of cost per user. Cost (``_State.cost``)
+# follows CPU time where the work units do not: a batched position counts whole (not an eighth),
+# a trial and an insertion's scan of the positions a fixed _TRIAL_COST (about 110 us each, some
+# 600 batched positions' time, where the work counts 200).
+_ILS_WORK = 100_000
+_TRIAL_COST = 600
+_KICK_SHARE = 2          # a kicked search's budget is a search's divided by this
 # Above this many users the no-sharing and greedy starts are their near-linear versions: with a
 # common deadline and a binding budget no-sharing's DP takes minutes at 10,000 users, and the
 # greedy's second chance tries every place next to a user of the same model (seconds per user
@@ -134,7 +141,12 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     optimal schedules the MILP finds serve one user more with 5-13 of the common users in another
     relative order (often with more model groups, i.e. more loads), which no insertion combined
     with one move or group move reaches from the local optimum. Below 12 users the batched
-    neighbourhoods above already reach the optimum almost always.
+    neighbourhoods above already reach the optimum almost always. The restarts and kicks share
+    one budget of 100,000 n units of a cost that follows CPU time (a batched position one unit,
+    a trial or an insertion's scan of the positions 600 more: about 110 us each), and a kicked
+    search has half a search's budget (it repairs a few users). When each had a whole budget
+    of its own, instances where the budget leaves about ten users served (every batch full)
+    took 5-6 s and the slowest at 64 users 2.7 s.
 
     **Cost.** Construction: O(M n) for M models (one vectorized pass per loaded model) plus
     O(n log n). Starts: those of ``no-sharing`` (whose copy of the instance,
@@ -147,9 +159,9 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     bounded by ``work_per_user * min(n, 100,000)`` units (at least 100,000), O(n) per accepted
     move; at most 50 rounds. Its batches are built from only as many dropped users as fill
     them (at 200,000 users the insertions of all of them took 1.8 GB). From 12 to 64 users the
-    restarts and kicks run it up to 44 times more (one more budget each). The result is
-    checked with :func:`plcore.evaluate` (O(n)); should rounding ever make it fail, the best
-    start is returned.
+    restarts and kicks run it up to 44 times more, within 100,000 n units of cost in all. The
+    result is checked with :func:`plcore.evaluate` (O(n)); should rounding ever make it fail,
+    the best start is returned.
 
     Measured with ``benchmarks/bench_density_search.py`` (general sharing, 200 models, per-user
     deadlines; CPU seconds on a shared 2-core machine, median of 5, index arrays built
@@ -200,16 +212,18 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
         by_deadline = _eligible_by_deadline(instance)     # the same for every search below
         _search(state, by_deadline, work, rng, clock)
         if _TINY <= n <= _KICK_USERS:
+            left = _ILS_WORK * n          # restarts and kicks together
             for s0 in starts:
                 other = _State(instance, s0)
-                if other.users.tolist() == best_start:
+                if other.users.tolist() == best_start or left <= 0:
                     continue
-                _search(other, by_deadline, work, rng, clock, exchanges=False)
+                left -= _search(other, by_deadline, min(work, left), rng, clock,
+                                exchanges=False)
                 if state.better(other.n, other.total):
                     state = other
                     clock.offer(state.users.tolist())
             clock.note("kicks")
-            state = _kicks(state, by_deadline, work, rng, clock)
+            state = _kicks(state, by_deadline, work // _KICK_SHARE, left, rng, clock)
     result = state.users.tolist()
     if len(result) < len(best_start) or not evaluate(instance, result).feasible:
         result = best_start      # never worse than the best start (rounding guard)
@@ -316,6 +330,7 @@ class _State:
         self.inst = instance
         self.arr = instance.arrays
         self.budget = instance.bandwidth_hz
+        self.cost = [0]       # CPU cost of the moves scored (see _ILS_WORK), shared by copies
         self.set(np.asarray(seq, dtype=int))
 
     def set(self, users: np.ndarray, s=None, bw=None) -> None:
@@ -352,6 +367,7 @@ class _State:
             c = 0
         q = new.size - c
         work = q + _EVAL_OVERHEAD
+        self.cost[0] += q + _TRIAL_COST
         if q == 0:
             return None, work
         pre = new[:q]
@@ -388,8 +404,11 @@ class _State:
 
 
 def _search(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Generator, clock,
-            exchanges: bool = True) -> None:
+            exchanges: bool = True) -> int:
+    """Local search on ``st`` in place, within about ``budget`` units of work (a batch or a
+    trial may pass it); returns its cost (see :data:`_ILS_WORK`)."""
     work = 0
+    spent = st.cost[0]
 
     improved = True
     rounds = 0
@@ -420,6 +439,7 @@ def _search(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Gen
             work += w
             improved |= done
         clock.offer(st.users.tolist())
+    return st.cost[0] - spent
 
 
 def _eligible_by_deadline(inst: Instance) -> np.ndarray:
@@ -432,13 +452,16 @@ def _eligible_by_deadline(inst: Instance) -> np.ndarray:
     return eligible[np.argsort(arr.deadline_s[eligible], kind="stable")]
 
 
-def _kicks(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Generator,
-           clock) -> _State:
+def _kicks(st: _State, by_deadline: np.ndarray, budget: int, left: int,
+           rng: np.random.Generator, clock) -> _State:
     """Iterated local search: from the best schedule, drop a few random users and move one
-    other, then search again; keep the result if it is better. Returns the best state."""
+    other, then search again (within ``budget`` units each, ``left`` in all); keep the result
+    if it is better. Returns the best state."""
     inst = st.inst
     n_max = by_deadline.size
     for _ in range(_KICKS):
+        if left <= 0:
+            break
         clock.check()
         users = st.users
         if users.size < 2 or users.size == n_max:
@@ -456,7 +479,7 @@ def _kicks(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Gene
                 break
         if cand is None:
             continue
-        _search(cand, by_deadline, budget, rng, clock, exchanges=False)
+        left -= _search(cand, by_deadline, min(budget, left), rng, clock, exchanges=False)
         if st.better(cand.n, cand.total):
             st = cand
             clock.offer(st.users.tolist())
@@ -471,6 +494,7 @@ def _insert(st: _State, k: int, max_trials: int = 6):
     m = arr.model_of[k]
     dk, pk = arr.deadline_s[k], arr.model_infer_s[m]
     tol = arr.time_tol_s
+    st.cost[0] += n + 1 + _TRIAL_COST
     # Deadline feasibility of every position p at once (as early as possible).
     prevF = np.r_[0.0, st.F]                                   # completion before position p
     prev_m = np.r_[-1, st.models]
@@ -661,6 +685,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock,
         S = _chunked(_grown(users, dropped), n + 1)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
+        st.cost[0] += S.size + _EVAL_OVERHEAD
         if np.isfinite(tot).any():
             i = int(np.argmin(tot))
             st.set(S[i].copy())
@@ -669,6 +694,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock,
         S = _chunked(_same(users, st.models, dropped, exchanges), n)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
+        st.cost[0] += S.size + _EVAL_OVERHEAD
         i = int(np.argmin(tot))
         if tot[i] < st.total * (1 - _PLATEAU_GAIN):
             st.set(S[i].copy())
