@@ -166,11 +166,10 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     Measured with ``benchmarks/bench_density_search.py`` (general sharing, 200 models, per-user
     deadlines; CPU seconds on a shared 2-core machine, median of 5, index arrays built
     beforehand): about 0.2 s at 1,000 users, 0.3 s at 10,000 and 1.5 s at 100,000 (medians of
-    two runs of five). At 200,000 users (``--huge``) with per-user or common deadlines,
-    binding budgets included: see the benchmark's table; at most 5 s and 230 MB of resident
-    memory on the cases measured (a common deadline of 0.2 s on the default scenario's models
-    took over 900 s and 1.85 GB before the quick starts). At 20-30 users the restarts and
-    kicks take it from about 0.05 s to about 0.25 s (median).
+    two runs of five). At 200,000 users (``--huge``: per-user deadlines, and one deadline for
+    all on 200 models and on the default scenario's 10 models, where 20 MHz binds): 0.9-5.0 s
+    (medians of five) and at most 93 MB allocated by the solve (``tracemalloc``). At 20-30
+    users the restarts and kicks take it from about 0.05 s to about 0.25 s (median).
 
     **Gap to the optimum** at 20-30 users (``make_instance(seed, n_users, sharing,
     deadline_s=(0.1, 0.3))``, 20, 25 and 30 users, general and bottom sharing, proven MILP
