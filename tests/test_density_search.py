@@ -177,3 +177,79 @@ def test_time_limit_returns_a_feasible_schedule():
     assert status.stopped == "time limit"
     assert plcore.evaluate(inst, status.schedule).feasible
     assert len(status.schedule) >= len(solve_edf(inst))
+
+
+def test_large_common_deadline_instances_stay_cheap():
+    """A tenth of the 200,000-user case (``benchmarks/bench_density_search.py --huge`` measures
+    it whole): with one deadline for all and a binding budget, the no-sharing start ran the DP's
+    count exchange (145 s of CPU at 20,000 users) and the batched moves built the insertions of
+    every dropped user (260 MB at 20,000 users, 1.8 GB at 200,000). Budgets with wide margins:
+    measured 1.7 s and 43 MB."""
+    import time
+    import tracemalloc
+
+    inst = make_instance(seed=0, n_users=20000, sharing="general", deadline_s=100.0)
+    inst.arrays
+    t0 = time.process_time()
+    seq = solve_density_search(inst)
+    assert time.process_time() - t0 < 20.0
+    assert plcore.evaluate(inst, seq).feasible
+    assert len(seq) >= max(len(solve_edf(inst)), len(solve_greedy(inst, max_work=0)))
+    status = plcore.solve_with_status(inst, "density-search", time_limit_s=0.5)
+    assert status.stopped == "time limit" and status.elapsed_s <= 0.5 * 1.1 + 0.1
+    short = make_instance(seed=0, n_users=20000, sharing="general", deadline_s=0.2)
+    short.arrays
+    tracemalloc.start()
+    try:
+        seq = solve_density_search(short)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 130e6, peak
+    assert plcore.evaluate(short, seq).feasible
+
+
+def test_batched_moves_build_only_the_rows_they_score(monkeypatch):
+    """Each part of a batch is built from no more inputs than fill it: the same schedules as
+    with every input (a batch of 7 rows here, so that the cut matters on small instances)."""
+    cases = [make_instance(seed=s, n_users=n, sharing="general", deadline_s=(0.1, 0.3))
+             for s, n in ((0, 8), (1, 10), (2, 14), (3, 20))]
+    monkeypatch.setattr(density_search, "_BATCH", 7)
+    cut = [solve_density_search(inst) for inst in cases]
+    monkeypatch.setattr(density_search, "_need", lambda rows_each: None)   # every input
+    assert [solve_density_search(inst) for inst in cases] == cut
+
+
+def test_restarts_and_kicks_share_a_budget_by_the_instance_size(monkeypatch):
+    """The slowest 12-64-user instances of a scan of 786 (binding budgets leave about ten users
+    served, where every batch is full): 5.2-6.4 s of CPU each when every restart and kick had a
+    whole budget of its own; 2 s each at most here (the target). The work of the restarts and
+    kicks stays within their shared budget, past it by the last search's last step at most."""
+    import time
+
+    from plcore.study.general_sharing import gap_instance
+
+    cases = [random_instance(0, 20, 6, structure="general", deadline_s=(0.05, 0.3),
+                             bandwidth_hz=2e6),
+             make_instance(seed=0, n_users=20, sharing="general", deadline_s=(0.1, 0.6),
+                           bandwidth_hz=2e6),
+             gap_instance("backbone-resnet50", 16, True, 0)]
+    for inst in cases:
+        inst.arrays
+        t0 = time.process_time()
+        seq = solve_density_search(inst)
+        assert time.process_time() - t0 <= 2.0
+        assert plcore.evaluate(inst, seq).feasible
+    used = []
+    original = density_search._search
+
+    def counted(*args, **kwargs):
+        used.append(original(*args, **kwargs))
+        return used[-1]
+
+    monkeypatch.setattr(density_search, "_search", counted)
+    inst = cases[0]
+    solve_density_search(inst)
+    step = density_search._BATCH * (inst.n_users + 1) + density_search._EVAL_OVERHEAD
+    assert len(used) > 2
+    assert sum(used[1:]) <= density_search._ILS_WORK * inst.n_users + 2 * step

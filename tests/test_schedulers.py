@@ -402,3 +402,74 @@ def test_models_without_inference_time_raise_no_warnings(which):
                     continue
                 seq = plcore.solve(inst, method=method)
                 assert plcore.evaluate(inst, seq).feasible, method
+
+
+def test_minplus_cut_at_a_size_is_the_prefix_of_the_full_convolution():
+    """Every entry and argument kept, bit for bit, ties (to the least x) and inf included, on
+    both of its loops (a shorter or longer than b)."""
+    from plcore.schedulers.dp import _minplus
+
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        a = rng.integers(0, 6, int(rng.integers(1, 12))).astype(float)
+        b = rng.integers(0, 6, int(rng.integers(1, 12))).astype(float)
+        a[rng.random(a.size) < 0.2] = np.inf
+        b[rng.random(b.size) < 0.2] = np.inf
+        full, arg = _minplus(a, b)
+        size = int(rng.integers(1, a.size + b.size + 2))
+        cut, cut_arg = _minplus(a, b, size)
+        assert cut.size == min(size, full.size)
+        assert np.array_equal(cut, full[:size]) and np.array_equal(cut_arg, arg[:size]), trial
+
+
+def test_dp_tables_stop_at_the_count_bound_with_the_same_entries():
+    from plcore.schedulers.dp import _Knapsack, _node_weights, count_bound
+
+    for seed in range(30):
+        inst = bottom_common(seed, 1e11, n=int(6 + seed % 5))
+        tree = layer_tree(inst)
+        arr = inst.arrays
+        items = [np.arange(np.sum(arr.model_of == m) + 1) * arr.model_infer_s[m]
+                 for m in range(len(arr.model_names))]
+        w = _node_weights(inst, tree)
+        cap = count_bound(inst)
+        full, cut = _Knapsack(tree, w, items), _Knapsack(tree, w, items, cap)
+        assert np.array_equal(cut.table[0], full.table[0][:cap + 1]), seed
+        fits = np.flatnonzero(full.table[0] <= arr.deadline_s[0] + arr.time_tol_s)
+        assert fits.max() <= cap, seed        # the bound holds
+        for j in range(cut.table[0].size):
+            assert np.array_equal(cut.counts(j, len(items)), full.counts(j, len(items)))
+
+
+def test_table_work_counts_the_entries_the_merges_compute(monkeypatch):
+    """The cost model that ``no-sharing`` with ``quick`` consults, against the merges themselves
+    (every user servable alone here, so the bound is exact)."""
+    from plcore.schedulers import dp
+
+    computed = []
+    original = dp._minplus
+
+    def counting(a, b, size=None):
+        out, arg = original(a, b, size)
+        computed.append(min(a.size, b.size, out.size) * out.size)
+        return out, arg
+
+    monkeypatch.setattr(dp, "_minplus", counting)
+    for seed in range(10):
+        inst = bottom_common(seed, 1e11, n=int(6 + seed % 5))
+        computed.clear()
+        dp.solve_dp(inst)
+        assert dp.table_work(inst) == sum(computed), seed
+
+
+def test_quick_no_sharing_is_feasible_and_the_same_when_the_budget_does_not_bind():
+    for seed in range(20):
+        inst = bottom_common(seed, (1e11, 2e6)[seed % 2], n=8)
+        quick = plcore.solve(inst, method="no-sharing", quick=True)
+        for partial in (True, False):
+            assert plcore.evaluate(inst, quick, partial=partial).feasible
+        if seed % 2 == 0:
+            assert quick == plcore.solve(inst, method="no-sharing"), seed
+    per_user = random_instance(3, 8, 3, structure="general")
+    assert plcore.evaluate(per_user, plcore.solve(per_user, "no-sharing", quick=True),
+                           partial=False).feasible

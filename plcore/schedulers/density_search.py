@@ -22,11 +22,28 @@ _SMALL = 40              # schedules up to this length: every position and pair 
 _TINY = 12               # schedules shorter than this: whole neighbourhoods scored in one batch
 _MAX_ROUNDS = 50         # rounds of the local search, at most
 _MIN_WORK = 100_000      # the local search's budget is never less (small instances)
+# The budget counts at most this many users: a trial costs far more than its 200 units of
+# overhead when the schedule is thousands of users long (its arrays are rebuilt whole). At
+# 200,000 users (10 models, 20 MHz, one deadline of 25 s) the whole budget took 7 of the 8 s of
+# a solve; a quarter of it served 0.7 % fewer users (3,328 against 3,352).
+_WORK_USERS = 100_000
 _PLATEAU_GAIN = 0.01     # same users: a batched move is kept if it saves 1 % of the bandwidth
 _BATCH_DISCOUNT = 8       # a position scored in a batch costs an eighth of one scored alone
 _BATCH = 20_000          # most candidate schedules scored in one batch
 _KICK_USERS = 64         # instances of 12 to 64 users: iterated local search with kicks
 _KICKS = 40              # kicks tried, at most
+# The restarts and kicks share a budget of this many units of cost per user. Cost (``_State.cost``)
+# follows CPU time where the work units do not: a batched position counts whole (not an eighth),
+# a trial and an insertion's scan of the positions a fixed _TRIAL_COST (about 110 us each, some
+# 600 batched positions' time, where the work counts 200).
+_ILS_WORK = 100_000
+_TRIAL_COST = 600
+_KICK_SHARE = 2          # a kicked search's budget is a search's divided by this
+# Above this many users the no-sharing and greedy starts are their near-linear versions: with a
+# common deadline and a binding budget no-sharing's DP takes minutes at 10,000 users, and the
+# greedy's second chance tries every place next to a user of the same model (seconds per user
+# when a few models have thousands of users each).
+_QUICK_STARTS = 2_000
 
 
 def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: int = 200,
@@ -35,7 +52,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
 
     Our scheduler for general sharing (any block sets, per-user deadlines). It starts from the
     best of its own value-density schedules and the ``no-sharing``, ``edf`` and ``greedy``
-    schedules, and improves it by local search, so it never serves fewer users than any of them.
+    schedules, and improves it by local search, so it never serves fewer users than any of them
+    (above 2,000 users, than their near-linear versions: see Notes, Cost).
 
     Parameters
     ----------
@@ -44,9 +62,9 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     seed : int, default 0
         Seeds the order in which the local search visits its moves: same seed, same schedule.
     work_per_user : int, default 200
-        Budget of the local search: ``work_per_user * n_users`` units, a unit being one position
-        of the timeline recomputed, plus a fixed 200 per trial move for its overhead. 0 skips
-        the local search.
+        Budget of the local search: ``work_per_user * min(n_users, 100_000)`` units (at least
+        100,000), a unit being one position of the timeline recomputed, plus a fixed 200 per
+        trial move for its overhead. 0 skips the local search.
     use_greedy : bool, default True
         Also start from the paper's greedy (:func:`~plcore.schedulers.greedy.solve_greedy`).
 
@@ -54,7 +72,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     -------
     list of int
         User indices in service order; :func:`plcore.evaluate` finds it feasible, and it is at
-        least as long as the ``no-sharing``, ``edf`` (and ``greedy``) schedules.
+        least as long as the ``no-sharing``, ``edf`` (and ``greedy``) schedules; above 2,000
+        users, as ``no-sharing`` with ``quick=True`` and the greedy without its second chance.
 
     Raises
     ------
@@ -122,21 +141,35 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     optimal schedules the MILP finds serve one user more with 5-13 of the common users in another
     relative order (often with more model groups, i.e. more loads), which no insertion combined
     with one move or group move reaches from the local optimum. Below 12 users the batched
-    neighbourhoods above already reach the optimum almost always.
+    neighbourhoods above already reach the optimum almost always. The restarts and kicks share
+    one budget of 100,000 n units of a cost that follows CPU time (a batched position one unit,
+    a trial or an insertion's scan of the positions 600 more: about 110 us each), and a kicked
+    search has half a search's budget (it repairs a few users). When each had a whole budget
+    of its own, instances where the budget leaves about ten users served (every batch full)
+    took 5-6 s and the slowest at 64 users 2.7 s.
 
     **Cost.** Construction: O(M n) for M models (one vectorized pass per loaded model) plus
     O(n log n). Starts: those of ``no-sharing`` (whose copy of the instance,
     :func:`plcore.model.sharing.unshared`, is built from its index arrays), ``edf`` and
-    ``greedy``. Local search: bounded by ``work_per_user * n`` units (at least 100,000), O(n)
-    per accepted move; at most 50 rounds. From 12 to 64 users the restarts and kicks run it up
-    to 44 times more (one more budget each). The result is checked with
-    :func:`plcore.evaluate` (O(n)); should rounding ever make it fail, the best start is returned.
+    ``greedy``; above 2,000 users their near-linear versions: ``no-sharing`` with ``quick=True``
+    (with a common deadline and a binding budget its DP's count exchange took 145 s at 20,000
+    users, the quick DP 1.7 s for 0.5 % fewer users) and the greedy without its second chance
+    (which tries every place next to a user of the same model: 14 s at 100,000 users on 10
+    models; the local search's insertions do that work within its budget). Local search:
+    bounded by ``work_per_user * min(n, 100,000)`` units (at least 100,000), O(n) per accepted
+    move; at most 50 rounds. Its batches are built from only as many dropped users as fill
+    them (at 200,000 users the insertions of all of them took 1.8 GB). From 12 to 64 users the
+    restarts and kicks run it up to 44 times more, within 100,000 n units of cost in all. The
+    result is checked with :func:`plcore.evaluate` (O(n)); should rounding ever make it fail,
+    the best start is returned.
 
     Measured with ``benchmarks/bench_density_search.py`` (general sharing, 200 models, per-user
     deadlines; CPU seconds on a shared 2-core machine, median of 5, index arrays built
     beforehand): about 0.2 s at 1,000 users, 0.3 s at 10,000 and 1.5 s at 100,000 (medians of
-    two runs of five). At 20-30 users the restarts and kicks take it from about 0.05 s to
-    about 0.25 s (median).
+    two runs of five). At 200,000 users (``--huge``: per-user deadlines, and one deadline for
+    all on 200 models and on the default scenario's 10 models, where 20 MHz binds): 0.9-5.0 s
+    (medians of five) and at most 93 MB allocated by the solve (``tracemalloc``). At 20-30
+    users the restarts and kicks take it from about 0.05 s to about 0.25 s (median).
 
     **Gap to the optimum** at 20-30 users (``make_instance(seed, n_users, sharing,
     deadline_s=(0.1, 0.3))``, 20, 25 and 30 users, general and bottom sharing, proven MILP
@@ -161,8 +194,8 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     starts = []
     # The near-linear starts first: under a time limit, the later ones may be stopped.
     for name, fn in (("edf", solve_edf), ("density", _construct), ("urgency", _construct_urgent),
-                     ("no-sharing", solve_no_sharing),
-                     ("greedy", solve_greedy if use_greedy else None)):
+                     ("no-sharing", _no_sharing_start),
+                     ("greedy", _greedy_start if use_greedy else None)):
         if fn is None:
             continue
         clock.note(f"start: {name}")
@@ -174,24 +207,41 @@ def solve_density_search(instance: Instance, *, seed: int = 0, work_per_user: in
     if work_per_user > 0:
         clock.note("local search")
         rng = np.random.default_rng(seed)
-        work = max(work_per_user * n, _MIN_WORK)
+        work = max(work_per_user * min(n, _WORK_USERS), _MIN_WORK)
         by_deadline = _eligible_by_deadline(instance)     # the same for every search below
         _search(state, by_deadline, work, rng, clock)
         if _TINY <= n <= _KICK_USERS:
+            left = _ILS_WORK * n          # restarts and kicks together
             for s0 in starts:
                 other = _State(instance, s0)
-                if other.users.tolist() == best_start:
+                if other.users.tolist() == best_start or left <= 0:
                     continue
-                _search(other, by_deadline, work, rng, clock, exchanges=False)
+                left -= _search(other, by_deadline, min(work, left), rng, clock,
+                                exchanges=False)
                 if state.better(other.n, other.total):
                     state = other
                     clock.offer(state.users.tolist())
             clock.note("kicks")
-            state = _kicks(state, by_deadline, work, rng, clock)
+            state = _kicks(state, by_deadline, work // _KICK_SHARE, left, rng, clock)
     result = state.users.tolist()
     if len(result) < len(best_start) or not evaluate(instance, result).feasible:
         result = best_start      # never worse than the best start (rounding guard)
     return result
+
+
+def _no_sharing_start(instance: Instance) -> list[int]:
+    """The ``no-sharing`` schedule, quick above :data:`_QUICK_STARTS` users."""
+    if instance.n_users <= _QUICK_STARTS:
+        return solve_no_sharing(instance)
+    return solve_no_sharing(instance, quick=True)
+
+
+def _greedy_start(instance: Instance) -> list[int]:
+    """The ``greedy`` schedule, without its second chance above :data:`_QUICK_STARTS` users (the
+    local search's insertions then do that work, within its budget)."""
+    if instance.n_users <= _QUICK_STARTS:
+        return solve_greedy(instance)
+    return solve_greedy(instance, max_work=0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -279,6 +329,7 @@ class _State:
         self.inst = instance
         self.arr = instance.arrays
         self.budget = instance.bandwidth_hz
+        self.cost = [0]       # CPU cost of the moves scored (see _ILS_WORK), shared by copies
         self.set(np.asarray(seq, dtype=int))
 
     def set(self, users: np.ndarray, s=None, bw=None) -> None:
@@ -315,6 +366,7 @@ class _State:
             c = 0
         q = new.size - c
         work = q + _EVAL_OVERHEAD
+        self.cost[0] += q + _TRIAL_COST
         if q == 0:
             return None, work
         pre = new[:q]
@@ -351,8 +403,11 @@ class _State:
 
 
 def _search(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Generator, clock,
-            exchanges: bool = True) -> None:
+            exchanges: bool = True) -> int:
+    """Local search on ``st`` in place, within about ``budget`` units of work (a batch or a
+    trial may pass it); returns its cost (see :data:`_ILS_WORK`)."""
     work = 0
+    spent = st.cost[0]
 
     improved = True
     rounds = 0
@@ -383,6 +438,7 @@ def _search(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Gen
             work += w
             improved |= done
         clock.offer(st.users.tolist())
+    return st.cost[0] - spent
 
 
 def _eligible_by_deadline(inst: Instance) -> np.ndarray:
@@ -395,13 +451,16 @@ def _eligible_by_deadline(inst: Instance) -> np.ndarray:
     return eligible[np.argsort(arr.deadline_s[eligible], kind="stable")]
 
 
-def _kicks(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Generator,
-           clock) -> _State:
+def _kicks(st: _State, by_deadline: np.ndarray, budget: int, left: int,
+           rng: np.random.Generator, clock) -> _State:
     """Iterated local search: from the best schedule, drop a few random users and move one
-    other, then search again; keep the result if it is better. Returns the best state."""
+    other, then search again (within ``budget`` units each, ``left`` in all); keep the result
+    if it is better. Returns the best state."""
     inst = st.inst
     n_max = by_deadline.size
     for _ in range(_KICKS):
+        if left <= 0:
+            break
         clock.check()
         users = st.users
         if users.size < 2 or users.size == n_max:
@@ -419,7 +478,7 @@ def _kicks(st: _State, by_deadline: np.ndarray, budget: int, rng: np.random.Gene
                 break
         if cand is None:
             continue
-        _search(cand, by_deadline, budget, rng, clock, exchanges=False)
+        left -= _search(cand, by_deadline, min(budget, left), rng, clock, exchanges=False)
         if st.better(cand.n, cand.total):
             st = cand
             clock.offer(st.users.tolist())
@@ -434,6 +493,7 @@ def _insert(st: _State, k: int, max_trials: int = 6):
     m = arr.model_of[k]
     dk, pk = arr.deadline_s[k], arr.model_infer_s[m]
     tol = arr.time_tol_s
+    st.cost[0] += n + 1 + _TRIAL_COST
     # Deadline feasibility of every position p at once (as early as possible).
     prevF = np.r_[0.0, st.F]                                   # completion before position p
     prev_m = np.r_[-1, st.models]
@@ -618,12 +678,13 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock,
         clock.check()
         users = st.users
         n = users.size
-        dropped = [int(k) for k in by_deadline if not st.inside[k]]
+        dropped = by_deadline[~st.inside[by_deadline]].tolist()
         if not dropped:
             break
         S = _chunked(_grown(users, dropped), n + 1)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
+        st.cost[0] += S.size + _EVAL_OVERHEAD
         if np.isfinite(tot).any():
             i = int(np.argmin(tot))
             st.set(S[i].copy())
@@ -632,6 +693,7 @@ def _batch_moves(st: _State, by_deadline: np.ndarray, budget: int, clock,
         S = _chunked(_same(users, st.models, dropped, exchanges), n)
         tot = _batch_totals(inst, S)
         work += S.size // _BATCH_DISCOUNT + _EVAL_OVERHEAD
+        st.cost[0] += S.size + _EVAL_OVERHEAD
         i = int(np.argmin(tot))
         if tot[i] < st.total * (1 - _PLATEAU_GAIN):
             st.set(S[i].copy())
@@ -645,10 +707,12 @@ def _grown(users: np.ndarray, dropped: list):
     """The candidates of :func:`_batch_moves` with one user more, part by part (built lazily:
     :func:`_chunked` stops asking once it has :data:`_BATCH` rows)."""
     n = users.size
-    first = _insertions(users, dropped)
+    # Only the first _BATCH rows are ever used: each part is built from no more of its inputs
+    # than they need (with 200,000 dropped users the insertions alone took gigabytes).
+    first = _insertions(users, dropped[:_need(n + 1)])
     yield first
     if n < _TINY:
-        yield _relocations(first)
+        yield _relocations(first[:_need(1 + (n + 1) * n)])
         for r in range(n):
             rest = np.delete(users, r)
             for a in range(len(dropped)):
@@ -661,7 +725,7 @@ def _same(users: np.ndarray, models: np.ndarray, dropped: list, exchanges: bool)
     yield _relocations(users[None, :])
     yield _group_relocations(users, models)
     for r in range(users.size if exchanges else 0):
-        yield _insertions(np.delete(users, r), dropped)
+        yield _insertions(np.delete(users, r), dropped[:_need(users.size)])
 
 
 def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
@@ -672,6 +736,11 @@ def _group_relocations(users: np.ndarray, models: np.ndarray) -> np.ndarray:
     rows = [_move(users, int(a), int(b), int(p)) for a, b in zip(starts, ends) if b - a > 1
             for p in bounds if not a <= p <= b]
     return np.array(rows, dtype=int).reshape(-1, users.size)
+
+
+def _need(rows_each: int) -> int:
+    """How many inputs, each making ``rows_each`` candidate rows, fill a batch."""
+    return -(-_BATCH // max(rows_each, 1))
 
 
 def _chunked(parts, width: int) -> np.ndarray:

@@ -68,6 +68,7 @@ OPTION_RULES: dict[str, tuple] = {
     "local_search": (_is_bool, "True or False"),
     "use_greedy": (_is_bool, "True or False"),
     "use_bounds": (_is_bool, "True or False"),
+    "quick": (_is_bool, "True or False"),
     "lambdas": (_multipliers, "a sequence of finite numbers >= 0"),
     "info": ((lambda v: v is None or isinstance(v, dict)), "a dict or None"),
     "time_limit_s": (_time_limit, "a number of seconds >= 0 or None"),
