@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.instance import Instance
-from .protocol import ModelSpec, TensorSpec
+from .protocol import DATATYPES, ModelSpec, TensorSpec
 
 __all__ = ["calibrated_catalogue", "model_specs", "measure_device"]
 
-_DTYPES = {"float32": "FP32", "float64": "FP64", "float16": "FP16", "int64": "INT64"}
+# torch's dtype names ("float32") to the protocol's ("FP32")
+_DTYPES = {dt.name: name for name, dt in DATATYPES.items()}
 
 
 def measure_device(zoo, device, repeats: int = 5) -> tuple[dict, dict]:

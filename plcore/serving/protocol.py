@@ -36,11 +36,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["ProtocolError", "TensorSpec", "ModelSpec", "InferRequest", "parse_infer",
-           "encode_infer_response", "error_body", "DATATYPES"]
+           "encode_infer_response", "error_body", "DATATYPES", "HEADER_LENGTH"]
 
-# Datatype names of the protocol and their numpy dtypes (little-endian on the wire).
-DATATYPES = {"FP32": "<f4", "FP64": "<f8", "FP16": "<f2", "INT64": "<i8", "INT32": "<i4",
-             "INT16": "<i2", "INT8": "i1", "UINT8": "u1", "BOOL": "?"}
+#: Protocol datatype -> numpy dtype (little-endian, as the binary extension sends tensors).
+#: BYTES (length-prefixed strings) and BF16 (no numpy type) are not supported.
+DATATYPES = {
+    "BOOL": np.dtype("?"), "UINT8": np.dtype("<u1"), "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"), "UINT64": np.dtype("<u8"), "INT8": np.dtype("<i1"),
+    "INT16": np.dtype("<i2"), "INT32": np.dtype("<i4"), "INT64": np.dtype("<i8"),
+    "FP16": np.dtype("<f2"), "FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"),
+}
+#: HTTP header carrying the JSON header's length (bytes) of a binary-extension body.
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
 

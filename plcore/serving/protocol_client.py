@@ -18,20 +18,10 @@ import json
 
 import numpy as np
 
+from .protocol import DATATYPES, HEADER_LENGTH
+
 __all__ = ["DATATYPES", "HEADER_LENGTH", "InputSpec", "input_specs", "seeded_tensor",
            "request_pieces", "answer_json"]
-
-#: HTTP header carrying the JSON header's length (bytes) of a binary-extension body.
-HEADER_LENGTH = "Inference-Header-Content-Length"
-
-#: Protocol datatype -> numpy dtype (little-endian, as the binary extension sends tensors).
-#: BYTES (length-prefixed strings) and BF16 (no numpy type) are not supported here.
-DATATYPES = {
-    "BOOL": np.dtype("?"), "UINT8": np.dtype("<u1"), "UINT16": np.dtype("<u2"),
-    "UINT32": np.dtype("<u4"), "UINT64": np.dtype("<u8"), "INT8": np.dtype("<i1"),
-    "INT16": np.dtype("<i2"), "INT32": np.dtype("<i4"), "INT64": np.dtype("<i8"),
-    "FP16": np.dtype("<f2"), "FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"),
-}
 
 #: Largest input tensor a client builds (elements): 2^28, a GiB of FP32.
 MAX_ELEMENTS = 1 << 28

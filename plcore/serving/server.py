@@ -39,7 +39,8 @@ from .. import __version__
 from ..model import radio
 from ..model.instance import RANGES
 from ..online.simulator import LATE, SERVED, STATUS
-from .protocol import ModelSpec, ProtocolError, encode_infer_response, error_body, parse_infer
+from .protocol import (HEADER_LENGTH, ModelSpec, ProtocolError, encode_infer_response,
+                       error_body, parse_infer)
 
 __all__ = ["make_app", "run_server", "BackgroundServer", "DEFAULT_MAX_BODY", "DEFAULT_DISTANCE_M"]
 
@@ -200,8 +201,7 @@ def make_app(server, specs: dict[str, ModelSpec], *, default_deadline_s: float =
         if state["draining"]:
             return error(503, "server is shutting down: not taking requests")
         body = await request.read()
-        req = parse_infer(body, spec, header_length=request.headers.get("Inference-Header-"
-                                                                        "Content-Length"),
+        req = parse_infer(body, spec, header_length=request.headers.get(HEADER_LENGTH),
                           content_encoding=request.headers.get("Content-Encoding"),
                           ranges=ranges)
         p = req.parameters

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 
@@ -60,8 +61,6 @@ def _server_main(conn, catalogue_dict: dict, options: dict) -> None:
     from .server import BackgroundServer
 
     try:
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="plcore-validate-") as store:
             engine, specs, to_device = build(Instance.from_dict(catalogue_dict), store=store,
                                              **options)
